@@ -1,0 +1,174 @@
+"""Plain, immutable data shared by every part of netdash.
+
+Nothing here talks to the operating system or draws anything: ``collect`` fills these records
+from psutil, ``classify`` and ``probe`` compute from them, and the CLI and the TUI render them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "Interface",
+    "Listener",
+    "ListenerKey",
+    "Outcome",
+    "ProbeResult",
+    "Process",
+    "Scope",
+    "Snapshot",
+    "Via",
+]
+
+
+class Scope(str, enum.Enum):
+    """Who can connect to a listener, decided from its bind address alone.
+
+    ``LOOPBACK``: 127.0.0.0/8 or ``::1`` — only this machine.
+    ``ALL_INTERFACES``: the wildcard address ``0.0.0.0`` or ``::`` — every interface, so other
+    devices on any attached network.
+    ``SPECIFIC_INTERFACE``: one non-loopback address — devices on the network of the interface
+    holding it (or nobody, if no interface holds it).
+    """
+
+    LOOPBACK = "loopback"
+    ALL_INTERFACES = "all-interfaces"
+    SPECIFIC_INTERFACE = "specific-interface"
+
+
+class Via(str, enum.Enum):
+    """Which of this machine's addresses a probe connected to."""
+
+    LOOPBACK = "loopback"
+    LAN = "lan"
+
+
+class Outcome(str, enum.Enum):
+    """What a probe found at one address. One documented set, used by the CLI, JSON and TUI.
+
+    ``HTTP``: an HTTP response arrived (status and ``Server`` header are recorded).
+    ``TLS``: the port completed a TLS handshake (plain HTTP failed, HTTPS answered).
+    ``NOT_HTTP``: the connection was accepted but the peer did not speak HTTP.
+    ``REFUSED``: nothing accepts connections on that address and port (TCP RST).
+    ``TIMEOUT``: the connect or the answer did not arrive within the time limit.
+    ``ERROR``: anything else; the reason is in ``ProbeResult.detail``.
+    """
+
+    HTTP = "http"
+    TLS = "tls"
+    NOT_HTTP = "not-http"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+    @property
+    def answered(self) -> bool:
+        """True when something accepted the connection at that address."""
+        return self in (Outcome.HTTP, Outcome.TLS, Outcome.NOT_HTTP)
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One network interface, merged from ``psutil.net_if_addrs()`` and ``net_if_stats()``.
+
+    ``addresses`` holds IPv4 and IPv6 addresses as text, IPv4 first; IPv6 link-local addresses
+    carry their zone as psutil reports it (``fe80::1%eth0``).
+    """
+
+    name: str
+    is_up: bool
+    addresses: tuple[str, ...] = ()
+    is_loopback: bool = False
+
+
+@dataclass(frozen=True)
+class Process:
+    """The owner of a listening socket, as far as psutil could read it.
+
+    ``pid`` is ``None`` when the kernel did not tell us (another user's socket without root);
+    ``name``/``user`` are ``None`` and ``cmdline`` empty when they could not be read
+    (``psutil.AccessDenied``) or the process exited while we looked.
+    ``create_time`` is seconds since the epoch (``psutil.Process.create_time()``); together with
+    ``pid`` it identifies a process even when pids are reused.
+    """
+
+    pid: int | None
+    name: str | None = None
+    user: str | None = None
+    cmdline: tuple[str, ...] = ()
+    create_time: float | None = None
+
+    @property
+    def known(self) -> bool:
+        """True when at least the process name could be read."""
+        return self.name is not None
+
+
+ListenerKey = tuple[str, str, int]
+"""Identity of a listener: ``(protocol, bind address, port)``."""
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A socket accepting connections: a TCP socket in LISTEN.
+
+    ``address`` is the bind address as text (``0.0.0.0``, ``::``, ``127.0.0.1``,
+    ``fe80::1%eth0``); ``family`` is 4 or 6; ``processes`` lists every process holding the
+    socket (several for pre-fork servers), possibly with unknown owners.
+    """
+
+    protocol: str
+    address: str
+    port: int
+    family: int
+    processes: tuple[Process, ...] = ()
+
+    @property
+    def key(self) -> ListenerKey:
+        return (self.protocol, self.address, self.port)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What this machine listens on at one moment.
+
+    ``taken_at`` is seconds since the epoch. ``partial_reasons`` is empty when every owner could
+    be read; otherwise each entry says why the view is incomplete.
+    ``default_route_interfaces`` names the interfaces holding a default route (IPv4 first),
+    read from the kernel's routing table; empty where it cannot be read.
+    """
+
+    hostname: str
+    interfaces: tuple[Interface, ...]
+    listeners: tuple[Listener, ...]
+    taken_at: float
+    partial_reasons: tuple[str, ...] = ()
+    default_route_interfaces: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.partial_reasons)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The answer from one listener at one address.
+
+    ``listener`` is the probed listener's key; ``via`` says whether ``target`` is a loopback or
+    the LAN address; ``url`` is what was requested (``GET``, redirects not followed);
+    ``elapsed_ms`` is wall time in milliseconds from connect to the end of the probe.
+    ``status``/``server``/``title`` are set for ``http`` and ``tls`` outcomes when an HTTP
+    answer arrived; ``detail`` says why for ``error``, ``timeout`` and ``not-http``.
+    """
+
+    listener: ListenerKey
+    via: Via
+    target: str
+    url: str
+    outcome: Outcome
+    elapsed_ms: float
+    status: int | None = None
+    server: str | None = None
+    title: str | None = None
+    detail: str | None = None

@@ -1,0 +1,155 @@
+"""The host diagram: one column per up interface, with the listeners reachable through it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from netdash.classify import interfaces_reaching, scope_of
+from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
+from netdash.render import probe_label, process_label
+from netdash.text import clean
+
+__all__ = ["InterfaceDiagram", "build_diagram"]
+
+COLUMN_WIDTH = 29
+"""Preferred width of one interface column, in cells."""
+
+
+def _interface_via(interface: Interface, lan: Mapping[int, str]) -> Via | None:
+    if interface.is_loopback:
+        return Via.LOOPBACK
+    if any(a.split("%")[0] in lan.values() for a in interface.addresses):
+        return Via.LAN
+    return None
+
+
+def _mark(results: Sequence[ProbeResult], via: Via | None) -> Text:
+    """``✔`` answered a probe through this interface, ``✗`` did not, blank when not probed."""
+    mine = [r for r in results if r.via is via] if via is not None else []
+    if not mine:
+        return Text("  ")
+    if any(r.outcome.answered for r in mine):
+        return Text("✔ ", style="bold red" if via is Via.LAN else "green")
+    return Text("✗ ", style="dim")
+
+
+def _listener_line(listener: Listener, results: Sequence[ProbeResult], via: Via | None) -> Text:
+    scope = scope_of(listener.address)
+    line = _mark(results, via)
+    line.append(f"{listener.port:>5} ", style="bold")
+    line.append(process_label(listener)[:12])
+    if scope is Scope.ALL_INTERFACES:
+        line.append(" ")
+        line.append(f"all·v{listener.family}", style="black on yellow")
+    elif scope is Scope.SPECIFIC_INTERFACE:
+        line.append(f" {listener.address}", style="dim")
+    if via is not None:
+        label = probe_label(results, via)
+        if label:
+            line.append(f"  {label}", style="dim")
+    return line
+
+
+def _column(
+    interface: Interface,
+    listeners: Sequence[Listener],
+    results: Mapping[ListenerKey, Sequence[ProbeResult]],
+    lan: Mapping[int, str],
+) -> Panel:
+    via = _interface_via(interface, lan)
+    body: list[RenderableType] = []
+    shown = [a for a in interface.addresses if "%" not in a] or list(interface.addresses)
+    heading = Text(no_wrap=True, overflow="ellipsis")
+    for n, address in enumerate(shown):
+        if n:
+            heading.append(" ")
+        heading.append(clean(address, 40), style="bold cyan" if address in lan.values() else "cyan")
+    if len(shown) < len(interface.addresses):
+        heading.append(" +link-local", style="dim")
+    body.append(heading if shown else Text("no address", style="dim"))
+    if listeners:
+        for listener in listeners:
+            line = _listener_line(listener, results.get(listener.key, ()), via)
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            body.append(line)
+    else:
+        body.append(Text("no listeners", style="dim"))
+    who = "only this machine" if interface.is_loopback else "devices on this network"
+    title = Text(clean(interface.name, 20), style="bold")
+    if via is Via.LAN:
+        title.append(" (LAN)", style="bold cyan")
+    return Panel(
+        Group(*body),
+        title=title,
+        title_align="left",
+        subtitle=Text(who, style="green" if interface.is_loopback else "yellow"),
+        subtitle_align="left",
+        box=box.ROUNDED,
+        border_style="green" if interface.is_loopback else "yellow",
+        padding=(0, 1),
+    )
+
+
+def build_diagram(
+    snapshot: Snapshot,
+    results: Mapping[ListenerKey, Sequence[ProbeResult]],
+    lan: Mapping[int, str],
+) -> RenderableType:
+    """The diagram as a Rich renderable: a host box holding one column per up interface.
+
+    A wildcard listener appears under every interface it reaches, marked ``all·v4``/``all·v6``;
+    a listener bound to one address appears only under the interface holding it. Listeners
+    bound to an address no interface holds are listed below the columns.
+    """
+    up = [i for i in snapshot.interfaces if i.is_up]
+    per_interface: dict[str, list[Listener]] = {i.name: [] for i in up}
+    orphans: list[Listener] = []
+    for listener in snapshot.listeners:
+        names = interfaces_reaching(listener.address, snapshot.interfaces)
+        for name in names:
+            per_interface.setdefault(name, []).append(listener)
+        if not names:
+            orphans.append(listener)
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for _ in up:
+        grid.add_column(ratio=1, min_width=COLUMN_WIDTH - 2)
+    if up:
+        grid.add_row(*(_column(i, per_interface[i.name], results, lan) for i in up))
+    parts: list[RenderableType] = [grid] if up else [Text("no interface is up", style="dim")]
+    if orphans:
+        text = Text("bound to an address no interface holds: ", style="yellow")
+        text.append(", ".join(f"{o.address}:{o.port}" for o in orphans))
+        parts.append(text)
+    down = [i.name for i in snapshot.interfaces if not i.is_up]
+    if down:
+        parts.append(Text("down: " + ", ".join(clean(n, 20) for n in down), style="dim"))
+    return Panel(
+        Group(*parts),
+        title=Text(f" {clean(snapshot.hostname, 40)} ", style="bold"),
+        title_align="left",
+        box=box.HEAVY,
+        padding=(0, 0),
+    )
+
+
+class InterfaceDiagram(Static):
+    """Shows :func:`build_diagram`; its width grows with the number of interfaces so that
+    columns stay readable and the parent container scrolls horizontally."""
+
+    def show(
+        self,
+        snapshot: Snapshot,
+        results: Mapping[ListenerKey, Sequence[ProbeResult]],
+        lan: Mapping[int, str],
+    ) -> None:
+        up = sum(1 for i in snapshot.interfaces if i.is_up)
+        self.styles.min_width = max(1, up) * COLUMN_WIDTH + 2
+        self.update(build_diagram(snapshot, results, lan))

@@ -1,0 +1,140 @@
+"""The table of listeners, grouped by scope, most exposed first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
+from netdash.render import (
+    Verdict,
+    listeners_by_scope,
+    pid_label,
+    probe_label,
+    process_label,
+    server_label,
+    verdict,
+)
+
+__all__ = ["ListenerTable", "row_key"]
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("verdict", ""),
+    ("address", "ADDRESS"),
+    ("port", "PORT"),
+    ("pid", "PID"),
+    ("process", "PROCESS"),
+    ("loopback", "LOOPBACK"),
+    ("lan", "LAN"),
+    ("server", "SERVER"),
+)
+
+GROUP_STYLE = {
+    Scope.ALL_INTERFACES: "bold white on dark_red",
+    Scope.SPECIFIC_INTERFACE: "bold black on dark_orange",
+    Scope.LOOPBACK: "bold black on green",
+}
+
+VERDICT_CELL = {
+    Verdict.VERIFIED: Text("‼", style="bold red"),
+    Verdict.EXPOSED: Text("⚠", style="yellow"),
+    Verdict.LOCAL: Text("·", style="green"),
+}
+"""Column 0 marks each row: ``‼`` answered on the LAN address, ``⚠`` bound beyond loopback,
+``·`` loopback only."""
+
+
+def row_key(key: ListenerKey) -> str:
+    """The DataTable row key of a listener: ``tcp|0.0.0.0|8000``."""
+    protocol, address, port = key
+    return f"{protocol}|{address}|{port}"
+
+
+def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
+    label = probe_label(results, via)
+    if not label:
+        return Text("")
+    answered = any(r.outcome.answered for r in results if r.via is via)
+    if via is Via.LAN and answered:
+        return Text(label, style="bold red")
+    return Text(label, style="green" if answered else "dim")
+
+
+class ListenerTable(DataTable[Text]):
+    """Listeners as rows keyed by identity, under one header row per scope.
+
+    Cells are ``rich.text.Text`` built from cleaned strings, so process names and server
+    headers are never parsed as markup.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._order: list[str] = []
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def _cells(self, listener: Listener, results: Sequence[ProbeResult]) -> list[Text]:
+        return [
+            VERDICT_CELL[verdict(listener, results)],
+            Text(listener.address),
+            Text(str(listener.port), justify="right"),
+            Text(pid_label(listener), justify="right"),
+            Text(process_label(listener)),
+            _outcome_cell(results, Via.LOOPBACK),
+            _outcome_cell(results, Via.LAN),
+            Text(server_label(results)),
+        ]
+
+    def show(
+        self,
+        listeners: Sequence[Listener],
+        results: Mapping[ListenerKey, Sequence[ProbeResult]],
+    ) -> None:
+        """Bring the table in line with ``listeners``.
+
+        When the set of rows is unchanged, only changed cells are updated. When rows come or go,
+        the table is rebuilt in scope order and the cursor is put back on the same listener
+        (or the row that took its place) with the scroll position kept.
+        """
+        rows: list[tuple[str, list[Text]]] = []
+        for scope, members in listeners_by_scope(listeners):
+            rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
+            for listener in members:
+                rows.append(
+                    (row_key(listener.key), self._cells(listener, results.get(listener.key, ())))
+                )
+        order = [key for key, _ in rows]
+        if order == self._order:
+            for key, cells in rows:
+                for (column, _), cell in zip(COLUMNS, cells, strict=True):
+                    if self.get_cell(key, column) != cell:
+                        self.update_cell(key, column, cell, update_width=True)
+            return
+        selected = self._selected_key()
+        cursor_row, scroll_y = self.cursor_row, self.scroll_y
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        self._order = order
+        if selected in order:
+            self.move_cursor(row=order.index(selected), animate=False, scroll=False)
+        elif order:
+            self.move_cursor(row=min(cursor_row, len(order) - 1), animate=False, scroll=False)
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def _group_cells(self, scope: Scope, count: int) -> list[Text]:
+        style = GROUP_STYLE[scope]
+        cells = [Text("▌", style=style), Text(f"{scope.value.upper()} ({count})", style=style)]
+        return cells + [Text("") for _ in COLUMNS[2:]]
+
+    def _selected_key(self) -> str | None:
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def selected_listener_key(self) -> str | None:
+        """Row key of the listener under the cursor, ``None`` on a scope header."""
+        key = self._selected_key()
+        return None if key is None or key.startswith("scope|") else key
