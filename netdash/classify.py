@@ -191,7 +191,10 @@ def probe_targets(listener: Listener, lan: LanAddresses) -> list[tuple[Via, str]
 
     Via loopback: the listener's own address when it is a loopback address (``127.0.1.1``),
     else ``127.0.0.1`` for IPv4 and ``::1`` for IPv6; a ``::`` listener is tried over both
-    families. Via LAN: the LAN address of each of those families that has one.
+    families. Via LAN: for a listener bound to one non-loopback address, that address itself
+    (the only one devices can reach it at, whichever interface holds it); otherwise the LAN
+    address of each of its families that has one. ``lan`` is only a hint for these: a
+    loopback listener is also tried at the LAN address, to show it is refused there.
     """
     ip = parse_address(listener.address)
     scope = scope_of(listener.address)
@@ -203,6 +206,9 @@ def probe_targets(listener: Listener, lan: LanAddresses) -> list[tuple[Via, str]
             targets.append((Via.LOOPBACK, str(ip)))
         else:
             targets.append((Via.LOOPBACK, LOOPBACK_TARGET[family]))
+    if scope is Scope.SPECIFIC_INTERFACE:
+        targets.append((Via.LAN, str(ip)))
+        return targets
     for family in families:
         if family in lan:
             targets.append((Via.LAN, lan[family]))

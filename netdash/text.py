@@ -2,8 +2,8 @@
 
 Process names, command lines, HTTP headers and page titles come from outside. Before display
 they pass through :func:`clean`, which neutralises control characters (ESC, BEL, backspace,
-carriage return, C1 controls, bidirectional overrides) by showing them as escapes, and bounds
-their length. Markup is never interpreted because callers wrap the result in
+carriage return, C1 controls, bidirectional overrides, line separators) by showing them as
+escapes, and bounds their length. Markup is never interpreted because callers wrap the result in
 ``rich.text.Text`` / ``textual.content.Content`` rather than parsing it.
 """
 
@@ -13,40 +13,35 @@ import unicodedata
 
 __all__ = ["clean"]
 
-_BIDI = {
-    "\u061c",
-    "\u200e",
-    "\u200f",
-    "\u202a",
-    "\u202b",
-    "\u202c",
-    "\u202d",
-    "\u202e",
-    "\u2066",
-    "\u2067",
-    "\u2068",
-    "\u2069",
-}
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Control (C0, C1, DEL), format (bidi overrides and isolates, zero-width characters),
+surrogates, and the line and paragraph separators."""
 
 
 def _escape(ch: str) -> str:
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def clean(text: str | None, limit: int = 200) -> str:
-    """``text`` with control and bidi characters shown as ``\\xNN``/``\\uNNNN`` escapes,
-    cut to ``limit`` characters (with an ellipsis). ``None`` becomes ``""``.
+    """``text`` with control, format and separator characters shown as ``\\xNN``,
+    ``\\uNNNN`` or ``\\UNNNNNNNN`` escapes, cut to at most ``limit`` characters (the last
+    one an ellipsis when cut; an escape is never cut in half). ``None`` becomes ``""``.
     """
-    if not text:
+    if not text or limit <= 0:
         return ""
-    out = []
-    for ch in text:
-        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
-            out.append(_escape(ch))
-        else:
-            out.append(ch)
-    result = "".join(out)
-    if len(result) > limit:
-        result = result[: max(0, limit - 1)] + "…"
-    return result
+    pieces = [_escape(ch) if unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch for ch in text]
+    if sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    out: list[str] = []
+    used = 0
+    for piece in pieces:
+        if used + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out) + "…"

@@ -33,11 +33,14 @@ def _interface_via(interface: Interface, lan: Mapping[int, str]) -> Via | None:
 def _mark(results: Sequence[ProbeResult], via: Via | None) -> Text:
     """``✔`` answered a probe through this interface, ``✗`` did not, blank when not probed."""
     mine = [r for r in results if r.via is via] if via is not None else []
+    mark = Text()
     if not mine:
-        return Text("  ")
-    if any(r.outcome.answered for r in mine):
-        return Text("✔ ", style="bold red" if via is Via.LAN else "green")
-    return Text("✗ ", style="dim")
+        mark.append("  ")
+    elif any(r.outcome.answered for r in mine):
+        mark.append("✔ ", style="bold red" if via is Via.LAN else "green")
+    else:
+        mark.append("✗ ", style="dim")
+    return mark
 
 
 def _listener_line(listener: Listener, results: Sequence[ProbeResult], via: Via | None) -> Text:

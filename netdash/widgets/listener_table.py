@@ -122,7 +122,28 @@ class ListenerTable(DataTable[Text]):
             self.move_cursor(row=order.index(selected), animate=False, scroll=False)
         elif order:
             self.move_cursor(row=min(cursor_row, len(order) - 1), animate=False, scroll=False)
+            self._off_header(+1)
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def _off_header(self, step: int) -> None:
+        """Move the cursor off a scope header row, in the direction of travel if possible."""
+        row = self.cursor_row
+        if not 0 <= row < len(self._order) or not self._order[row].startswith("scope|"):
+            return
+        for candidate in (row + step, row - step):
+            if 0 <= candidate < len(self._order) and not self._order[candidate].startswith(
+                "scope|"
+            ):
+                self.move_cursor(row=candidate, animate=False)
+                return
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._off_header(+1)
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._off_header(-1)
 
     def _group_cells(self, scope: Scope, count: int) -> list[Text]:
         style = GROUP_STYLE[scope]

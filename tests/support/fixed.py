@@ -1,0 +1,69 @@
+"""Deterministic data for SVG snapshot tests: a typical developer machine, frozen."""
+
+from __future__ import annotations
+
+from netdash.model import Interface, Listener, Outcome, ProbeResult, Process, Snapshot, Via
+
+TAKEN_AT = 1_795_000_000.0  # fixed, shown as "polled HH:MM:SS" (tests set TZ=UTC)
+
+
+def proc(pid: int, name: str, *cmdline: str) -> Process:
+    return Process(pid=pid, name=name, user="dev", cmdline=cmdline, create_time=1.0)
+
+
+SNAPSHOT = Snapshot(
+    hostname="devbox",
+    interfaces=(
+        Interface("lo", True, ("127.0.0.1", "::1"), is_loopback=True),
+        Interface("wlan0", True, ("192.168.1.100", "2001:db8::100", "fe80::1%wlan0")),
+        Interface("docker0", False, ("172.17.0.1",)),
+    ),
+    listeners=(
+        Listener("tcp", "0.0.0.0", 8000, 4, (proc(4242, "uvicorn", "uvicorn", "app:app"),)),
+        Listener("tcp", "::", 8888, 6, (proc(5151, "jupyter-lab", "jupyter-lab"),)),
+        Listener("tcp", "192.168.1.100", 9000, 4, (proc(6060, "python3", "python3", "-m"),)),
+        Listener("tcp", "::1", 5173, 6, (proc(7070, "node", "node", "vite"),)),
+        Listener("tcp", "127.0.0.1", 5432, 4, (Process(pid=None),)),
+        Listener("tcp", "127.0.0.1", 8001, 4, (proc(4343, "[bold]flask[/]", "flask", "run"),)),
+    ),
+    taken_at=TAKEN_AT,
+    partial_reasons=("1 listener's owner is unknown (run as root to see them)",),
+    default_route_interfaces=("wlan0",),
+)
+
+
+def _result(
+    listener: Listener,
+    via: Via,
+    target: str,
+    outcome: Outcome,
+    status: int | None = None,
+    server: str | None = None,
+) -> ProbeResult:
+    url = (
+        f"http://[{target}]:{listener.port}/"
+        if ":" in target
+        else f"http://{target}:{listener.port}/"
+    )
+    return ProbeResult(listener.key, via, target, url, outcome, 3.2, status, server)
+
+
+def probe_results() -> list[ProbeResult]:
+    uv, jup, spec, vite, pg, flask = SNAPSHOT.listeners
+    lan4, lan6 = "192.168.1.100", "2001:db8::100"
+    return [
+        _result(uv, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "uvicorn"),
+        _result(uv, Via.LAN, lan4, Outcome.HTTP, 200, "uvicorn"),
+        _result(jup, Via.LOOPBACK, "::1", Outcome.HTTP, 302, "TornadoServer/6.4"),
+        _result(jup, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 302, "TornadoServer/6.4"),
+        _result(jup, Via.LAN, lan6, Outcome.HTTP, 302, "TornadoServer/6.4"),
+        _result(jup, Via.LAN, lan4, Outcome.HTTP, 302, "TornadoServer/6.4"),
+        _result(spec, Via.LOOPBACK, "127.0.0.1", Outcome.REFUSED),
+        _result(spec, Via.LAN, lan4, Outcome.HTTP, 200, "SimpleHTTP/0.6 Python/3.12"),
+        _result(vite, Via.LOOPBACK, "::1", Outcome.HTTP, 200),
+        _result(vite, Via.LAN, lan6, Outcome.REFUSED),
+        _result(pg, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
+        _result(pg, Via.LAN, lan4, Outcome.REFUSED),
+        _result(flask, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "Werkzeug/3.0.1 Python/3.12"),
+        _result(flask, Via.LAN, lan4, Outcome.REFUSED),
+    ]

@@ -1,0 +1,122 @@
+"""The dashboard driven by Textual's Pilot, on real sockets and servers in the netns."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from rich.console import Console
+
+from netdash.app import NetdashApp
+from netdash.model import Outcome, Via
+from netdash.probe import ProbeLimits
+from netdash.widgets import InterfaceDiagram, ListenerTable
+from netdash.widgets.listener_table import row_key
+from tests.support import netns
+from tests.support.servers import bound_socket
+
+pytestmark = pytest.mark.netns
+
+FAST = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
+
+
+def as_text(renderable: object, width: int = 200) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def row_text(table: ListenerTable, key: str) -> list[str]:
+    return [cell.plain for cell in table.get_row(key)]
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None:  # type: ignore[no-untyped-def]
+    app = NetdashApp(interval=0.5, probe_limits=FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        table = app.query_one(ListenerTable)
+        uv = servers["uvicorn_any"]
+        lo4 = servers["http_lo4"]
+        uv_key = row_key(("tcp", "0.0.0.0", uv.port))
+        lo_key = row_key(("tcp", "127.0.0.1", lo4.port))
+        assert row_text(table, uv_key)[:4] == ["⚠", "0.0.0.0", str(uv.port), str(uv.pid)]
+        assert row_text(table, lo_key)[0] == "·"
+        # all-interfaces group comes first, loopback last
+        order = table._order
+        assert order.index("scope|all-interfaces") < order.index(uv_key)
+        assert order.index("scope|loopback") < order.index(lo_key)
+        assert order.index("scope|all-interfaces") < order.index("scope|loopback")
+
+        diagram = as_text(app.query_one(InterfaceDiagram).content)
+        assert "only this machine" in diagram and "devices on this network" in diagram
+        assert f"{uv.port} python" in diagram and "all·v4" in diagram
+
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "probed" in (app.probe_status or ""), timeout=20)
+        await pilot.pause(0.2)
+        results = {(r.listener, r.via): r for r in app.probed()}
+        assert results[(("tcp", "0.0.0.0", uv.port), Via.LAN)].outcome is Outcome.HTTP
+        assert results[(("tcp", "127.0.0.1", lo4.port), Via.LAN)].outcome is Outcome.REFUSED
+        uv_row = row_text(table, uv_key)
+        assert uv_row[0] == "‼"  # verified: answered on the LAN address
+        assert uv_row[5:8] == ["http 200", "http 200", "uvicorn"]
+        assert row_text(table, lo_key)[5:7] == ["http 200", "refused"]
+        status = as_text(app.query_one("#status").content)
+        assert f"LAN {netns.LAN_V4}" in status and "verified via LAN" in status
+
+
+async def test_new_and_closed_listeners_follow_the_poll_and_cursor_stays() -> None:
+    app = NetdashApp(interval=0.3)
+    first = bound_socket("127.0.0.1")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        table = app.query_one(ListenerTable)
+        first_key = row_key(("tcp", "127.0.0.1", first.getsockname()[1]))
+        table.move_cursor(row=table._order.index(first_key))
+        second = bound_socket("0.0.0.0")
+        second_key = row_key(("tcp", "0.0.0.0", second.getsockname()[1]))
+        await wait_until(pilot, lambda: second_key in table._order)
+        assert table._order[table.cursor_row] == first_key  # cursor followed the listener
+        second.close()
+        await wait_until(pilot, lambda: second_key not in table._order)
+        assert table._order[table.cursor_row] == first_key
+    first.close()
+
+
+async def test_refresh_key_polls_now_and_quit_key_exits() -> None:
+    app = NetdashApp(interval=3600)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        s = bound_socket("127.0.0.1")
+        key = row_key(("tcp", "127.0.0.1", s.getsockname()[1]))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: key in app.query_one(ListenerTable)._order)
+        s.close()
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_poll_failure_is_shown_and_the_app_recovers() -> None:
+    calls = {"n": 0}
+    from netdash.collect import collect_snapshot
+
+    def flaky():  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise PermissionError("simulated: /proc/net/tcp unreadable")
+        return collect_snapshot()
+
+    app = NetdashApp(interval=0.2, collector=flaky)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.poll_error is not None)
+        assert "poll failed" in as_text(app.query_one("#status").content)
+        await wait_until(pilot, lambda: calls["n"] >= 3 and app.poll_error is None)
+        assert app.is_running

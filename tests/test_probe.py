@@ -1,0 +1,207 @@
+"""probe_listeners against real peers in the netns: TLS, redirects, proxies, caps, safety."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from netdash.classify import own_addresses
+from netdash.collect import read_interfaces
+from netdash.model import Listener, Outcome, Via
+from netdash.probe import NotOwnAddressError, ProbeLimits, probe_listeners
+from tests.support import netns
+from tests.support.servers import bound_socket, start_uvicorn
+
+pytestmark = pytest.mark.netns
+
+LAN = {4: netns.LAN_V4, 6: netns.LAN_V6}
+FAST = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
+
+
+def listener_for(address: str, port: int) -> Listener:
+    return Listener("tcp", address, port, 6 if ":" in address else 4)
+
+
+async def probe(address: str, port: int, limits: ProbeLimits = FAST, lan=LAN):  # type: ignore[no-untyped-def]
+    return await probe_listeners(
+        [listener_for(address, port)], lan, own_addresses(read_interfaces()), limits
+    )
+
+
+@contextlib.contextmanager
+def serve(
+    handler: type[http.server.BaseHTTPRequestHandler], address: str = "127.0.0.1"
+) -> Iterator[int]:
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        daemon_threads = True
+
+    server = Server((address, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    folder: Path = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    server = start_uvicorn("0.0.0.0", certfile=str(certfile), keyfile=str(keyfile))
+    yield server.port
+    server.stop()
+
+
+async def test_tls_port_is_reported_as_tls_with_the_http_answer_inside(tls_server: int) -> None:
+    results = await probe("0.0.0.0", tls_server)
+    assert [(r.via, r.outcome, r.status, r.server) for r in results] == [
+        (Via.LOOPBACK, Outcome.TLS, 200, "uvicorn"),
+        (Via.LAN, Outcome.TLS, 200, "uvicorn"),
+    ]
+    assert results[0].url == f"http://127.0.0.1:{tls_server}/"
+
+
+async def test_redirect_is_reported_not_followed() -> None:
+    hits: list[str] = []
+
+    class Target(Quiet):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    with serve(Target) as target_port:
+
+        class Redirect(Quiet):
+            def do_GET(self) -> None:
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{target_port}/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        with serve(Redirect) as port:
+            [result] = await probe("127.0.0.1", port, lan={})
+    assert (result.outcome, result.status) == (Outcome.HTTP, 302)
+    assert hits == []
+
+
+async def test_proxy_environment_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "localhost")
+
+    class Ok(Quiet):
+        def do_GET(self) -> None:
+            self.send_response(204)
+            self.end_headers()
+
+    with serve(Ok) as port:
+        [result] = await probe("127.0.0.1", port, lan={})
+    assert (result.outcome, result.status) == (Outcome.HTTP, 204)
+
+
+async def test_endless_body_is_capped() -> None:
+    class Endless(Quiet):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"<title>endless</title>")
+                while True:
+                    self.wfile.write(b"x" * 65536)
+
+    with serve(Endless) as port:
+        [result] = await probe("127.0.0.1", port, lan={})
+    assert (result.outcome, result.status, result.title) == (Outcome.HTTP, 200, "endless")
+
+
+async def test_refused_and_closed_and_silent() -> None:
+    unused = bound_socket("127.0.0.1")
+    refused_port = unused.getsockname()[1]
+    unused.close()
+    [refused] = await probe("127.0.0.1", refused_port, lan={})
+    assert refused.outcome is Outcome.REFUSED
+
+    closer = bound_socket("127.0.0.1")
+
+    def close_at_once() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = closer.accept()
+                conn.close()
+
+    threading.Thread(target=close_at_once, daemon=True).start()
+    [closed] = await probe("127.0.0.1", closer.getsockname()[1], lan={})
+    closer.close()
+    assert closed.outcome is Outcome.NOT_HTTP
+
+    silent = bound_socket("127.0.0.1")  # listen() but never accept(): the kernel completes it
+    [quiet] = await probe("127.0.0.1", silent.getsockname()[1], lan={})
+    silent.close()
+    assert quiet.outcome is Outcome.TIMEOUT
+    assert quiet.elapsed_ms < FAST.deadline * 1000 + 500
+
+
+async def test_targets_outside_this_machine_are_refused_before_connecting() -> None:
+    with pytest.raises(NotOwnAddressError):
+        await probe("0.0.0.0", 80, lan={4: "203.0.113.7"})
+
+
+async def test_bare_tls_socket_is_tls() -> None:
+    """A TLS socket that drops a plain HTTP request during the handshake is retried over TLS."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+
+    class Ok(Quiet):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Server", "tls-thread")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):  # type: ignore[no-untyped-def]
+            conn, addr = super().get_request()
+            return context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+        def finish_request(self, request, client_address):  # type: ignore[no-untyped-def]
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+            super().finish_request(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        [result] = await probe("127.0.0.1", server.server_address[1], lan={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.outcome, result.status) == (Outcome.TLS, 200)
+    assert "tls-thread" in (result.server or "")

@@ -1,0 +1,58 @@
+"""SVG snapshot tests of the main screen on frozen data (pytest-textual-snapshot).
+
+Update after an intended UI change with ``pytest tests/test_snapshots.py --snapshot-update``
+and look at the SVGs in tests/__snapshots__/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from netdash.app import NetdashApp
+from netdash.render import group_results
+from tests.support.fixed import SNAPSHOT, probe_results
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def make_app() -> NetdashApp:
+    return NetdashApp(interval=2, collector=lambda: SNAPSHOT)
+
+
+async def first_poll(pilot) -> None:  # type: ignore[no-untyped-def]
+    while pilot.app.snapshot is None:
+        await pilot.pause(0.02)
+
+
+async def probed(pilot) -> None:  # type: ignore[no-untyped-def]
+    await first_poll(pilot)
+    app = pilot.app
+    app.results = group_results(probe_results())
+    app.probe_status = "probed 6 listeners (14 probes) in 1.2 s"
+    app._redraw()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
+def test_main_screen(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(), terminal_size=size, run_before=first_poll)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
+def test_main_screen_after_probe(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(), terminal_size=size, run_before=probed)
