@@ -136,6 +136,7 @@ def bound_socket(address: str, port: int = 0, *, v6only: bool | None = None) -> 
     """A listening socket owned by this process (no server loop: connections queue)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # rebind despite TIME_WAIT
     if v6only is not None and family == socket.AF_INET6:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
     s.bind((address, port))
@@ -144,7 +145,11 @@ def bound_socket(address: str, port: int = 0, *, v6only: bool | None = None) -> 
 
 
 def serve_in_thread(sock: socket.socket) -> threading.Thread:
-    """Answer every connection on ``sock`` with a minimal HTTP 200 (for in-process tests)."""
+    """Answer every connection on ``sock`` with a minimal HTTP 200 (for in-process tests).
+
+    Stop it with :func:`close_listening`; a plain ``close()`` would leave the thread blocked in
+    ``accept()`` and the kernel socket alive, without an owner.
+    """
 
     def loop() -> None:
         while True:
@@ -164,3 +169,10 @@ def serve_in_thread(sock: socket.socket) -> threading.Thread:
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     return thread
+
+
+def close_listening(sock: socket.socket) -> None:
+    """Close a listening socket, waking any thread blocked in ``accept()`` on it."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
