@@ -25,8 +25,11 @@ class Tmux:
         self.width, self.height = width, height
 
     def run(self, *args: str) -> str:
+        # COLUMNS/LINES in the environment would override the pane's real size for the app
+        # (shutil.get_terminal_size reads them first); under pytest they can be set.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, env=env
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -73,14 +76,15 @@ def test_dashboard_in_a_real_terminal(tmux: Tmux) -> None:
     local = bound_socket("127.0.0.1", 1081)
     serve_in_thread(exposed)
     serve_in_thread(local)
-    command = f"{shlex.quote(sys.executable)} -m netdash --interval 1; echo NETDASH-EXIT=$?"
+    python = shlex.quote(sys.executable)
+    command = f"unset COLUMNS LINES; {python} -m netdash --interval 1; echo NETDASH-EXIT=$?"
     tmux.start(command)
     big = tmux.height >= 40
     try:
         tmux.wait_for("ALL-INTERFACES")
         screen = tmux.wait_for("q Quit")
         lines = screen.splitlines()
-        assert len(lines) == tmux.height and "q Quit" in lines[-1]  # drawn at the pane's size
+        assert len(lines) == tmux.height and "q Quit" in lines[-1], screen  # drawn at full size
         assert " 1080 " in screen
         assert f"LAN {netns.LAN_V4}" in screen
         assert "p Probe" in screen
