@@ -33,7 +33,7 @@ from netdash.classify import (
 from netdash.collect import ProcessCache, collect_snapshot
 from netdash.model import ListenerKey, ProbeResult, Snapshot
 from netdash.probe import ProbeLimits, probe_listeners
-from netdash.render import Verdict, group_results, verdict
+from netdash.render import Verdict, group_results, verdict, visible
 from netdash.text import clean
 from netdash.widgets import InterfaceDiagram, ListenerTable
 
@@ -66,8 +66,8 @@ class NetdashApp(App[None]):
 
     ``interval`` is seconds between the end of one poll and the start of the next.
     ``lan_override`` is the ``--lan`` address (checked against the interfaces at every poll).
-    ``collector`` returns a fresh snapshot (default: psutil via ``collect_snapshot``); tests
-    pass fixed data for deterministic screenshots.
+    ``collector`` returns a fresh snapshot (default: ``collect_snapshot``); tests pass fixed
+    data for deterministic screenshots. ``udp`` starts with UDP listeners shown (``u``).
     """
 
     TITLE = "netdash"
@@ -75,6 +75,7 @@ class NetdashApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "probe", "Probe"),
         Binding("r", "refresh", "Refresh"),
+        Binding("u", "toggle_udp", "UDP"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -84,8 +85,10 @@ class NetdashApp(App[None]):
         lan_override: str | None = None,
         collector: Collector | None = None,
         probe_limits: ProbeLimits | None = None,
+        udp: bool = False,
     ) -> None:
         super().__init__()
+        self.udp = udp
         self.interval = interval
         self.lan_override = lan_override
         self.collector = collector or _default_collector()
@@ -166,9 +169,10 @@ class NetdashApp(App[None]):
         snapshot = self.snapshot
         if snapshot is None:
             return
+        shown = visible(snapshot.listeners, self.udp)
         with self.batch_update():
-            self.query_one(ListenerTable).show(snapshot.listeners, self.results)
-            self.query_one(InterfaceDiagram).show(snapshot, self.results, self.lan)
+            self.query_one(ListenerTable).show(shown, self.results)
+            self.query_one(InterfaceDiagram).show(snapshot, self.results, self.lan, shown)
             self._update_status()
 
     def _update_status(self) -> None:
@@ -178,7 +182,7 @@ class NetdashApp(App[None]):
         if snapshot is None:
             line.append(f"netdash {__version__} · reading sockets…")
         else:
-            listeners = snapshot.listeners
+            listeners = visible(snapshot.listeners, self.udp)
             exposed = sum(1 for li in listeners if is_exposed(scope_of(li.address)))
             verified = sum(
                 1
@@ -188,7 +192,8 @@ class NetdashApp(App[None]):
             line.append(clean(snapshot.hostname, 30), style="bold")
             line.append(" · LAN ")
             line.append(", ".join(self.lan.values()) or "none", style="bold cyan")
-            line.append(f" · {len(listeners)} listeners, ")
+            noun = "TCP+UDP listeners" if self.udp else "listeners"
+            line.append(f" · {len(listeners)} {noun}, ")
             line.append(f"{exposed} exposed", style="bold yellow" if exposed else "green")
             if verified:
                 line.append(", ")
@@ -216,6 +221,11 @@ class NetdashApp(App[None]):
     def action_refresh(self) -> None:
         self._start_poll()
 
+    def action_toggle_udp(self) -> None:
+        self.udp = not self.udp
+        self.notify("UDP listeners shown" if self.udp else "UDP listeners hidden", markup=False)
+        self._redraw()
+
     def action_probe(self) -> None:
         if self.snapshot is None:
             self.notify("No snapshot yet; wait for the first poll.", markup=False)
@@ -227,9 +237,9 @@ class NetdashApp(App[None]):
 
     @work(group="probe", exit_on_error=False)
     async def _probe_worker(self, snapshot: Snapshot) -> None:
-        listeners = snapshot.listeners
+        listeners = [li for li in snapshot.listeners if li.protocol == "tcp"]
         lan = dict(self.lan)
-        total = sum(len(probe_targets(listener, lan)) for listener in listeners)
+        total = len({(li.key, t) for li in listeners for t in probe_targets(li, lan)})
         done = 0
         start = time.perf_counter()
         fresh: dict[ListenerKey, list[ProbeResult]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from netdash.model import Interface, Listener, Scope, Snapshot, Via
+from netdash.model import Interface, Listener, ListenerIdentity, Scope, Snapshot, Via
 
 __all__ = [
     "SCOPE_ORDER",
@@ -19,10 +19,12 @@ __all__ = [
     "family_of",
     "interfaces_reaching",
     "is_exposed",
+    "listener_reach",
     "own_addresses",
     "parse_address",
     "probe_targets",
     "scope_of",
+    "service_ids",
     "validate_lan",
 ]
 
@@ -96,13 +98,16 @@ def _interface_addresses(interface: Interface) -> list[IPAddress]:
     return out
 
 
-def interfaces_reaching(address: str, interfaces: Iterable[Interface]) -> tuple[str, ...]:
+def interfaces_reaching(
+    address: str, interfaces: Iterable[Interface], dual_stack: bool | None = True
+) -> tuple[str, ...]:
     """Names of the up interfaces through which a listener bound to ``address`` is reachable.
 
     Loopback binds are reached through loopback interfaces; ``0.0.0.0`` through every up
-    interface holding an IPv4 address; ``::`` through every up interface with any address
-    (Linux accepts IPv4 on ``::`` unless IPV6_V6ONLY is set, which psutil cannot see); a
-    specific address through the interface(s) holding it — an empty tuple when none does.
+    interface holding an IPv4 address; ``::`` through every up interface holding an IPv6
+    address and, when ``dual_stack`` is true (Linux's default unless IPV6_V6ONLY or
+    ``net.ipv6.bindv6only``), an IPv4 one; ``dual_stack=None`` (unknown) claims IPv6 only. A
+    specific address is reached through the interface(s) holding it — none, if none does.
     """
     ip = parse_address(address)
     scope = scope_of(address)
@@ -112,12 +117,46 @@ def interfaces_reaching(address: str, interfaces: Iterable[Interface]) -> tuple[
     if scope is Scope.ALL_INTERFACES:
         if ip.version == 4:
             return tuple(i.name for i in up if any(a.version == 4 for a in _interface_addresses(i)))
-        return tuple(i.name for i in up if _interface_addresses(i))
+        families = {4, 6} if dual_stack else {6}
+        return tuple(
+            i.name for i in up if any(a.version in families for a in _interface_addresses(i))
+        )
     names = []
     for interface in up:
         if any(_same_address(ip, a) for a in _interface_addresses(interface)):
             names.append(interface.name)
     return tuple(names)
+
+
+def listener_reach(listener: Listener, interfaces: Iterable[Interface]) -> tuple[str, ...]:
+    """:func:`interfaces_reaching` for a listener, honouring what is known of IPV6_V6ONLY and
+    SO_BINDTODEVICE (a socket bound to a device is reached only through it)."""
+    names = interfaces_reaching(listener.address, interfaces, listener.dual_stack)
+    if listener.bound_device is not None:
+        names = tuple(n for n in names if n == listener.bound_device)
+    return names
+
+
+def service_ids(listeners: Iterable[Listener]) -> dict[ListenerIdentity, str]:
+    """Group listeners into services: one program on one port and protocol, over any number
+    of addresses and families (``0.0.0.0:8000`` and ``[::]:8000`` of one uvicorn).
+
+    The program is the socket's leading holder (the holder whose parent holds none of its
+    sockets: the master of a pre-fork server). Listeners whose owner is unknown are a service
+    each. Returns ``{listener.identity: service_id}``; ids look like ``tcp/8000/pid4242``.
+    """
+    ids: dict[ListenerIdentity, str] = {}
+    for listener in listeners:
+        pids = set(listener.pids)
+        leaders = [p.pid for p in listener.processes if p.pid is not None and p.ppid not in pids]
+        if leaders:
+            owner = f"pid{min(leaders)}"
+        elif pids:
+            owner = f"pid{min(pids)}"
+        else:
+            owner = f"inode{listener.inode}-{listener.family}-{listener.address}"
+        ids[listener.identity] = f"{listener.protocol}/{listener.port}/{owner}"
+    return ids
 
 
 def own_addresses(interfaces: Iterable[Interface]) -> frozenset[IPAddress]:
@@ -191,14 +230,17 @@ def probe_targets(listener: Listener, lan: LanAddresses) -> list[tuple[Via, str]
 
     Via loopback: the listener's own address when it is a loopback address (``127.0.1.1``),
     else ``127.0.0.1`` for IPv4 and ``::1`` for IPv6; a ``::`` listener is tried over both
-    families. Via LAN: for a listener bound to one non-loopback address, that address itself
-    (the only one devices can reach it at, whichever interface holds it); otherwise the LAN
-    address of each of its families that has one. ``lan`` is only a hint for these: a
+    families unless it is known to be IPv6-only. Via LAN: for a listener bound to one
+    non-loopback address, that address itself (the only one devices can reach it at,
+    whichever interface holds it); otherwise the LAN address of each of its families that
+    has one. ``lan`` is only a hint for these: a
     loopback listener is also tried at the LAN address, to show it is refused there.
     """
     ip = parse_address(listener.address)
     scope = scope_of(listener.address)
-    dual = scope is Scope.ALL_INTERFACES and ip.version == 6
+    # A `::` socket that set IPV6_V6ONLY gets no IPv4 probe: 127.0.0.1 would reach some other
+    # socket (sshd's 0.0.0.0:22 beside its [::]:22) and credit this one with its answer.
+    dual = scope is Scope.ALL_INTERFACES and ip.version == 6 and listener.dual_stack is not False
     families = [6, 4] if dual else [ip.version]
     targets: list[tuple[Via, str]] = []
     for family in families:

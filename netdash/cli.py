@@ -28,6 +28,7 @@ examples:
   netdash --interval 5          poll every 5 seconds
   netdash list                  print listeners grouped by scope
   netdash list --json --probe   JSON for scripts, with probe results
+  netdash list --udp            include UDP listeners
 """
 
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between polls of the socket table (default: 2)",
     )
     _add_lan(parser)
+    parser.add_argument("--udp", action="store_true", help="start with UDP listeners shown (u)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = sub.add_parser(
         "list",
@@ -97,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe",
         action="store_true",
         help="probe every listener via loopback and via the LAN address (GET /, no redirects)",
+    )
+    listing.add_argument(
+        "--udp",
+        action="store_true",
+        help="include UDP listeners (bound, unconnected sockets; never probed)",
     )
     listing.add_argument(
         "--timeout",
@@ -137,10 +144,12 @@ def _run_list(args: argparse.Namespace) -> int:
         )
         results = group_results(found)
     if args.json:
-        json.dump(snapshot_to_json(snapshot, lan, results), sys.stdout, indent=2)
+        json.dump(snapshot_to_json(snapshot, lan, results, udp=args.udp), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print_table(snapshot, lan, results, Console(highlight=False))
+        # Not a terminal: wide lines rather than wrapped cells, and no colour (Rich's default).
+        width = None if sys.stdout.isatty() else 200
+        print_table(snapshot, lan, results, Console(highlight=False, width=width), udp=args.udp)
     return 0
 
 
@@ -156,7 +165,7 @@ def _run_tui(args: argparse.Namespace) -> int:
             validate_lan(lan_override, read_interfaces())
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    NetdashApp(interval=args.interval, lan_override=lan_override).run()
+    NetdashApp(interval=args.interval, lan_override=lan_override, udp=args.udp).run()
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Everything operating-system specific lives here. Sources:
 
-* listening sockets: ``psutil.net_connections(kind="tcp")`` filtered to ``CONN_LISTEN``
-  (on Linux, ``/proc/net/tcp{,6}`` plus a scan of ``/proc/*/fd`` for owners);
+* listening sockets: on Linux the kernel's sock_diag netlink dump, as ``ss`` does, with
+  owners from ``/proc/*/fd`` (``netdash.linux``): it also gives IPV6_V6ONLY, socket inodes
+  and owning uids. Elsewhere, or when netlink is refused, ``psutil.net_connections()``;
+  where that needs root (macOS), each process's own ``Process.net_connections()``;
 * owners: ``psutil.Process`` (name, username, cmdline, create_time), cached by
   ``(pid, create_time)`` so a reused pid is never taken for the old process;
 * interfaces: ``psutil.net_if_addrs()`` merged with ``psutil.net_if_stats()``;
@@ -20,11 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
+from netdash import linux
 from netdash.model import Interface, Listener, Process, Snapshot
 
 __all__ = ["ProcessCache", "collect_snapshot", "read_default_route_interfaces", "read_interfaces"]
@@ -68,12 +72,18 @@ class ProcessCache:
                 name = _try(proc.name)
                 user = _try(proc.username)
                 cmdline = _try(proc.cmdline) or []
+                ppid = _try(proc.ppid)
         except psutil.NoSuchProcess:
             return None, "exited"
         if name is None:
             reason = "permission"
         process = Process(
-            pid=pid, name=name, user=user, cmdline=tuple(cmdline), create_time=create_time
+            pid=pid,
+            name=name,
+            user=user,
+            cmdline=tuple(cmdline),
+            create_time=create_time,
+            ppid=ppid,
         )
         with self._lock:
             self._by_pid[pid] = process
@@ -158,56 +168,121 @@ def read_default_route_interfaces(proc_net: Path = Path("/proc/net")) -> tuple[s
     return tuple(dict.fromkeys(names))
 
 
-_Socket = tuple[int, str, int, "int | None"]
-"""(family 4/6, bind address, port, pid or None)."""
+@dataclass
+class _Found:
+    """One listening socket before its owners are resolved."""
+
+    protocol: str
+    family: int
+    address: str
+    port: int
+    pids: list[int]
+    inode: int = 0
+    uid: int | None = None
+    v6only: bool | None = None
+    bound_device: str | None = None
 
 
-def _listening_sockets() -> list[_Socket]:
-    """TCP sockets in LISTEN, from the system-wide table or, where that is denied (macOS
-    without root), from each process's own table."""
-    found: list[_Socket] = []
+def _from_sock_diag() -> list[_Found]:
+    """Linux: the netlink socket dump plus a ``/proc/*/fd`` scan. Raises ``OSError``."""
+    raw = linux.dump_sockets(udp=True)
+    holders, _unreadable = linux.socket_holders([s.inode for s in raw])
+    names = dict(socket.if_nameindex())
+    return [
+        _Found(
+            protocol=s.protocol,
+            family=s.family,
+            address=s.address,
+            port=s.port,
+            pids=holders.get(s.inode, []),
+            inode=s.inode,
+            uid=s.uid,
+            v6only=s.v6only,
+            bound_device=names.get(s.bound_device) if s.bound_device else None,
+        )
+        for s in raw
+    ]
 
-    def add(family: int, laddr: tuple[str, int] | tuple[()], status: str, pid: int | None) -> None:
-        version = _FAMILIES.get(family)
-        if version is not None and status == psutil.CONN_LISTEN and laddr:
-            found.append((version, laddr[0], laddr[1], pid))
+
+def _is_listening(protocol: str, status: str, raddr: object) -> bool:
+    if protocol == "tcp":
+        return status == psutil.CONN_LISTEN
+    return status == psutil.CONN_NONE and not raddr  # bound, unconnected UDP
+
+
+def _from_psutil() -> list[_Found]:
+    """TCP LISTEN and unconnected UDP sockets from psutil: the system-wide table or, where
+    that is denied (macOS without root), each process's own table."""
+    merged: dict[tuple[str, int, str, int], _Found] = {}
+
+    def add(kind: int, family: int, laddr: Any, raddr: Any, status: str, pid: int | None) -> None:
+        version = _FAMILIES.get(int(family))
+        protocol = "tcp" if kind == socket.SOCK_STREAM else "udp"
+        if version is None or not laddr or not _is_listening(protocol, status, raddr):
+            return
+        key = (protocol, version, laddr[0], laddr[1])
+        found = merged.setdefault(key, _Found(protocol, version, laddr[0], laddr[1], []))
+        if pid is not None and pid not in found.pids:
+            found.pids.append(pid)
 
     try:
-        for conn in psutil.net_connections(kind="tcp"):
-            add(conn.family, conn.laddr, conn.status, conn.pid)
+        for conn in psutil.net_connections(kind="inet"):
+            add(conn.type, conn.family, conn.laddr, conn.raddr, conn.status, conn.pid)
     except psutil.AccessDenied:
         for proc in psutil.process_iter():
             try:
-                for pconn in proc.net_connections(kind="tcp"):
-                    add(pconn.family, pconn.laddr, pconn.status, proc.pid)
+                for pconn in proc.net_connections(kind="inet"):
+                    add(pconn.type, pconn.family, pconn.laddr, pconn.raddr, pconn.status, proc.pid)
             except (psutil.Error, OSError):
                 continue
-    return found
+    return list(merged.values())
+
+
+def _read_sockets() -> tuple[list[_Found], str]:
+    if sys.platform.startswith("linux"):
+        try:
+            return _from_sock_diag(), "sock_diag"
+        except OSError:
+            pass  # netlink refused (seccomp, old kernel): psutil reads /proc/net instead
+    return _from_psutil(), "psutil"
+
+
+def _user_name(uid: int | None) -> str | None:
+    if uid is None:
+        return None
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def _parent_first(processes: list[Process]) -> tuple[Process, ...]:
+    """Holders whose parent is not a holder come first (the master of a pre-fork server)."""
+    pids = {p.pid for p in processes}
+    return tuple(sorted(processes, key=lambda p: (p.ppid in pids, p.pid or 0)))
 
 
 def collect_snapshot(cache: ProcessCache | None = None) -> Snapshot:
-    """Read interfaces and TCP listeners now. Blocking; call it off the UI thread.
+    """Read interfaces, TCP listeners and UDP listeners now. Blocking; call it off the UI thread.
 
-    Sockets held by several processes (pre-fork servers) become one listener with several
-    processes. Raises only ``psutil.Error``/``OSError`` for failures to read the socket table
-    itself; a process that exits or cannot be read never raises.
+    A socket held by several processes is one listener with several processes; several
+    sockets on one address and port (SO_REUSEPORT) are several listeners. Raises only
+    ``psutil.Error``/``OSError`` for failures to read the socket table itself; a process that
+    exits or cannot be read never raises.
     """
     cache = cache if cache is not None else ProcessCache()
     interfaces = read_interfaces()
-    owners: dict[tuple[str, str, int, int], list[int | None]] = {}
-    for family, address, port, pid in _listening_sockets():
-        pids = owners.setdefault(("tcp", address, port, family), [])
-        if pid not in pids:
-            pids.append(pid)
+    found, source = _read_sockets()
 
     hidden = 0
     denied: set[int] = set()
     listeners = []
     seen_pids: set[int] = set()
-    for (protocol, address, port, family), pids in owners.items():
+    for item in found:
         processes: list[Process] = []
-        known_pids = sorted(p for p in pids if p is not None)
-        for pid in known_pids:
+        for pid in sorted(item.pids):
             process, reason = cache.get(pid)
             if process is None:
                 continue  # exited between the socket table and now
@@ -215,22 +290,27 @@ def collect_snapshot(cache: ProcessCache | None = None) -> Snapshot:
             if reason == "permission":
                 denied.add(pid)
             processes.append(process)
-        if not known_pids:
+        if not item.pids:
             hidden += 1
-            processes.append(Process(pid=None))
+            processes.append(Process(pid=None, user=_user_name(item.uid)))
         elif not processes:
-            continue  # every owner exited: the socket is gone too
+            continue  # every holder exited: the socket is gone too
+        wildcard6 = item.family == 6 and item.address == "::"
         listeners.append(
             Listener(
-                protocol=protocol,
-                address=address,
-                port=port,
-                family=family,
-                processes=tuple(processes),
+                protocol=item.protocol,
+                address=item.address,
+                port=item.port,
+                family=item.family,
+                processes=_parent_first(processes),
+                inode=item.inode,
+                uid=item.uid,
+                dual_stack=(not item.v6only) if wildcard6 and item.v6only is not None else None,
+                bound_device=item.bound_device,
             )
         )
     cache.retain(seen_pids)
-    listeners.sort(key=lambda listener: (listener.port, listener.family, listener.address))
+    listeners.sort(key=lambda li: (li.protocol, li.port, li.family, li.address, li.inode))
     return Snapshot(
         hostname=socket.gethostname(),
         interfaces=interfaces,
@@ -238,6 +318,7 @@ def collect_snapshot(cache: ProcessCache | None = None) -> Snapshot:
         taken_at=time.time(),
         partial_reasons=_partial_reasons(hidden, len(denied)),
         default_route_interfaces=read_default_route_interfaces(),
+        source=source,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 __all__ = [
     "Interface",
     "Listener",
+    "ListenerIdentity",
     "ListenerKey",
     "Outcome",
     "ProbeResult",
@@ -90,7 +91,9 @@ class Process:
     ``name``/``user`` are ``None`` and ``cmdline`` empty when they could not be read
     (``psutil.AccessDenied``) or the process exited while we looked.
     ``create_time`` is seconds since the epoch (``psutil.Process.create_time()``); together with
-    ``pid`` it identifies a process even when pids are reused.
+    ``pid`` it identifies a process even when pids are reused. ``user`` may be known when
+    ``pid`` is not: the kernel reports every socket's owning uid (sock_diag).
+    ``ppid`` is the parent's pid, used to show pre-fork servers parent first.
     """
 
     pid: int | None
@@ -98,6 +101,7 @@ class Process:
     user: str | None = None
     cmdline: tuple[str, ...] = ()
     create_time: float | None = None
+    ppid: int | None = None
 
     @property
     def known(self) -> bool:
@@ -109,13 +113,23 @@ ListenerKey = tuple[str, str, int]
 """Identity of a listener: ``(protocol, bind address, port)``."""
 
 
+ListenerIdentity = tuple[str, str, int, int]
+"""Identity of one socket: ``(protocol, bind address, port, inode)``; the inode tells apart
+several SO_REUSEPORT sockets on one address and port (0 where the inode is unknown)."""
+
+
 @dataclass(frozen=True)
 class Listener:
-    """A socket accepting connections: a TCP socket in LISTEN.
+    """A socket accepting connections: a TCP socket in LISTEN, or a bound, unconnected UDP
+    socket (``ss``: UNCONN), which is how UDP servers wait.
 
     ``address`` is the bind address as text (``0.0.0.0``, ``::``, ``127.0.0.1``,
     ``fe80::1%eth0``); ``family`` is 4 or 6; ``processes`` lists every process holding the
-    socket (several for pre-fork servers), possibly with unknown owners.
+    socket (several for pre-fork servers), parent first, possibly one unknown owner.
+    ``inode`` is the kernel's socket inode (0 when unknown), ``uid`` the owning user id.
+    ``dual_stack`` is set for ``::`` listeners only: ``True`` when the socket also accepts
+    IPv4, ``False`` when it set IPV6_V6ONLY, ``None`` when the kernel did not say (then the
+    probe decides). ``bound_device`` names the interface of SO_BINDTODEVICE, if any.
     """
 
     protocol: str
@@ -123,10 +137,23 @@ class Listener:
     port: int
     family: int
     processes: tuple[Process, ...] = ()
+    inode: int = 0
+    uid: int | None = None
+    dual_stack: bool | None = None
+    bound_device: str | None = None
 
     @property
     def key(self) -> ListenerKey:
+        """The endpoint ``(protocol, address, port)``; shared by SO_REUSEPORT sockets."""
         return (self.protocol, self.address, self.port)
+
+    @property
+    def identity(self) -> ListenerIdentity:
+        return (self.protocol, self.address, self.port, self.inode)
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return tuple(p.pid for p in self.processes if p.pid is not None)
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,9 @@ class Snapshot:
     ``taken_at`` is seconds since the epoch. ``partial_reasons`` is empty when every owner could
     be read; otherwise each entry says why the view is incomplete.
     ``default_route_interfaces`` names the interfaces holding a default route (IPv4 first),
-    read from the kernel's routing table; empty where it cannot be read.
+    read from the kernel's routing table; empty where it cannot be read. ``source`` says where
+    the socket table came from: ``"sock_diag"`` (Linux netlink, as ``ss``) or ``"psutil"``.
+    ``listeners`` holds TCP and UDP listeners; views filter UDP out unless asked.
     """
 
     hostname: str
@@ -145,6 +174,7 @@ class Snapshot:
     taken_at: float
     partial_reasons: tuple[str, ...] = ()
     default_route_interfaces: tuple[str, ...] = ()
+    source: str = "psutil"
 
     @property
     def partial(self) -> bool:

@@ -252,7 +252,7 @@ async def probe_listeners(
     limits: ProbeLimits | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
-    """Probe every listener at each of its targets (see ``classify.probe_targets``), concurrently.
+    """Probe every TCP listener at each of its targets (``classify.probe_targets``), concurrently.
 
     ``lan`` maps family to this machine's LAN address; ``own`` is the set of this machine's
     addresses (``classify.own_addresses``) and every target is checked against it before any
@@ -262,7 +262,11 @@ async def probe_listeners(
     """
     limits = limits or ProbeLimits()
     jobs: list[tuple[Listener, Via, str]] = []
+    seen: set[tuple[str, str, int]] = set()
     for listener in listeners:
+        if listener.protocol != "tcp" or listener.key in seen:
+            continue  # UDP is never sent HTTP; SO_REUSEPORT siblings share one endpoint
+        seen.add(listener.key)
         for via, target in probe_targets(listener, lan):
             _check_own(target, own)
             jobs.append((listener, via, target))

@@ -8,7 +8,9 @@ wrapped in ``rich.text.Text``, never parsed as markup.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -17,21 +19,40 @@ from rich.table import Table
 from rich.text import Text
 
 from netdash import __version__
-from netdash.classify import SCOPE_ORDER, interfaces_reaching, scope_of
-from netdash.model import Listener, ListenerKey, Outcome, ProbeResult, Scope, Snapshot, Via
+from netdash.classify import SCOPE_ORDER, listener_reach, scope_of, service_ids
+from netdash.model import (
+    Interface,
+    Listener,
+    ListenerKey,
+    Outcome,
+    ProbeResult,
+    Process,
+    Scope,
+    Snapshot,
+    Via,
+)
 from netdash.text import clean
 
 __all__ = [
     "JSON_SCHEMA_VERSION",
+    "ServiceRow",
     "Verdict",
+    "address_label",
     "group_results",
     "listeners_by_scope",
     "pid_label",
     "print_table",
     "probe_label",
     "process_label",
+    "row_processes",
+    "row_reach",
+    "row_results",
+    "row_verdict",
+    "service_rows",
     "snapshot_to_json",
+    "stack_label",
     "verdict",
+    "visible",
 ]
 
 JSON_SCHEMA_VERSION = 1
@@ -82,18 +103,120 @@ def listeners_by_scope(listeners: Iterable[Listener]) -> list[tuple[Scope, list[
     return [(scope, items) for scope, items in groups.items() if items]
 
 
-def process_label(listener: Listener) -> str:
-    """``uvicorn``, ``gunicorn +3`` for a socket shared with 3 more processes, or ``unknown``."""
-    names = [p.name for p in listener.processes if p.name]
-    if not names:
-        return "unknown"
-    first = clean(names[0], 40)
-    more = len(listener.processes) - 1
-    return f"{first} +{more}" if more else first
+def visible(listeners: Iterable[Listener], udp: bool) -> list[Listener]:
+    """TCP listeners, and UDP ones too when ``udp``."""
+    return [li for li in listeners if udp or li.protocol == "tcp"]
 
 
-def pid_label(listener: Listener) -> str:
-    pids = [p.pid for p in listener.processes if p.pid is not None]
+@dataclass(frozen=True)
+class ServiceRow:
+    """One line of a table: the listeners of one service within one scope.
+
+    ``key`` is stable across polls (``all-interfaces|tcp/8000/pid4242``); ``listeners`` are in
+    snapshot order; ``sockets_on_endpoint`` counts, per listener, every socket in the snapshot
+    on the same protocol, address and port (more than 1 with SO_REUSEPORT).
+    """
+
+    key: str
+    scope: Scope
+    service: str
+    listeners: tuple[Listener, ...]
+    sockets_on_endpoint: tuple[int, ...]
+
+    @property
+    def first(self) -> Listener:
+        return self.listeners[0]
+
+
+def service_rows(listeners: Sequence[Listener]) -> list[tuple[Scope, list[ServiceRow]]]:
+    """Listeners as table rows: by scope (most exposed first), one row per service."""
+    ids = service_ids(listeners)
+    per_endpoint = Counter(li.key for li in listeners)
+    out: list[tuple[Scope, list[ServiceRow]]] = []
+    for scope, members in listeners_by_scope(listeners):
+        grouped: dict[str, list[Listener]] = {}
+        for listener in members:
+            grouped.setdefault(ids[listener.identity], []).append(listener)
+        rows = [
+            ServiceRow(
+                key=f"{scope.value}|{service}",
+                scope=scope,
+                service=service,
+                listeners=tuple(items),
+                sockets_on_endpoint=tuple(per_endpoint[li.key] for li in items),
+            )
+            for service, items in grouped.items()
+        ]
+        out.append((scope, rows))
+    return out
+
+
+def stack_label(listener: Listener, results: Sequence[ProbeResult] = ()) -> str:
+    """For a ``::`` listener: ``dual-stack`` or ``IPv6 only`` as the kernel reported
+    (IPV6_V6ONLY), else as IPv4 probes showed (``… (probed)``), else ``IPv4 unknown``.
+    Empty for every other listener."""
+    if listener.family != 6 or scope_of(listener.address) is not Scope.ALL_INTERFACES:
+        return ""
+    if listener.dual_stack is not None:
+        return "dual-stack" if listener.dual_stack else "IPv6 only"
+    v4 = [r for r in results if ":" not in r.target]
+    if v4:
+        return (
+            "dual-stack (probed)" if any(r.outcome.answered for r in v4) else "IPv6 only (probed)"
+        )
+    return "IPv4 unknown"
+
+
+def address_label(row: ServiceRow, results: Sequence[ProbeResult] = ()) -> str:
+    """The bind addresses of a row: ``0.0.0.0, :: (dual-stack)``; ``×4`` marks an address
+    and port shared by 4 sockets (SO_REUSEPORT); ``%eth0`` a socket bound to a device."""
+    parts: list[str] = []
+    for listener, count in zip(row.listeners, row.sockets_on_endpoint, strict=True):
+        text = listener.address
+        if listener.bound_device and "%" not in text:
+            text += f"%{listener.bound_device}"
+        if count > 1:
+            text += f" ×{count}"
+        stack = stack_label(listener, results)
+        if stack:
+            text += f" ({stack})"
+        if text not in parts:
+            parts.append(text)
+    return ", ".join(parts)
+
+
+def row_processes(row: ServiceRow) -> tuple[Process, ...]:
+    """Every process of a row, parent first, each once."""
+    seen: dict[int | None, Process] = {}
+    for listener in row.listeners:
+        for process in listener.processes:
+            seen.setdefault(process.pid if process.pid is not None else id(process), process)
+    return tuple(seen.values())
+
+
+def process_label(processes: Listener | Sequence[Process]) -> str:
+    """``uvicorn``; ``gunicorn +3 workers`` when the other holders are its children; ``+N``
+    for other co-holders; ``unknown`` (with the owning user when known: ``unknown (postgres)``).
+    """
+    procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
+    named = [p for p in procs if p.name]
+    if not named:
+        users = [p.user for p in procs if p.user]
+        return f"unknown ({clean(users[0], 20)})" if users else "unknown"
+    first = named[0]
+    label = clean(first.name, 40)
+    others = [p for p in procs if p is not first]
+    if not others:
+        return label
+    if all(p.ppid == first.pid for p in others):
+        noun = "worker" if len(others) == 1 else "workers"
+        return f"{label} +{len(others)} {noun}"
+    return f"{label} +{len(others)}"
+
+
+def pid_label(processes: Listener | Sequence[Process]) -> str:
+    procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
+    pids = [p.pid for p in procs if p.pid is not None]
     if not pids:
         return "?"
     return str(pids[0]) + (f" +{len(pids) - 1}" if len(pids) > 1 else "")
@@ -131,6 +254,7 @@ def _process_json(listener: Listener) -> list[dict[str, Any]]:
     return [
         {
             "pid": p.pid,
+            "ppid": p.ppid,
             "name": p.name,
             "user": p.user,
             "cmdline": list(p.cmdline),
@@ -157,14 +281,19 @@ def snapshot_to_json(
     snapshot: Snapshot,
     lan: Mapping[int, str],
     results: ResultsByListener | None = None,
+    udp: bool = False,
 ) -> dict[str, Any]:
     """The documented JSON document for ``netdash list --json`` (see README, "JSON").
 
     ``results`` is ``None`` when probing was not asked for; each listener then has
-    ``"probes": []`` and ``"verdict"`` from its scope alone.
+    ``"probes": []`` and ``"verdict"`` from its scope alone. UDP listeners are included only
+    with ``udp``.
     """
+    shown = visible(snapshot.listeners, udp)
+    ids = service_ids(shown)
+    per_endpoint = Counter(li.key for li in shown)
     listeners = []
-    for listener in snapshot.listeners:
+    for listener in shown:
         mine = list((results or {}).get(listener.key, ()))
         listeners.append(
             {
@@ -173,8 +302,15 @@ def snapshot_to_json(
                 "port": listener.port,
                 "family": listener.family,
                 "scope": scope_of(listener.address).value,
-                "interfaces": list(interfaces_reaching(listener.address, snapshot.interfaces)),
+                "interfaces": list(listener_reach(listener, snapshot.interfaces)),
                 "verdict": verdict(listener, mine).value,
+                "service": ids[listener.identity],
+                "dual_stack": listener.dual_stack,
+                "stack": stack_label(listener, mine) or None,
+                "sockets_on_port": per_endpoint[listener.key],
+                "inode": listener.inode or None,
+                "uid": listener.uid,
+                "bound_device": listener.bound_device,
                 "processes": _process_json(listener),
                 "probes": [_probe_json(r) for r in mine],
             }
@@ -184,12 +320,19 @@ def snapshot_to_json(
         "netdash_version": __version__,
         "hostname": snapshot.hostname,
         "taken_at": snapshot.taken_at,
+        "source": snapshot.source,
         "partial": snapshot.partial,
         "partial_reasons": list(snapshot.partial_reasons),
         "lan_addresses": list(lan.values()),
         "probed": results is not None,
+        "udp": udp,
         "interfaces": [
-            {"name": i.name, "is_up": i.is_up, "addresses": list(i.addresses)}
+            {
+                "name": i.name,
+                "is_up": i.is_up,
+                "is_loopback": i.is_loopback,
+                "addresses": list(i.addresses),
+            }
             for i in snapshot.interfaces
         ],
         "listeners": listeners,
@@ -208,20 +351,23 @@ def print_table(
     lan: Mapping[int, str],
     results: ResultsByListener | None,
     console: Console,
+    udp: bool = False,
 ) -> None:
-    """Print the snapshot as one table per scope, most exposed first."""
+    """Print the snapshot as one table per scope, most exposed first, one row per service."""
     lan_text = ", ".join(lan.values()) or "none found"
     console.print(Text(f"{clean(snapshot.hostname, 60)} · LAN address: {lan_text}", style="bold"))
     for reason in snapshot.partial_reasons:
         console.print(Text(f"partial view: {reason}", style="yellow"))
-    if not snapshot.listeners:
-        console.print("No TCP listeners.")
+    shown = visible(snapshot.listeners, udp)
+    if not shown:
+        console.print("No TCP or UDP listeners." if udp else "No TCP listeners.")
         return
     probed = results is not None
-    for scope, listeners in listeners_by_scope(snapshot.listeners):
+    for scope, rows in service_rows(shown):
         console.print()
         console.print(Text(SCOPE_TITLES[scope], style="bold"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("PROTO")
         table.add_column("ADDRESS")
         table.add_column("PORT", justify="right")
         table.add_column("PID", justify="right")
@@ -229,26 +375,67 @@ def print_table(
         table.add_column("INTERFACES")
         table.add_column("VERDICT")
         if probed:
-            table.add_column("LOOPBACK")
-            table.add_column("LAN")
+            table.add_column("LOOPBACK", no_wrap=True)
+            table.add_column("LAN", no_wrap=True)
             table.add_column("SERVER")
-        for listener in listeners:
-            mine = list((results or {}).get(listener.key, ()))
-            v = verdict(listener, mine)
-            reach = interfaces_reaching(listener.address, snapshot.interfaces)
-            row: list[Text] = [
-                Text(listener.address),
-                Text(str(listener.port)),
-                Text(pid_label(listener)),
-                Text(process_label(listener)),
+        for row in rows:
+            mine = row_results(row, results or {})
+            v = row_verdict(row, mine)
+            reach: list[str] = []
+            for listener in row.listeners:
+                reach += [
+                    n for n in listener_reach(listener, snapshot.interfaces) if n not in reach
+                ]
+            processes = row_processes(row)
+            cells: list[Text] = [
+                Text(row.first.protocol),
+                Text(address_label(row, mine)),
+                Text(str(row.first.port)),
+                Text(pid_label(processes)),
+                Text(process_label(processes)),
                 Text(", ".join(clean(n, 20) for n in reach) or "no interface"),
                 Text(v.value, style=_VERDICT_STYLE[v]),
             ]
             if probed:
-                row += [
+                cells += [
                     Text(probe_label(mine, Via.LOOPBACK)),
-                    Text(probe_label(mine, Via.LAN) or "no LAN address"),
+                    Text(
+                        probe_label(mine, Via.LAN)
+                        or ("-" if row.first.protocol == "udp" else "no LAN address")
+                    ),
                     Text(server_label(mine)),
                 ]
-            table.add_row(*row)
+            table.add_row(*cells)
         console.print(table)
+
+
+def _no_lan_probe(row: ServiceRow) -> str:
+    return "not probed (udp)" if row.first.protocol == "udp" else "no LAN address"
+
+
+def row_reach(row: ServiceRow, interfaces: Sequence[Interface]) -> list[str]:
+    """Interfaces through which any listener of the row is reachable, in interface order."""
+    reach: set[str] = set()
+    for listener in row.listeners:
+        reach.update(listener_reach(listener, interfaces))
+    return [i.name for i in interfaces if i.name in reach]
+
+
+def row_results(row: ServiceRow, results: ResultsByListener) -> list[ProbeResult]:
+    """Probe results of every endpoint in a row, each endpoint once."""
+    out: list[ProbeResult] = []
+    seen: set[ListenerKey] = set()
+    for listener in row.listeners:
+        if listener.key not in seen:
+            seen.add(listener.key)
+            out += results.get(listener.key, ())
+    return out
+
+
+def row_verdict(row: ServiceRow, results: Sequence[ProbeResult]) -> Verdict:
+    """The most severe verdict over a row's listeners."""
+    verdicts = {verdict(li, [r for r in results if r.listener == li.key]) for li in row.listeners}
+    for level in (Verdict.VERIFIED, Verdict.EXPOSED, Verdict.LOCAL):
+        if level in verdicts:
+            return level
+    return Verdict.LOCAL

@@ -12,7 +12,6 @@ from netdash.app import NetdashApp
 from netdash.model import Outcome, Via
 from netdash.probe import ProbeLimits
 from netdash.widgets import InterfaceDiagram, ListenerTable
-from netdash.widgets.listener_table import row_key
 from tests.support import netns
 from tests.support.servers import bound_socket
 
@@ -31,6 +30,14 @@ def row_text(table: ListenerTable, key: str) -> list[str]:
     return [cell.plain for cell in table.get_row(key)]
 
 
+def key_for(table: ListenerTable, address: str, port: int) -> str | None:
+    """The row key of the service row holding the listener on (address, port)."""
+    for key, row in table.rows_by_key.items():
+        if any(li.address == address and li.port == port for li in row.listeners):
+            return key
+    return None
+
+
 async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -45,8 +52,10 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
         table = app.query_one(ListenerTable)
         uv = servers["uvicorn_any"]
         lo4 = servers["http_lo4"]
-        uv_key = row_key(("tcp", "0.0.0.0", uv.port))
-        lo_key = row_key(("tcp", "127.0.0.1", lo4.port))
+        uv_key = key_for(table, "0.0.0.0", uv.port)
+        lo_key = key_for(table, "127.0.0.1", lo4.port)
+        assert uv_key == f"all-interfaces|tcp/{uv.port}/pid{uv.pid}"
+        assert lo_key is not None
         assert row_text(table, uv_key)[:4] == ["⚠", "0.0.0.0", str(uv.port), str(uv.pid)]
         assert row_text(table, lo_key)[0] == "·"
         # all-interfaces group comes first, loopback last
@@ -79,14 +88,15 @@ async def test_new_and_closed_listeners_follow_the_poll_and_cursor_stays() -> No
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         table = app.query_one(ListenerTable)
-        first_key = row_key(("tcp", "127.0.0.1", first.getsockname()[1]))
+        first_key = key_for(table, "127.0.0.1", first.getsockname()[1])
+        assert first_key is not None
         table.move_cursor(row=table._order.index(first_key))
         second = bound_socket("0.0.0.0")
-        second_key = row_key(("tcp", "0.0.0.0", second.getsockname()[1]))
-        await wait_until(pilot, lambda: second_key in table._order)
+        second_port = second.getsockname()[1]
+        await wait_until(pilot, lambda: key_for(table, "0.0.0.0", second_port) is not None)
         assert table._order[table.cursor_row] == first_key  # cursor followed the listener
         second.close()
-        await wait_until(pilot, lambda: second_key not in table._order)
+        await wait_until(pilot, lambda: key_for(table, "0.0.0.0", second_port) is None)
         assert table._order[table.cursor_row] == first_key
     first.close()
 
@@ -96,9 +106,10 @@ async def test_refresh_key_polls_now_and_quit_key_exits() -> None:
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         s = bound_socket("127.0.0.1")
-        key = row_key(("tcp", "127.0.0.1", s.getsockname()[1]))
+        port = s.getsockname()[1]
         await pilot.press("r")
-        await wait_until(pilot, lambda: key in app.query_one(ListenerTable)._order)
+        table = app.query_one(ListenerTable)
+        await wait_until(pilot, lambda: key_for(table, "127.0.0.1", port) is not None)
         s.close()
         await pilot.press("q")
     assert app.return_code == 0

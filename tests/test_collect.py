@@ -107,11 +107,6 @@ def test_default_route_is_read_from_the_routing_table() -> None:
         subprocess.run(["ip", "route", "del", "default", "dev", "v0"], check=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="psutil.net_connections maps each socket inode to one pid; all holders need a "
-    "/proc inode scan (issue 3)",
-)
 def test_socket_shared_by_parent_and_child_is_one_listener() -> None:
     s = bound_socket("127.0.0.1")
     child = subprocess.Popen(
@@ -171,3 +166,32 @@ def test_unreadable_owner_is_listed_as_unknown_and_view_is_partial() -> None:
     assert seen["pids"] == [None]  # listed, not dropped
     assert seen["names"] == [None]
     assert seen["partial"] and "run as root" in seen["partial"][0]
+
+
+def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where sock_diag is unavailable, psutil's table is used; where that needs root too
+    (macOS), each process's own table. We cannot run macOS: make both refuse here."""
+    from netdash import linux
+
+    def refuse_netlink(udp: bool = True) -> list[linux.RawSocket]:
+        raise PermissionError("netlink refused (simulated)")
+
+    def refuse_system_wide(kind: str = "inet") -> list[object]:
+        raise psutil.AccessDenied()
+
+    s = bound_socket("127.0.0.1")
+    try:
+        monkeypatch.setattr(linux, "dump_sockets", refuse_netlink)
+        snapshot = collect_snapshot()
+        assert snapshot.source == "psutil"
+        assert [li.pids for li in snapshot.listeners if li.port == port(s)] == [(os.getpid(),)]
+        monkeypatch.setattr(psutil, "net_connections", refuse_system_wide)
+        snapshot = collect_snapshot()
+        assert snapshot.source == "psutil"
+        assert [li.pids for li in snapshot.listeners if li.port == port(s)] == [(os.getpid(),)]
+    finally:
+        s.close()
+
+
+def test_sock_diag_is_the_source_on_linux() -> None:
+    assert collect_snapshot().source == "sock_diag"

@@ -30,8 +30,8 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def make_app() -> NetdashApp:
-    return NetdashApp(interval=2, collector=lambda: SNAPSHOT)
+def make_app(udp: bool = False) -> NetdashApp:
+    return NetdashApp(interval=2, collector=lambda: SNAPSHOT, udp=udp)
 
 
 async def first_poll(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +43,7 @@ async def probed(pilot) -> None:  # type: ignore[no-untyped-def]
     await first_poll(pilot)
     app = pilot.app
     app.results = group_results(probe_results())
-    app.probe_status = "probed 6 listeners (14 probes) in 1.2 s"
+    app.probe_status = "probed 9 listeners (20 probes) in 1.2 s"
     app._redraw()
     await pilot.pause()
 
@@ -56,3 +56,7 @@ def test_main_screen(snap_compare, size: tuple[int, int]) -> None:  # type: igno
 @pytest.mark.parametrize("size", [(80, 24), (140, 40)])
 def test_main_screen_after_probe(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(), terminal_size=size, run_before=probed)
+
+
+def test_main_screen_with_udp(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(udp=True), terminal_size=(100, 30), run_before=probed)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from netdash.classify import interfaces_reaching, scope_of
+from netdash.classify import listener_reach, scope_of
 from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
 from netdash.render import probe_label, process_label
 from netdash.text import clean
@@ -46,7 +46,8 @@ def _mark(results: Sequence[ProbeResult], via: Via | None) -> Text:
 def _listener_line(listener: Listener, results: Sequence[ProbeResult], via: Via | None) -> Text:
     scope = scope_of(listener.address)
     line = _mark(results, via)
-    line.append(f"{listener.port:>5} ", style="bold")
+    port = str(listener.port) if listener.protocol == "tcp" else f"{listener.port}u"
+    line.append(f"{port:>5} ", style="bold")
     line.append(process_label(listener)[:12])
     if scope is Scope.ALL_INTERFACES:
         line.append(" ")
@@ -105,18 +106,20 @@ def build_diagram(
     snapshot: Snapshot,
     results: Mapping[ListenerKey, Sequence[ProbeResult]],
     lan: Mapping[int, str],
+    listeners: Sequence[Listener] | None = None,
 ) -> RenderableType:
     """The diagram as a Rich renderable: a host box holding one column per up interface.
 
     A wildcard listener appears under every interface it reaches, marked ``all·v4``/``all·v6``;
     a listener bound to one address appears only under the interface holding it. Listeners
-    bound to an address no interface holds are listed below the columns.
+    bound to an address no interface holds are listed below the columns. ``listeners``
+    defaults to all of the snapshot's (UDP ones are marked ``u`` after the port).
     """
     up = [i for i in snapshot.interfaces if i.is_up]
     per_interface: dict[str, list[Listener]] = {i.name: [] for i in up}
     orphans: list[Listener] = []
-    for listener in snapshot.listeners:
-        names = interfaces_reaching(listener.address, snapshot.interfaces)
+    for listener in snapshot.listeners if listeners is None else listeners:
+        names = listener_reach(listener, snapshot.interfaces)
         for name in names:
             per_interface.setdefault(name, []).append(listener)
         if not names:
@@ -152,7 +155,8 @@ class InterfaceDiagram(Static):
         snapshot: Snapshot,
         results: Mapping[ListenerKey, Sequence[ProbeResult]],
         lan: Mapping[int, str],
+        listeners: Sequence[Listener] | None = None,
     ) -> None:
         up = sum(1 for i in snapshot.interfaces if i.is_up)
         self.styles.min_width = max(1, up) * COLUMN_WIDTH + 2
-        self.update(build_diagram(snapshot, results, lan))
+        self.update(build_diagram(snapshot, results, lan, listeners))

@@ -9,16 +9,20 @@ from textual.widgets import DataTable
 
 from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
 from netdash.render import (
+    ServiceRow,
     Verdict,
-    listeners_by_scope,
+    address_label,
     pid_label,
     probe_label,
     process_label,
+    row_processes,
+    row_results,
+    row_verdict,
     server_label,
-    verdict,
+    service_rows,
 )
 
-__all__ = ["ListenerTable", "row_key"]
+__all__ = ["ListenerTable", "port_label"]
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("verdict", ""),
@@ -46,12 +50,6 @@ VERDICT_CELL = {
 ``·`` loopback only."""
 
 
-def row_key(key: ListenerKey) -> str:
-    """The DataTable row key of a listener: ``tcp|0.0.0.0|8000``."""
-    protocol, address, port = key
-    return f"{protocol}|{address}|{port}"
-
-
 def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
     label = probe_label(results, via)
     if not label:
@@ -62,26 +60,34 @@ def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
     return Text(label, style="green" if answered else "dim")
 
 
-class ListenerTable(DataTable[Text]):
-    """Listeners as rows keyed by identity, under one header row per scope.
+def port_label(listener: Listener) -> str:
+    """``8000`` for TCP, ``5353/udp`` for UDP."""
+    return str(listener.port) if listener.protocol == "tcp" else f"{listener.port}/udp"
 
-    Cells are ``rich.text.Text`` built from cleaned strings, so process names and server
-    headers are never parsed as markup.
+
+class ListenerTable(DataTable[Text]):
+    """One row per service within each scope, under one header row per scope.
+
+    Rows are keyed by :attr:`ServiceRow.key`, so the cursor stays on the same service while
+    sockets come and go. Cells are ``rich.text.Text`` built from cleaned strings, so process
+    names and server headers are never parsed as markup.
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._order: list[str] = []
+        self.rows_by_key: dict[str, ServiceRow] = {}
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    def _cells(self, listener: Listener, results: Sequence[ProbeResult]) -> list[Text]:
+    def _cells(self, row: ServiceRow, results: Sequence[ProbeResult]) -> list[Text]:
+        processes = row_processes(row)
         return [
-            VERDICT_CELL[verdict(listener, results)],
-            Text(listener.address),
-            Text(str(listener.port), justify="right"),
-            Text(pid_label(listener), justify="right"),
-            Text(process_label(listener)),
+            VERDICT_CELL[row_verdict(row, results)],
+            Text(address_label(row, results)),
+            Text(port_label(row.first), justify="right"),
+            Text(pid_label(processes), justify="right"),
+            Text(process_label(processes)),
             _outcome_cell(results, Via.LOOPBACK),
             _outcome_cell(results, Via.LAN),
             Text(server_label(results)),
@@ -95,16 +101,17 @@ class ListenerTable(DataTable[Text]):
         """Bring the table in line with ``listeners``.
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
-        the table is rebuilt in scope order and the cursor is put back on the same listener
+        the table is rebuilt in scope order and the cursor is put back on the same service
         (or the row that took its place) with the scroll position kept.
         """
         rows: list[tuple[str, list[Text]]] = []
-        for scope, members in listeners_by_scope(listeners):
+        by_key: dict[str, ServiceRow] = {}
+        for scope, members in service_rows(listeners):
             rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
-            for listener in members:
-                rows.append(
-                    (row_key(listener.key), self._cells(listener, results.get(listener.key, ())))
-                )
+            for row in members:
+                by_key[row.key] = row
+                rows.append((row.key, self._cells(row, row_results(row, results))))
+        self.rows_by_key = by_key
         order = [key for key, _ in rows]
         if order == self._order:
             for key, cells in rows:
@@ -155,7 +162,7 @@ class ListenerTable(DataTable[Text]):
             return None
         return self._order[self.cursor_row]
 
-    def selected_listener_key(self) -> str | None:
-        """Row key of the listener under the cursor, ``None`` on a scope header."""
+    def selected_row(self) -> ServiceRow | None:
+        """The service row under the cursor, ``None`` on a scope header or an empty table."""
         key = self._selected_key()
-        return None if key is None or key.startswith("scope|") else key
+        return None if key is None else self.rows_by_key.get(key)

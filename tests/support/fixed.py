@@ -7,9 +7,15 @@ from netdash.model import Interface, Listener, Outcome, ProbeResult, Process, Sn
 TAKEN_AT = 1_795_000_000.0  # fixed, shown as "polled HH:MM:SS" (tests set TZ=UTC)
 
 
-def proc(pid: int, name: str, *cmdline: str) -> Process:
-    return Process(pid=pid, name=name, user="dev", cmdline=cmdline, create_time=1.0)
+def proc(pid: int, name: str, *cmdline: str, ppid: int = 1, user: str = "dev") -> Process:
+    return Process(pid=pid, name=name, user=user, cmdline=cmdline, create_time=1.0, ppid=ppid)
 
+
+GUNICORN = (
+    proc(3000, "gunicorn", "gunicorn", "-w", "3", "app:app"),
+    *(proc(3001 + n, "gunicorn", "gunicorn", "-w", "3", "app:app", ppid=3000) for n in range(3)),
+)
+SSHD = (proc(800, "sshd", "sshd", "-D", user="root"),)
 
 SNAPSHOT = Snapshot(
     hostname="devbox",
@@ -19,16 +25,35 @@ SNAPSHOT = Snapshot(
         Interface("docker0", False, ("172.17.0.1",)),
     ),
     listeners=(
-        Listener("tcp", "0.0.0.0", 8000, 4, (proc(4242, "uvicorn", "uvicorn", "app:app"),)),
-        Listener("tcp", "::", 8888, 6, (proc(5151, "jupyter-lab", "jupyter-lab"),)),
-        Listener("tcp", "192.168.1.100", 9000, 4, (proc(6060, "python3", "python3", "-m"),)),
-        Listener("tcp", "::1", 5173, 6, (proc(7070, "node", "node", "vite"),)),
-        Listener("tcp", "127.0.0.1", 5432, 4, (Process(pid=None),)),
-        Listener("tcp", "127.0.0.1", 8001, 4, (proc(4343, "[bold]flask[/]", "flask", "run"),)),
+        Listener("tcp", "0.0.0.0", 22, 4, SSHD, inode=11),
+        Listener("tcp", "::", 22, 6, SSHD, inode=12, dual_stack=False),
+        Listener("tcp", "127.0.0.1", 5000, 4, GUNICORN, inode=13),
+        Listener("tcp", "::1", 5173, 6, (proc(7070, "node", "node", "vite"),), inode=14),
+        Listener("tcp", "127.0.0.1", 5432, 4, (Process(pid=None, user="postgres"),), inode=15),
+        Listener("udp", "0.0.0.0", 5353, 4, (proc(600, "avahi-daemon", user="avahi"),), inode=16),
+        Listener(
+            "tcp", "0.0.0.0", 8000, 4, (proc(4242, "uvicorn", "uvicorn", "app:app"),), inode=17
+        ),
+        Listener(
+            "tcp", "127.0.0.1", 8001, 4, (proc(4343, "[bold]flask[/]", "flask", "run"),), inode=18
+        ),
+        Listener(
+            "tcp",
+            "::",
+            8888,
+            6,
+            (proc(5151, "jupyter-lab", "jupyter-lab"),),
+            inode=19,
+            dual_stack=True,
+        ),
+        Listener(
+            "tcp", "192.168.1.100", 9000, 4, (proc(6060, "python3", "python3", "-m"),), inode=20
+        ),
     ),
     taken_at=TAKEN_AT,
     partial_reasons=("1 listener's owner is unknown (run as root to see them)",),
     default_route_interfaces=("wlan0",),
+    source="sock_diag",
 )
 
 
@@ -49,21 +74,35 @@ def _result(
 
 
 def probe_results() -> list[ProbeResult]:
-    uv, jup, spec, vite, pg, flask = SNAPSHOT.listeners
+    li = {(x.protocol, x.address, x.port): x for x in SNAPSHOT.listeners}
+    ssh4, ssh6 = li["tcp", "0.0.0.0", 22], li["tcp", "::", 22]
+    guni, vite, pg = (
+        li["tcp", "127.0.0.1", 5000],
+        li["tcp", "::1", 5173],
+        li["tcp", "127.0.0.1", 5432],
+    )
+    uv, flask = li["tcp", "0.0.0.0", 8000], li["tcp", "127.0.0.1", 8001]
+    jup, spec = li["tcp", "::", 8888], li["tcp", "192.168.1.100", 9000]
     lan4, lan6 = "192.168.1.100", "2001:db8::100"
     return [
+        _result(ssh4, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
+        _result(ssh4, Via.LAN, lan4, Outcome.NOT_HTTP),
+        _result(ssh6, Via.LOOPBACK, "::1", Outcome.NOT_HTTP),
+        _result(ssh6, Via.LAN, lan6, Outcome.NOT_HTTP),
+        _result(guni, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "gunicorn"),
+        _result(guni, Via.LAN, lan4, Outcome.REFUSED),
+        _result(vite, Via.LOOPBACK, "::1", Outcome.HTTP, 200),
+        _result(vite, Via.LAN, lan6, Outcome.REFUSED),
+        _result(pg, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
+        _result(pg, Via.LAN, lan4, Outcome.REFUSED),
         _result(uv, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "uvicorn"),
         _result(uv, Via.LAN, lan4, Outcome.HTTP, 200, "uvicorn"),
+        _result(flask, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "Werkzeug/3.0.1 Python/3.12"),
+        _result(flask, Via.LAN, lan4, Outcome.REFUSED),
         _result(jup, Via.LOOPBACK, "::1", Outcome.HTTP, 302, "TornadoServer/6.4"),
         _result(jup, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 302, "TornadoServer/6.4"),
         _result(jup, Via.LAN, lan6, Outcome.HTTP, 302, "TornadoServer/6.4"),
         _result(jup, Via.LAN, lan4, Outcome.HTTP, 302, "TornadoServer/6.4"),
         _result(spec, Via.LOOPBACK, "127.0.0.1", Outcome.REFUSED),
         _result(spec, Via.LAN, lan4, Outcome.HTTP, 200, "SimpleHTTP/0.6 Python/3.12"),
-        _result(vite, Via.LOOPBACK, "::1", Outcome.HTTP, 200),
-        _result(vite, Via.LAN, lan6, Outcome.REFUSED),
-        _result(pg, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
-        _result(pg, Via.LAN, lan4, Outcome.REFUSED),
-        _result(flask, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "Werkzeug/3.0.1 Python/3.12"),
-        _result(flask, Via.LAN, lan4, Outcome.REFUSED),
     ]
