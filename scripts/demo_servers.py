@@ -27,7 +27,7 @@ from tests.support.servers import (
 def start_demo() -> list[Running]:
     """The demo machine: one server for each binding shape netdash tells apart."""
     return [
-        start_uvicorn("0.0.0.0", 8000),  # the classic accident: --host 0.0.0.0
+        start_uvicorn("0.0.0.0", 8000, workers=2),  # the classic accident: --host 0.0.0.0
         start_http_server("127.0.0.1", 8001),  # safe: loopback only
         start_http_server("::1", 5173),  # Vite-style: IPv6 loopback only
         start_http_server("::", 8888),  # Jupyter --ip='*': every interface, both families

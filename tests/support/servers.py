@@ -74,22 +74,22 @@ def _spawn(args: list[str], address: str, port: int, **kw: object) -> Running:
 
 
 def start_uvicorn(
-    address: str, port: int = 0, *, certfile: str | None = None, keyfile: str | None = None
+    address: str,
+    port: int = 0,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    workers: int = 1,
 ) -> Running:
-    """The example FastAPI app (tests/support/fastapi_app.py) under uvicorn."""
+    """The example FastAPI app (tests/support/fastapi_app.py) under uvicorn; ``workers`` > 1
+    makes it a pre-fork server (the workers share the listening socket)."""
     port = port or free_port(address)
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tests.support.fastapi_app:app",
-        "--host",
-        address,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    script = Path(sys.executable).with_name("uvicorn")  # its own name shows in the process table
+    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "uvicorn"]
+    args = [*launcher, "tests.support.fastapi_app:app", "--host", address, "--port", str(port)]
+    args += ["--log-level", "warning"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
     if certfile and keyfile:
         args += ["--ssl-certfile", certfile, "--ssl-keyfile", keyfile]
     return _spawn(args, address, port, cwd=HERE.parent.parent)
