@@ -459,3 +459,27 @@ def test_targets_property_loopback_first_and_lan_from_map(
             assert target == str(parse_address(str(ip)))  # probed at its own bind address
         else:
             assert target in LAN_BOTH.values()
+
+
+@given(
+    st.ip_addresses(),
+    st.integers(min_value=1, max_value=65535),
+    st.sampled_from(["", "eth0", "wlan0", "v0"]),
+)
+def test_probe_urls_bracket_ipv6_and_keep_zones(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int, zone: str
+) -> None:
+    import httpx
+
+    from netdash.probe import build_url
+
+    host = str(ip) + (f"%{zone}" if zone and ip.version == 6 else "")
+    url = build_url("http", host, port)
+    parsed = httpx.URL(url)
+    assert parsed.port == port or (port == 80 and parsed.port is None)
+    assert parsed.path == "/"
+    if ip.version == 6:
+        assert url.startswith("http://[")
+        assert ipaddress.ip_address(parsed.host) == ipaddress.ip_address(host)
+    else:
+        assert parsed.host == host

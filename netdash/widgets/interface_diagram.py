@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from netdash.classify import listener_reach, scope_of
 from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
-from netdash.render import probe_label, process_label
+from netdash.render import probe_label
 from netdash.text import clean
 
 __all__ = ["InterfaceDiagram", "build_diagram"]
@@ -48,7 +48,8 @@ def _listener_line(listener: Listener, results: Sequence[ProbeResult], via: Via 
     line = _mark(results, via)
     port = str(listener.port) if listener.protocol == "tcp" else f"{listener.port}u"
     line.append(f"{port:>5} ", style="bold")
-    line.append(process_label(listener)[:12])
+    names = [p.name for p in listener.processes if p.name]
+    line.append(clean(names[0], 12) if names else "unknown")
     if scope is Scope.ALL_INTERFACES:
         line.append(" ")
         line.append(f"all·v{listener.family}", style="black on yellow")
