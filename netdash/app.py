@@ -27,8 +27,8 @@ from netdash.classify import (
     is_exposed,
     own_addresses,
     probe_targets,
+    resolve_lan,
     scope_of,
-    validate_lan,
 )
 from netdash.collect import ProcessCache, collect_snapshot
 from netdash.model import ListenerKey, ProbeResult, Snapshot
@@ -65,7 +65,8 @@ class NetdashApp(App[None]):
     """Live view of this machine's listeners by scope, with an interface diagram and probes.
 
     ``interval`` is seconds between the end of one poll and the start of the next.
-    ``lan_override`` is the ``--lan`` address (checked against the interfaces at every poll).
+    ``lan_override`` holds the ``--lan`` addresses, at most one per family (checked against
+    the interfaces at every poll).
     ``collector`` returns a fresh snapshot (default: ``collect_snapshot``); tests pass fixed
     data for deterministic screenshots. ``udp`` starts with UDP listeners shown (``u``).
     """
@@ -77,12 +78,13 @@ class NetdashApp(App[None]):
         Binding("r", "refresh", "Refresh"),
         Binding("u", "toggle_udp", "UDP"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
         self,
         interval: float = 2.0,
-        lan_override: str | None = None,
+        lan_override: Sequence[str] = (),
         collector: Collector | None = None,
         probe_limits: ProbeLimits | None = None,
         udp: bool = False,
@@ -90,7 +92,7 @@ class NetdashApp(App[None]):
         super().__init__()
         self.udp = udp
         self.interval = interval
-        self.lan_override = lan_override
+        self.lan_override = tuple(lan_override)
         self.collector = collector or _default_collector()
         self.probe_limits = probe_limits or ProbeLimits()
         self.snapshot: Snapshot | None = None
@@ -155,13 +157,11 @@ class NetdashApp(App[None]):
 
     def _resolve_lan(self, snapshot: Snapshot) -> dict[int, str]:
         self.lan_problem = None
-        if self.lan_override:
-            try:
-                return validate_lan(self.lan_override, snapshot.interfaces)
-            except ValueError as exc:
-                self.lan_problem = str(exc)
-                return {}
-        return choose_lan(snapshot)
+        try:
+            return resolve_lan(snapshot, self.lan_override)
+        except ValueError as exc:  # the --lan address went away since start-up
+            self.lan_problem = str(exc)
+            return choose_lan(snapshot)
 
     # Drawing -----------------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class NetdashApp(App[None]):
             line.append(f"{exposed} exposed", style="bold yellow" if exposed else "green")
             if verified:
                 line.append(", ")
-                line.append(f"{verified} verified via LAN", style="bold red")
+                line.append(f"{verified} verified", style="bold red")
         notes: list[tuple[str, str]] = []
         if snapshot is not None:
             polled = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))

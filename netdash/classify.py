@@ -7,7 +7,7 @@ so every function is safe to call from any thread and easy to test exhaustively.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from netdash.model import Interface, Listener, ListenerIdentity, Scope, Snapshot, Via
 
@@ -23,6 +23,7 @@ __all__ = [
     "own_addresses",
     "parse_address",
     "probe_targets",
+    "resolve_lan",
     "scope_of",
     "service_ids",
     "validate_lan",
@@ -215,6 +216,10 @@ def validate_lan(text: str, interfaces: Iterable[Interface]) -> dict[int, str]:
         ip = parse_address(text)
     except ValueError:
         raise ValueError(f"--lan {text!r} is not an IP address") from None
+    if ip.is_link_local:
+        raise ValueError(
+            f"--lan {text} is link-local; other devices use a routable address (see `ip addr`)"
+        )
     if ip.is_loopback or ip.is_unspecified:
         raise ValueError(f"--lan {text} is a loopback or wildcard address, not a LAN address")
     if ipaddress.ip_address(ip.packed) not in own_addresses(interfaces):
@@ -223,6 +228,25 @@ def validate_lan(text: str, interfaces: Iterable[Interface]) -> dict[int, str]:
             "addresses (see `ip addr`)"
         )
     return {ip.version: str(ip)}
+
+
+def resolve_lan(snapshot: Snapshot, overrides: Sequence[str] = ()) -> dict[int, str]:
+    """The LAN address per family: auto-detected (:func:`choose_lan`), with each ``--lan``
+    override replacing the address of its own family only.
+
+    Raises ``ValueError`` (message fit for the user) for an override that
+    :func:`validate_lan` rejects, or for two overrides of one family.
+    """
+    lan = choose_lan(snapshot)
+    given: set[int] = set()
+    for text in overrides:
+        chosen = validate_lan(text, snapshot.interfaces)
+        family = next(iter(chosen))
+        if family in given:
+            raise ValueError(f"--lan given twice for IPv{family}; give at most one per family")
+        given.add(family)
+        lan.update(chosen)
+    return dict(sorted(lan.items()))
 
 
 def probe_targets(listener: Listener, lan: LanAddresses) -> list[tuple[Via, str]]:

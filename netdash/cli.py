@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 
 import psutil
+from rich.console import Console
 
-from netdash import __version__
-from netdash.classify import choose_lan, own_addresses, validate_lan
+from netdash import __version__, classify
+from netdash.classify import own_addresses
 from netdash.collect import collect_snapshot
 from netdash.model import Snapshot
 
@@ -34,6 +35,18 @@ examples:
 
 class UsageError(Exception):
     """A mistake in what the user asked for; reported in one line, exit code 2."""
+
+
+class OutputError(Exception):
+    """Standard output could not be written (a full disk, a closed file); exit code 2."""
+
+
+class _Console(Console):
+    """Rich's console, but a reader that goes away (``netdash list | head``) is left to
+    :func:`main` instead of Rich's own exit with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
 
 
 def _interval(text: str) -> float:
@@ -60,10 +73,12 @@ def _add_lan(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
         "--lan",
         metavar="ADDRESS",
+        action="append",
         default=default,
-        help="the address other devices use to reach this machine (default: the address of "
-        "the interface holding the default route, else the first up non-loopback interface); "
-        "must be one of this machine's addresses",
+        help="the address other devices use to reach this machine, replacing the detected one "
+        "of its family (detected: the address of the interface holding the default route, "
+        "else the first up non-loopback interface); must be one of this machine's addresses; "
+        "give it twice for IPv4 and IPv6",
     )
 
 
@@ -116,19 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_lan(snapshot: Snapshot, override: str | None) -> dict[int, str]:
-    """The LAN address(es) to use: ``--lan`` when given (checked), else auto-detected."""
-    if override:
-        try:
-            return validate_lan(override, snapshot.interfaces)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    return choose_lan(snapshot)
+def resolve_lan(snapshot: Snapshot, overrides: Sequence[str] | None) -> dict[int, str]:
+    """The LAN address per family: detected, with ``--lan`` overrides (checked) applied."""
+    try:
+        return classify.resolve_lan(snapshot, overrides or ())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from netdash.probe import ProbeLimits, probe_listeners
     from netdash.render import group_results, print_table, snapshot_to_json
 
@@ -143,29 +154,33 @@ def _run_list(args: argparse.Namespace) -> int:
             probe_listeners(snapshot.listeners, lan, own_addresses(snapshot.interfaces), limits)
         )
         results = group_results(found)
-    if args.json:
-        json.dump(snapshot_to_json(snapshot, lan, results, udp=args.udp), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        # Not a terminal: wide lines rather than wrapped cells, and no colour (Rich's default).
-        width = None if sys.stdout.isatty() else 200
-        print_table(snapshot, lan, results, Console(highlight=False, width=width), udp=args.udp)
+    try:
+        if args.json:
+            document = snapshot_to_json(snapshot, lan, results, udp=args.udp)
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        else:
+            # Not a terminal: wide lines rather than wrapped cells, and no colour (Rich's
+            # default there).
+            width = None if sys.stdout.isatty() else 200
+            console = _Console(highlight=False, width=width)
+            print_table(snapshot, lan, results, console, udp=args.udp)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
     return 0
 
 
 def _run_tui(args: argparse.Namespace) -> int:
     from netdash.app import NetdashApp
+    from netdash.collect import collect_snapshot
 
-    lan_override = args.lan
-    if lan_override:
-        # Check it now, so a typo is a one-line error rather than a dashboard that cannot probe.
-        from netdash.collect import read_interfaces
-
-        try:
-            validate_lan(lan_override, read_interfaces())
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    NetdashApp(interval=args.interval, lan_override=lan_override, udp=args.udp).run()
+    overrides = args.lan or []
+    if overrides:
+        # Check now, so a typo is a one-line error rather than a dashboard that cannot probe.
+        resolve_lan(collect_snapshot(), overrides)
+    NetdashApp(interval=args.interval, lan_override=overrides, udp=args.udp).run()
     return 0
 
 
@@ -182,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except UsageError as exc:
+    except (UsageError, OutputError) as exc:
         print(f"netdash: error: {exc}", file=sys.stderr)
         return 2
     except (psutil.Error, OSError) as exc:

@@ -110,7 +110,7 @@ def read_interfaces() -> tuple[Interface, ...]:
     """This machine's interfaces: ``net_if_addrs()`` merged with ``net_if_stats()``.
 
     The two need not list the same names (an interface without an address has stats only);
-    both are kept. Loopback interfaces come first, then the order psutil gives.
+    both are kept. Loopback interfaces come first, then the others by name.
     """
     addrs = psutil.net_if_addrs()
     stats = psutil.net_if_stats()
@@ -136,7 +136,7 @@ def read_interfaces() -> tuple[Interface, ...]:
                 is_loopback=is_loopback,
             )
         )
-    interfaces.sort(key=lambda i: not i.is_loopback)
+    interfaces.sort(key=lambda i: (not i.is_loopback, i.name))  # stable as addresses change
     return tuple(interfaces)
 
 

@@ -50,23 +50,30 @@ class Outcome(str, enum.Enum):
 
     ``HTTP``: an HTTP response arrived (status and ``Server`` header are recorded).
     ``TLS``: the port completed a TLS handshake (plain HTTP failed, HTTPS answered).
-    ``NOT_HTTP``: the connection was accepted but the peer did not speak HTTP.
+    ``NOT_HTTP``: the connection was accepted but the peer did not speak HTTP (a greeting,
+    garbage, or a close before any answer).
+    ``SILENT``: the connection was accepted, then nothing came back before the read timeout.
     ``REFUSED``: nothing accepts connections on that address and port (TCP RST).
-    ``TIMEOUT``: the connect or the answer did not arrive within the time limit.
+    ``TIMEOUT``: the connect itself did not complete in time (a full backlog, a filter).
+    ``NOT_APPLICABLE``: not probed, the target does not apply (for example the listener's
+    address is no longer one of this machine's); the reason is in ``detail``.
     ``ERROR``: anything else; the reason is in ``ProbeResult.detail``.
     """
 
     HTTP = "http"
     TLS = "tls"
     NOT_HTTP = "not-http"
+    SILENT = "silent"
     REFUSED = "refused"
     TIMEOUT = "timeout"
+    NOT_APPLICABLE = "not-applicable"
     ERROR = "error"
 
     @property
-    def answered(self) -> bool:
-        """True when something accepted the connection at that address."""
-        return self in (Outcome.HTTP, Outcome.TLS, Outcome.NOT_HTTP)
+    def accepted(self) -> bool:
+        """True when the connection was accepted at that address, whatever followed: proof that
+        the listener is reachable there."""
+        return self in (Outcome.HTTP, Outcome.TLS, Outcome.NOT_HTTP, Outcome.SILENT)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Safety rules, enforced here rather than left to callers:
 
-* only this machine's own addresses are contacted (:class:`NotOwnAddressError` otherwise);
+* only this machine's own addresses are contacted (any other target is ``not-applicable``);
 * ``GET /`` only, redirects never followed, proxy variables ignored (``trust_env=False``);
 * every probe is bounded: connect and read timeouts, a total deadline, a byte cap on what is
   read, and a cap on concurrent connections. A peer that accepts and never answers costs one
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import html
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -25,14 +26,10 @@ from netdash import __version__
 from netdash.classify import IPAddress, LanAddresses, parse_address, probe_targets
 from netdash.model import Listener, Outcome, ProbeResult, Via
 
-__all__ = ["NotOwnAddressError", "ProbeLimits", "build_url", "probe_listeners"]
+__all__ = ["ProbeLimits", "build_url", "probe_listeners"]
 
 USER_AGENT = f"netdash/{__version__} (+local exposure check)"
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-
-
-class NotOwnAddressError(ValueError):
-    """Raised before any connection when a probe target is not one of this machine's addresses."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class ProbeLimits:
     greeting_wait: float = 0.15
     deadline: float = 3.0
     max_bytes: int = 64 * 1024
-    concurrency: int = 32
+    concurrency: int = 64
 
 
 def build_url(scheme: str, host: str, port: int) -> str:
@@ -96,7 +93,8 @@ async def _get(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Ans
         title = None
         match = _TITLE.search(bytes(body[: limits.max_bytes]))
         if match:
-            title = " ".join(match.group(1).decode("utf-8", "replace").split()) or None
+            text = html.unescape(match.group(1).decode("utf-8", "replace"))
+            title = " ".join(text.split()) or None
         answer = _Answer(
             Outcome.HTTP,
             status=response.status_code,
@@ -122,7 +120,7 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
         return _Answer(Outcome.ERROR, detail=_reason(exc))
     except httpx.ReadTimeout:
         return _Answer(
-            Outcome.TIMEOUT, detail=f"accepted, no answer within {limits.read_timeout:g} s"
+            Outcome.SILENT, detail=f"accepted, no answer within {limits.read_timeout:g} s"
         )
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         return _Answer(Outcome.NOT_HTTP, detail=f"not an HTTP answer: {_reason(exc)}")
@@ -202,13 +200,15 @@ class _Prober:
         url = build_url("http", target, listener.port)
         async with self.gate:
             start = time.perf_counter()
+            accepted: list[bool] = []
             try:
                 answer = await asyncio.wait_for(
-                    self._answer(target, listener.port, url), self.limits.deadline
+                    self._answer(target, listener.port, url, accepted), self.limits.deadline
                 )
             except asyncio.TimeoutError:
                 answer = _Answer(
-                    Outcome.TIMEOUT, detail=f"no result within {self.limits.deadline:g} s"
+                    Outcome.SILENT if accepted else Outcome.TIMEOUT,
+                    detail=f"no result within {self.limits.deadline:g} s",
                 )
             except Exception as exc:  # a probe must never take the caller down
                 answer = _Answer(Outcome.ERROR, detail=_reason(exc))
@@ -226,8 +226,11 @@ class _Prober:
             detail=answer.detail,
         )
 
-    async def _answer(self, target: str, port: int, url: str) -> _Answer:
+    async def _answer(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
+        """The outcome at one target; appends to ``accepted`` once a connection was accepted."""
         first = await _listen_first(target, port, self.limits)
+        if first is None or first.outcome.accepted:
+            accepted.append(True)
         if first is not None:
             return first
         answer = await _attempt_http(self.plain, url, self.limits)
@@ -238,11 +241,9 @@ class _Prober:
         return answer
 
 
-def _check_own(target: str, own: Collection[IPAddress]) -> None:
+def _is_own(target: str, own: Collection[IPAddress]) -> bool:
     ip = parse_address(target)
-    plain = type(ip)(ip.packed)
-    if not ip.is_loopback and plain not in own:
-        raise NotOwnAddressError(f"{target} is not an address of this machine; not probing it")
+    return ip.is_loopback or type(ip)(ip.packed) in own
 
 
 async def probe_listeners(
@@ -255,10 +256,12 @@ async def probe_listeners(
     """Probe every TCP listener at each of its targets (``classify.probe_targets``), concurrently.
 
     ``lan`` maps family to this machine's LAN address; ``own`` is the set of this machine's
-    addresses (``classify.own_addresses``) and every target is checked against it before any
-    connection is made (``NotOwnAddressError``). ``on_result`` is called with each result as it
-    arrives, in the caller's event loop. Returns all results, in target order per listener.
-    A failing probe becomes an ``error`` result; nothing else is raised.
+    addresses (``classify.own_addresses``). Every target is checked against it before any
+    connection is made: one that is not this machine's (a listener bound to an address the
+    machine no longer holds) is never contacted and gets a ``not-applicable`` result.
+    ``on_result`` is called with each result as it arrives, in the caller's event loop.
+    Returns all results, in target order per listener. A failing probe becomes an ``error``
+    result; nothing is raised.
     """
     limits = limits or ProbeLimits()
     jobs: list[tuple[Listener, Via, str]] = []
@@ -268,12 +271,23 @@ async def probe_listeners(
             continue  # UDP is never sent HTTP; SO_REUSEPORT siblings share one endpoint
         seen.add(listener.key)
         for via, target in probe_targets(listener, lan):
-            _check_own(target, own)
             jobs.append((listener, via, target))
     prober = _Prober(limits)
 
     async def run(job: tuple[Listener, Via, str]) -> ProbeResult:
-        result = await prober.probe(*job)
+        listener, via, target = job
+        if _is_own(target, own):
+            result = await prober.probe(listener, via, target)
+        else:
+            result = ProbeResult(
+                listener=listener.key,
+                via=via,
+                target=target,
+                url=build_url("http", target, listener.port),
+                outcome=Outcome.NOT_APPLICABLE,
+                elapsed_ms=0.0,
+                detail=f"{target} is not an address of this machine; not contacted",
+            )
         if on_result is not None:
             on_result(result)
         return result

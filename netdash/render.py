@@ -88,7 +88,7 @@ def group_results(results: Iterable[ProbeResult]) -> dict[ListenerKey, list[Prob
 
 
 def verdict(listener: Listener, results: Sequence[ProbeResult] = ()) -> Verdict:
-    if any(r.via is Via.LAN and r.outcome.answered for r in results):
+    if any(r.via is Via.LAN and r.outcome.accepted for r in results):
         return Verdict.VERIFIED
     if scope_of(listener.address) is Scope.LOOPBACK:
         return Verdict.LOCAL
@@ -162,7 +162,7 @@ def stack_label(listener: Listener, results: Sequence[ProbeResult] = ()) -> str:
     v4 = [r for r in results if ":" not in r.target]
     if v4:
         return (
-            "dual-stack (probed)" if any(r.outcome.answered for r in v4) else "IPv6 only (probed)"
+            "dual-stack (probed)" if any(r.outcome.accepted for r in v4) else "IPv6 only (probed)"
         )
     return "IPv4 unknown"
 
@@ -228,9 +228,14 @@ def _one_result(result: ProbeResult) -> str:
     return result.outcome.value
 
 
+def _family(result: ProbeResult) -> str:
+    return "v6" if ":" in result.target else "v4"
+
+
 def probe_label(results: Sequence[ProbeResult], via: Via) -> str:
-    """Short text for the results of one via: ``http 200``, ``refused``, or, when a ``::``
-    listener answered differently over IPv6 and IPv4, ``v6 http 200 · v4 refused``.
+    """Short text for the results of one via: ``http 200``, ``refused``. A ``::`` listener
+    tried over both families that answered over one only reads ``http 200 (v6 only)``; other
+    mixed results are listed per family (``v6 refused · v4 timeout``).
     ``""`` when that via was not probed."""
     mine = [r for r in results if r.via is via]
     if not mine:
@@ -238,9 +243,10 @@ def probe_label(results: Sequence[ProbeResult], via: Via) -> str:
     parts = [_one_result(r) for r in mine]
     if len(set(parts)) == 1:
         return parts[0]
-    return " · ".join(
-        f"v{6 if ':' in r.target else 4} {part}" for r, part in zip(mine, parts, strict=True)
-    )
+    accepted = [r for r in mine if r.outcome.accepted]
+    if len(accepted) == 1:
+        return f"{_one_result(accepted[0])} ({_family(accepted[0])} only)"
+    return " · ".join(f"{_family(r)} {part}" for r, part in zip(mine, parts, strict=True))
 
 
 def server_label(results: Sequence[ProbeResult]) -> str:

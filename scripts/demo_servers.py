@@ -1,8 +1,8 @@
 """Start the demo servers used for screenshots and manual tries, then wait for Ctrl-C.
 
-Run it only inside a private network namespace, for example:
-
-    ../shared/netns-run bash -c 'python scripts/demo_servers.py & sleep 3; netdash'
+Run it only inside a private network namespace with a veth "v0" holding 198.18.0.1 (see
+README, "Trying it safely"); it refuses to start elsewhere. Needs the test extras
+(``pip install '.[test]'``) for uvicorn and FastAPI.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     if os.environ.get("NETDASH_DEMO_ANYWHERE") != "1" and "v0" not in {
         name for _, name in socket.if_nameindex()
     }:
-        sys.exit("refusing to start outside a private namespace (see ../shared/netns-run)")
+        sys.exit("refusing to start outside a private namespace (see README, 'Trying it safely')")
     servers = start_demo()
     print("demo servers:", ", ".join(f"{s.address}:{s.port}" for s in servers), flush=True)
     try:

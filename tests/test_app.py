@@ -56,7 +56,8 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
         lo_key = key_for(table, "127.0.0.1", lo4.port)
         assert uv_key == f"all-interfaces|tcp/{uv.port}/pid{uv.pid}"
         assert lo_key is not None
-        assert row_text(table, uv_key)[:4] == ["⚠", "0.0.0.0", str(uv.port), str(uv.pid)]
+        assert row_text(table, uv_key)[:4] == ["⚠", "0.0.0.0", str(uv.port), "uvicorn"]
+        assert row_text(table, uv_key)[6] == str(uv.pid)
         assert row_text(table, lo_key)[0] == "·"
         # all-interfaces group comes first, loopback last
         order = table._order
@@ -66,7 +67,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
 
         diagram = as_text(app.query_one(InterfaceDiagram).content)
         assert "only this machine" in diagram and "devices on this network" in diagram
-        assert f"{uv.port} python" in diagram and "all·v4" in diagram
+        assert f"{uv.port} uvicorn" in diagram and "all·v4" in diagram
 
         await pilot.press("p")
         await wait_until(pilot, lambda: "probed" in (app.probe_status or ""), timeout=20)
@@ -76,10 +77,11 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
         assert results[(("tcp", "127.0.0.1", lo4.port), Via.LAN)].outcome is Outcome.REFUSED
         uv_row = row_text(table, uv_key)
         assert uv_row[0] == "‼"  # verified: answered on the LAN address
-        assert uv_row[5:8] == ["http 200", "http 200", "uvicorn"]
-        assert row_text(table, lo_key)[5:7] == ["http 200", "refused"]
+        assert uv_row[4:6] == ["http 200", "http 200"]
+        assert uv_row[7] == "uvicorn"
+        assert row_text(table, lo_key)[4:6] == ["http 200", "refused"]
         status = as_text(app.query_one("#status").content)
-        assert f"LAN {netns.LAN_V4}" in status and "verified via LAN" in status
+        assert f"LAN {netns.LAN_V4}" in status and "verified" in status
 
 
 async def test_new_and_closed_listeners_follow_the_poll_and_cursor_stays() -> None:

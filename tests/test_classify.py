@@ -13,6 +13,7 @@ from netdash.classify import (
     interfaces_reaching,
     parse_address,
     probe_targets,
+    resolve_lan,
     scope_of,
     validate_lan,
 )
@@ -356,7 +357,22 @@ def test_validate_lan_rejects_wildcard(text: str) -> None:
     assert text in str(info.value)
 
 
-@pytest.mark.parametrize("text", ["192.168.1.101", "8.8.8.8", "2001:db8::6", "fe80::2"])
+@pytest.mark.parametrize("text", ["fe80::1", "fe80::1%eth0", "fe80::2"])
+def test_validate_lan_rejects_link_local(text: str) -> None:
+    with pytest.raises(ValueError, match="link-local") as info:
+        validate_lan(text, INTERFACES)
+    assert text in str(info.value)
+
+
+def test_resolve_lan_overrides_one_family_and_keeps_the_other() -> None:
+    snapshot = Snapshot("h", INTERFACES, (), 0.0, default_route_interfaces=("eth0",))
+    assert resolve_lan(snapshot) == {4: "192.168.1.100", 6: "2001:db8::5"}
+    assert resolve_lan(snapshot, ["10.0.0.7"]) == {4: "10.0.0.7", 6: "2001:db8::5"}
+    with pytest.raises(ValueError, match="twice"):
+        resolve_lan(snapshot, ["10.0.0.7", "192.168.1.100"])
+
+
+@pytest.mark.parametrize("text", ["192.168.1.101", "8.8.8.8", "2001:db8::6"])
 def test_validate_lan_rejects_address_not_on_any_interface(text: str) -> None:
     with pytest.raises(ValueError, match="not an address of this machine") as info:
         validate_lan(text, INTERFACES)

@@ -117,7 +117,7 @@ def test_silent_and_greeting_peers(servers, probed) -> None:  # type: ignore[no-
     doc, elapsed = probed
     [silent] = by_port(doc, servers["silent"].port)
     loop = probes(silent, "loopback")[0]
-    assert loop["outcome"] == "timeout"
+    assert loop["outcome"] == "silent"
     assert "no answer" in loop["detail"]
     assert loop["elapsed_ms"] < 3500  # bounded by the per-probe deadline, not a hang
     [greeter] = by_port(doc, servers["greeter"].port)
@@ -158,15 +158,42 @@ def test_user_mistakes_give_one_line_and_exit_2(args: list[str], message: str) -
     assert "Traceback" not in result.stderr
 
 
-def test_lan_override_is_used(servers) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli("list", "--json", "--probe", "--lan", netns.LAN_V6)
+def test_lan_override_replaces_its_own_family_only(servers) -> None:  # type: ignore[no-untyped-def]
+    extra = "198.18.0.2"
+    subprocess.run(["ip", "addr", "add", f"{extra}/24", "dev", "v0"], check=True)
+    try:
+        result = run_cli("list", "--json", "--probe", "--lan", extra)
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{extra}/24", "dev", "v0"], check=True)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["lan_addresses"] == [netns.LAN_V6]
+    assert doc["lan_addresses"] == [extra, netns.LAN_V6]
     [uv] = by_port(doc, servers["uvicorn_any"].port)
-    assert probes(uv, "lan") == []  # an IPv4 listener has no IPv6 LAN target
+    assert [(p["target"], p["outcome"]) for p in probes(uv, "lan")] == [(extra, "http")]
     [any6] = by_port(doc, servers["http_any6"].port)
-    assert [p["target"] for p in probes(any6, "lan")] == [netns.LAN_V6]
+    assert [p["target"] for p in probes(any6, "lan")] == [netns.LAN_V6, extra]
+
+
+def test_lan_given_twice_for_one_family_is_a_usage_error() -> None:
+    result = run_cli("list", "--lan", netns.LAN_V4, "--lan", netns.LAN_V4)
+    assert result.returncode == 2
+    assert "at most one per family" in result.stderr
+
+
+def test_output_to_a_closed_pipe_is_quiet() -> None:
+    """`netdash list | head`: the reader leaves before netdash writes (`true` exits at once,
+    netdash needs a poll first), so the write meets a closed pipe: no traceback, exit 0."""
+    for args in ("list", "list --json"):
+        result = subprocess.run(
+            f"{sys.executable} -m netdash {args} | true; echo rc=${{PIPESTATUS[0]}}",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            executable="/bin/bash",
+        )
+        assert result.stderr == "", args
+        assert result.stdout.strip() == "rc=0", args
 
 
 def test_help_and_version() -> None:

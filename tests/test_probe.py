@@ -16,7 +16,7 @@ import trustme
 from netdash.classify import own_addresses
 from netdash.collect import read_interfaces
 from netdash.model import Listener, Outcome, Via
-from netdash.probe import NotOwnAddressError, ProbeLimits, probe_listeners
+from netdash.probe import ProbeLimits, probe_listeners
 from tests.support import netns
 from tests.support.servers import bound_socket, start_uvicorn
 
@@ -159,13 +159,19 @@ async def test_refused_and_closed_and_silent() -> None:
     silent = bound_socket("127.0.0.1")  # listen() but never accept(): the kernel completes it
     [quiet] = await probe("127.0.0.1", silent.getsockname()[1], lan={})
     silent.close()
-    assert quiet.outcome is Outcome.TIMEOUT
+    assert quiet.outcome is Outcome.SILENT  # accepted (by the kernel), then nothing
     assert quiet.elapsed_ms < FAST.deadline * 1000 + 500
 
 
-async def test_targets_outside_this_machine_are_refused_before_connecting() -> None:
-    with pytest.raises(NotOwnAddressError):
-        await probe("0.0.0.0", 80, lan={4: "203.0.113.7"})
+async def test_targets_outside_this_machine_are_never_contacted() -> None:
+    """A LAN address that is not ours (or a listener bound to an address the machine no
+    longer holds) is not-applicable, decided before any connection."""
+    [loop, lan] = await probe("0.0.0.0", 80, lan={4: "203.0.113.7"})
+    assert loop.outcome is Outcome.REFUSED
+    assert (lan.outcome, lan.elapsed_ms) == (Outcome.NOT_APPLICABLE, 0.0)
+    assert "not an address of this machine" in (lan.detail or "")
+    [_, gone] = await probe("198.18.0.77", 80)  # specific address no interface holds
+    assert gone.outcome is Outcome.NOT_APPLICABLE
 
 
 async def test_bare_tls_socket_is_tls() -> None:

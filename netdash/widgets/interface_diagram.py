@@ -36,7 +36,7 @@ def _mark(results: Sequence[ProbeResult], via: Via | None) -> Text:
     mark = Text()
     if not mine:
         mark.append("  ")
-    elif any(r.outcome.answered for r in mine):
+    elif any(r.outcome.accepted for r in mine):
         mark.append("✔ ", style="bold red" if via is Via.LAN else "green")
     else:
         mark.append("✗ ", style="dim")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
@@ -28,10 +29,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("verdict", ""),
     ("address", "ADDRESS"),
     ("port", "PORT"),
-    ("pid", "PID"),
     ("process", "PROCESS"),
     ("loopback", "LOOPBACK"),
     ("lan", "LAN"),
+    ("pid", "PID"),
     ("server", "SERVER"),
 )
 
@@ -54,7 +55,7 @@ def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
     label = probe_label(results, via)
     if not label:
         return Text("")
-    answered = any(r.outcome.answered for r in results if r.via is via)
+    answered = any(r.outcome.accepted for r in results if r.via is via)
     if via is Via.LAN and answered:
         return Text(label, style="bold red")
     return Text(label, style="green" if answered else "dim")
@@ -76,6 +77,7 @@ class ListenerTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._order: list[str] = []
+        self._rebuilding = False
         self.rows_by_key: dict[str, ServiceRow] = {}
         for key, label in COLUMNS:
             self.add_column(label, key=key)
@@ -86,10 +88,10 @@ class ListenerTable(DataTable[Text]):
             VERDICT_CELL[row_verdict(row, results)],
             Text(address_label(row, results)),
             Text(port_label(row.first), justify="right"),
-            Text(pid_label(processes), justify="right"),
             Text(process_label(processes)),
             _outcome_cell(results, Via.LOOPBACK),
             _outcome_cell(results, Via.LAN),
+            Text(pid_label(processes), justify="right"),
             Text(server_label(results)),
         ]
 
@@ -121,10 +123,14 @@ class ListenerTable(DataTable[Text]):
             return
         selected = self._selected_key()
         cursor_row, scroll_y = self.cursor_row, self.scroll_y
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        self._order = order
+        self._rebuilding = True
+        try:
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            self._order = order
+        finally:
+            self._rebuilding = False
         if selected in order:
             self.move_cursor(row=order.index(selected), animate=False, scroll=False)
         elif order:
@@ -144,13 +150,12 @@ class ListenerTable(DataTable[Text]):
                 self.move_cursor(row=candidate, animate=False)
                 return
 
-    def action_cursor_down(self) -> None:
-        super().action_cursor_down()
-        self._off_header(+1)
-
-    def action_cursor_up(self) -> None:
-        super().action_cursor_up()
-        self._off_header(-1)
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        """Whatever moved the cursor (arrows, PgUp, Home, a click), never leave it on a scope
+        header row: step on in the direction it was moving."""
+        super().watch_cursor_coordinate(old, new)
+        if not self._rebuilding:
+            self._off_header(-1 if new.row < old.row else +1)
 
     def _group_cells(self, scope: Scope, count: int) -> list[Text]:
         style = GROUP_STYLE[scope]
