@@ -25,7 +25,9 @@ __all__ = ["build_parser", "main", "resolve_lan"]
 
 EPILOG = """\
 examples:
-  netdash                       open the dashboard (p probes, r refreshes, q quits)
+  netdash                       open the dashboard (p probes all, enter probes a row,
+                                r refreshes, u shows UDP, q quits)
+  netdash --auto-probe          ...and probe each new listener as it appears
   netdash --interval 5          poll every 5 seconds
   netdash list                  print listeners grouped by scope
   netdash list --json --probe   JSON for scripts, with probe results
@@ -100,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_lan(parser)
     parser.add_argument("--udp", action="store_true", help="start with UDP listeners shown (u)")
+    parser.add_argument(
+        "--auto-probe",
+        action="store_true",
+        help="probe each listener that appears while the dashboard runs (off by default)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = sub.add_parser(
         "list",
@@ -180,7 +187,9 @@ def _run_tui(args: argparse.Namespace) -> int:
     if overrides:
         # Check now, so a typo is a one-line error rather than a dashboard that cannot probe.
         resolve_lan(collect_snapshot(), overrides)
-    NetdashApp(interval=args.interval, lan_override=overrides, udp=args.udp).run()
+    NetdashApp(
+        interval=args.interval, lan_override=overrides, udp=args.udp, auto_probe=args.auto_probe
+    ).run()
     return 0
 
 

@@ -48,21 +48,24 @@ class Via(str, enum.Enum):
 class Outcome(str, enum.Enum):
     """What a probe found at one address. One documented set, used by the CLI, JSON and TUI.
 
-    ``HTTP``: an HTTP response arrived (status and ``Server`` header are recorded).
-    ``TLS``: the port completed a TLS handshake (plain HTTP failed, HTTPS answered).
-    ``NOT_HTTP``: the connection was accepted but the peer did not speak HTTP (a greeting,
-    garbage, or a close before any answer).
-    ``SILENT``: the connection was accepted, then nothing came back before the read timeout.
-    ``REFUSED``: nothing accepts connections on that address and port (TCP RST).
+    ``HTTP``: an HTTP response arrived (status, ``Server``, ``Location``, ``<title>`` kept).
+    ``TLS``: the port speaks TLS: plain HTTP failed, HTTPS (verification off) answered.
+    ``BANNER``: the server spoke first (SSH, SMTP, FTP, MySQL…); it was sent nothing.
+    ``NOT_HTTP``: the connection was accepted and the peer answered something that is not HTTP.
+    ``RESET``: accepted, then closed or reset before any answer (a relay with a dead backend).
+    ``SILENT``: accepted, then nothing came back before the read timeout.
+    ``REFUSED``: nothing accepts connections on that address and port (TCP RST to the SYN).
     ``TIMEOUT``: the connect itself did not complete in time (a full backlog, a filter).
-    ``NOT_APPLICABLE``: not probed, the target does not apply (for example the listener's
-    address is no longer one of this machine's); the reason is in ``detail``.
-    ``ERROR``: anything else; the reason is in ``ProbeResult.detail``.
+    ``NOT_APPLICABLE``: not probed, the target does not apply (the address is not one of this
+    machine's); the reason is in ``detail``.
+    ``ERROR``: anything else; the reason is in ``detail``.
     """
 
     HTTP = "http"
     TLS = "tls"
+    BANNER = "banner"
     NOT_HTTP = "not-http"
+    RESET = "reset"
     SILENT = "silent"
     REFUSED = "refused"
     TIMEOUT = "timeout"
@@ -73,7 +76,12 @@ class Outcome(str, enum.Enum):
     def accepted(self) -> bool:
         """True when the connection was accepted at that address, whatever followed: proof that
         the listener is reachable there."""
-        return self in (Outcome.HTTP, Outcome.TLS, Outcome.NOT_HTTP, Outcome.SILENT)
+        return self in _ACCEPTED
+
+
+_ACCEPTED = frozenset(
+    {Outcome.HTTP, Outcome.TLS, Outcome.BANNER, Outcome.NOT_HTTP, Outcome.RESET, Outcome.SILENT}
+)
 
 
 @dataclass(frozen=True)
@@ -194,9 +202,14 @@ class ProbeResult:
 
     ``listener`` is the probed listener's key; ``via`` says whether ``target`` is a loopback or
     the LAN address; ``url`` is what was requested (``GET``, redirects not followed);
-    ``elapsed_ms`` is wall time in milliseconds from connect to the end of the probe.
-    ``status``/``server``/``title`` are set for ``http`` and ``tls`` outcomes when an HTTP
-    answer arrived; ``detail`` says why for ``error``, ``timeout`` and ``not-http``.
+    ``elapsed_ms`` is wall time in milliseconds from the first connect to the end of the probe;
+    ``probed_at`` is when it started, in seconds since the epoch.
+    ``status``/``server``/``title``/``location`` come from an HTTP answer (``http`` and
+    ``tls``); ``banner`` is the first line a server-first peer sent; ``certificate`` the TLS
+    certificate's subject and ``self_signed`` whether its issuer is its subject;
+    ``identified`` names the server or framework (``None``: unknown) and ``evidence`` says
+    why; ``docs`` is a documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
+    reason for ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
     """
 
     listener: ListenerKey
@@ -209,3 +222,11 @@ class ProbeResult:
     server: str | None = None
     title: str | None = None
     detail: str | None = None
+    location: str | None = None
+    banner: str | None = None
+    certificate: str | None = None
+    self_signed: bool | None = None
+    identified: str | None = None
+    evidence: str | None = None
+    docs: str | None = None
+    probed_at: float = 0.0

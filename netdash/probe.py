@@ -1,12 +1,20 @@
-"""Probe listeners over HTTP with httpx and sort each answer into an :class:`Outcome`.
+"""Probe listeners and sort each answer into an :class:`Outcome`, naming what answered.
+
+Per target: connect and listen first (server-first protocols greet and are never sent
+anything); if the peer stays quiet, ``GET /`` with httpx; if that is not HTTP, one plain
+``GET / HTTP/1.0`` on a raw connection to read what it does say (PostgreSQL, Redis, a TLS
+alert); if the port speaks TLS, HTTPS with verification off and a look at the certificate.
+For an answer from uvicorn, one more request, ``GET /openapi.json``, tells FastAPI apart.
 
 Safety rules, enforced here rather than left to callers:
 
 * only this machine's own addresses are contacted (any other target is ``not-applicable``);
-* ``GET /`` only, redirects never followed, proxy variables ignored (``trust_env=False``);
+* ``GET`` only (``/`` and at most one identification path), redirects never followed, no
+  cookies or credentials, proxy variables ignored (``trust_env=False``), a ``User-Agent``
+  naming netdash and its version;
 * every probe is bounded: connect and read timeouts, a total deadline, a byte cap on what is
-  read, and a cap on concurrent connections. A peer that accepts and never answers costs one
-  read timeout.
+  read, and a cap on concurrent connections. Cancelling the caller's task stops every
+  in-flight probe at once.
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ import asyncio
 import contextlib
 import errno
 import html
+import os
 import re
+import ssl
+import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +35,12 @@ import httpx
 
 from netdash import __version__
 from netdash.classify import IPAddress, LanAddresses, parse_address, probe_targets
+from netdash.identify import (
+    Identity,
+    identify_answer,
+    identify_banner,
+    identify_http,
+)
 from netdash.model import Listener, Outcome, ProbeResult, Via
 
 __all__ = ["ProbeLimits", "build_url", "probe_listeners"]
@@ -38,9 +55,8 @@ class ProbeLimits:
 
     ``connect_timeout``: TCP (and TLS) connect; ``read_timeout``: each read;
     ``greeting_wait``: how long to listen for a server-first greeting (SSH, SMTP…) before
-    sending anything;
-    ``deadline``: one target, all attempts included; ``max_bytes``: body bytes read per
-    response; ``concurrency``: targets probed at once.
+    sending anything; ``deadline``: one target, all attempts included; ``max_bytes``: body
+    bytes read per response; ``concurrency``: targets probed at once.
     """
 
     connect_timeout: float = 1.0
@@ -51,9 +67,9 @@ class ProbeLimits:
     concurrency: int = 64
 
 
-def build_url(scheme: str, host: str, port: int) -> str:
-    """``scheme://host:port/`` with IPv6 literals in brackets (RFC 3986 §3.2.2)."""
-    return str(httpx.URL(scheme=scheme, host=host, port=port, path="/"))
+def build_url(scheme: str, host: str, port: int, path: str = "/") -> str:
+    """``scheme://host:port/path`` with IPv6 literals in brackets (RFC 3986 §3.2.2)."""
+    return str(httpx.URL(scheme=scheme, host=host, port=port, path=path))
 
 
 @dataclass
@@ -63,6 +79,13 @@ class _Answer:
     server: str | None = None
     title: str | None = None
     detail: str | None = None
+    location: str | None = None
+    banner: str | None = None
+    certificate: str | None = None
+    self_signed: bool | None = None
+    identity: Identity | None = None
+    headers: httpx.Headers | None = None
+    body: bytes = b""
 
 
 def _has_errno(exc: BaseException, number: int) -> bool:
@@ -81,8 +104,14 @@ def _reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _printable(data: bytes, limit: int = 80) -> str:
+    """The first line of raw bytes as text, non-printable bytes as ``\\xNN``."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")[:limit]
+    return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in line)
+
+
 async def _get(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer:
-    """One ``GET /``; raises httpx errors for the caller to classify."""
+    """One ``GET``; raises httpx errors for the caller to classify."""
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
     async with client.stream("GET", url, headers=headers) as response:
         body = bytearray()
@@ -90,21 +119,94 @@ async def _get(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Ans
             body += chunk
             if len(body) >= limits.max_bytes:
                 break
+        data = bytes(body[: limits.max_bytes])
         title = None
-        match = _TITLE.search(bytes(body[: limits.max_bytes]))
+        match = _TITLE.search(data)
         if match:
             text = html.unescape(match.group(1).decode("utf-8", "replace"))
             title = " ".join(text.split()) or None
-        answer = _Answer(
+        return _Answer(
             Outcome.HTTP,
             status=response.status_code,
             server=response.headers.get("server"),
             title=title,
+            location=response.headers.get("location"),
+            headers=response.headers,
+            body=data,
         )
-        if response.status_code == 400 and b"HTTPS" in bytes(body).upper():
-            answer.outcome = Outcome.NOT_HTTP  # "plain HTTP request sent to HTTPS port"
-            answer.detail = "plain HTTP refused by an HTTPS port"
-        return answer
+
+
+async def _connect(
+    host: str, port: int, limits: ProbeLimits, tls: ssl.SSLContext | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | _Answer:
+    """Open a connection, or the outcome that explains why not."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=tls, server_hostname="" if tls else None),
+            limits.connect_timeout,
+        )
+    except asyncio.TimeoutError:
+        return _Answer(
+            Outcome.TIMEOUT, detail=f"connect timed out after {limits.connect_timeout:g} s"
+        )
+    except ConnectionRefusedError:
+        return _Answer(Outcome.REFUSED, detail="connection refused")
+    except ConnectionResetError:
+        # The kernel completed the handshake (the socket listens), then the peer reset it.
+        return _Answer(Outcome.RESET, detail="accepted, then reset at once")
+    except OSError as exc:
+        return _Answer(Outcome.ERROR, detail=_reason(exc))
+
+
+async def _close(writer: asyncio.StreamWriter, limits: ProbeLimits) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, asyncio.TimeoutError, ssl.SSLError):
+        await asyncio.wait_for(writer.wait_closed(), limits.read_timeout)
+
+
+async def _listen_first(host: str, port: int, limits: ProbeLimits) -> _Answer | None:
+    """Connect and listen before speaking. ``None`` means the peer stayed quiet, so an HTTP
+    request is the next step; otherwise the outcome is already known."""
+    opened = await _connect(host, port, limits)
+    if isinstance(opened, _Answer):
+        return opened
+    reader, writer = opened
+    try:
+        try:
+            data = await asyncio.wait_for(reader.read(512), limits.greeting_wait)
+        except asyncio.TimeoutError:
+            return None
+        except OSError as exc:
+            return _Answer(Outcome.RESET, detail=f"reset before any request ({_reason(exc)})")
+        if not data:
+            return _Answer(Outcome.RESET, detail="closed the connection before any request")
+        identity = identify_banner(data)
+        return _Answer(Outcome.BANNER, banner=_printable(data, 120), identity=identity)
+    finally:
+        await _close(writer, limits)
+
+
+async def _raw_get(host: str, port: int, limits: ProbeLimits) -> _Answer:
+    """A plain ``GET / HTTP/1.0`` on its own connection, to read what a non-HTTP peer says."""
+    opened = await _connect(host, port, limits)
+    if isinstance(opened, _Answer):
+        return opened
+    reader, writer = opened
+    try:
+        writer.write(f"GET / HTTP/1.0\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(512), limits.read_timeout)
+    except asyncio.TimeoutError:
+        return _Answer(Outcome.SILENT, detail="accepted, no answer to a plain request")
+    except OSError as exc:
+        return _Answer(Outcome.RESET, detail=f"reset after the request ({_reason(exc)})")
+    finally:
+        await _close(writer, limits)
+    if not data:
+        return _Answer(Outcome.RESET, detail="closed the connection without answering")
+    return _Answer(
+        Outcome.NOT_HTTP, detail=f"answered {_printable(data)!r}", identity=identify_answer(data)
+    )
 
 
 async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer:
@@ -122,59 +224,67 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
         return _Answer(
             Outcome.SILENT, detail=f"accepted, no answer within {limits.read_timeout:g} s"
         )
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+    except httpx.ReadError as exc:
+        return _Answer(Outcome.RESET, detail=f"reset during the request ({_reason(exc)})")
+    except httpx.RemoteProtocolError as exc:
         return _Answer(Outcome.NOT_HTTP, detail=f"not an HTTP answer: {_reason(exc)}")
     except httpx.HTTPError as exc:
         return _Answer(Outcome.ERROR, detail=_reason(exc))
 
 
-async def _attempt_tls(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer | None:
+def _decode_certificate(der: bytes) -> tuple[str | None, bool | None]:
+    """(subject, self-signed) of a DER certificate, via the ssl module's own decoder."""
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:
+        return None, None
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(ssl.DER_cert_to_PEM_cert(der))
+        info = decode(path)
+    except (OSError, ValueError, ssl.SSLError):
+        return None, None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+    def name(field: str) -> str:
+        parts = [f"{k}={v}" for rdn in info.get(field, ()) for k, v in rdn]
+        return ", ".join(parts)
+
+    subject = name("subject") or None
+    return subject, (subject is not None and subject == (name("issuer") or None))
+
+
+async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str | None, bool | None]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    opened = await _connect(host, port, limits, tls=context)
+    if isinstance(opened, _Answer):
+        return None, None
+    _, writer = opened
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    finally:
+        await _close(writer, limits)
+    return _decode_certificate(der) if der else (None, None)
+
+
+async def _attempt_tls(
+    client: httpx.AsyncClient, host: str, port: int, limits: ProbeLimits
+) -> _Answer | None:
     """HTTPS with verification off; ``None`` when no TLS handshake completed."""
     try:
-        answer = await _get(client, url, limits)
+        answer = await _get(client, build_url("https", host, port), limits)
     except (httpx.ConnectError, httpx.ConnectTimeout):
         return None  # the handshake itself failed: not TLS
     except httpx.HTTPError as exc:
-        return _Answer(Outcome.TLS, detail=f"TLS handshake done, then: {_reason(exc)}")
+        answer = _Answer(Outcome.TLS, detail=f"TLS handshake done, then: {_reason(exc)}")
     answer.outcome = Outcome.TLS
-    answer.detail = None
+    answer.certificate, answer.self_signed = await _certificate(host, port, limits)
     return answer
-
-
-async def _listen_first(host: str, port: int, limits: ProbeLimits) -> _Answer | None:
-    """Connect and listen before speaking: server-first protocols (SSH, SMTP, FTP, MySQL…)
-    greet at once and must not be sent HTTP. ``None`` means the peer stayed quiet, so an HTTP
-    request is the next step; otherwise the outcome is already known."""
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port), limits.connect_timeout
-        )
-    except asyncio.TimeoutError:
-        return _Answer(
-            Outcome.TIMEOUT, detail=f"connect timed out after {limits.connect_timeout:g} s"
-        )
-    except ConnectionRefusedError:
-        return _Answer(Outcome.REFUSED, detail="connection refused")
-    except OSError as exc:
-        return _Answer(Outcome.ERROR, detail=_reason(exc))
-    try:
-        try:
-            data = await asyncio.wait_for(reader.read(512), limits.greeting_wait)
-        except asyncio.TimeoutError:
-            return None
-        except OSError as exc:
-            return _Answer(
-                Outcome.NOT_HTTP, detail=f"connection reset before any request ({_reason(exc)})"
-            )
-        if not data:
-            return _Answer(Outcome.NOT_HTTP, detail="closed the connection before any request")
-        first_line = data.splitlines()[0] if data.splitlines() else data
-        greeting = first_line[:120].decode("utf-8", "replace")
-        return _Answer(Outcome.NOT_HTTP, detail=f"speaks first: {greeting}")
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, asyncio.TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), limits.read_timeout)
 
 
 class _Prober:
@@ -199,6 +309,7 @@ class _Prober:
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
         url = build_url("http", target, listener.port)
         async with self.gate:
+            started_at = time.time()
             start = time.perf_counter()
             accepted: list[bool] = []
             try:
@@ -213,6 +324,7 @@ class _Prober:
             except Exception as exc:  # a probe must never take the caller down
                 answer = _Answer(Outcome.ERROR, detail=_reason(exc))
             elapsed_ms = (time.perf_counter() - start) * 1000.0
+        identity = answer.identity
         return ProbeResult(
             listener=listener.key,
             via=via,
@@ -224,6 +336,14 @@ class _Prober:
             server=answer.server,
             title=answer.title,
             detail=answer.detail,
+            location=answer.location,
+            banner=answer.banner,
+            certificate=answer.certificate,
+            self_signed=answer.self_signed,
+            identified=identity.name if identity else None,
+            evidence=identity.evidence if identity else None,
+            docs=identity.docs if identity else None,
+            probed_at=started_at,
         )
 
     async def _answer(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
@@ -234,11 +354,39 @@ class _Prober:
         if first is not None:
             return first
         answer = await _attempt_http(self.plain, url, self.limits)
-        if answer.outcome is Outcome.NOT_HTTP:
-            tls = await _attempt_tls(self.tls, build_url("https", target, port), self.limits)
+        if answer.outcome is Outcome.HTTP:
+            if answer.status == 400 and b"HTTPS" in answer.body.upper():
+                # "The plain HTTP request was sent to HTTPS port" (nginx), Go's equivalent.
+                return await _attempt_tls(self.tls, target, port, self.limits) or answer
+            answer.identity = await self._identify(target, port, answer)
+            return answer
+        if answer.outcome in (Outcome.NOT_HTTP, Outcome.RESET):
+            tls = await _attempt_tls(self.tls, target, port, self.limits)
             if tls is not None:
+                tls.identity = await self._identify(target, port, tls, scheme="https")
                 return tls
+            if answer.outcome is Outcome.NOT_HTTP:
+                raw = await _raw_get(target, port, self.limits)
+                if raw.outcome is Outcome.NOT_HTTP:
+                    return raw
         return answer
+
+    async def _identify(
+        self, target: str, port: int, answer: _Answer, scheme: str = "http"
+    ) -> Identity | None:
+        headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
+        openapi = False
+        if headers.get("server", "").lower().startswith("uvicorn"):
+            openapi = await self._is_openapi(build_url(scheme, target, port, "/openapi.json"))
+        return identify_http(answer.status or 0, headers, answer.body, openapi=openapi)
+
+    async def _is_openapi(self, url: str) -> bool:
+        client = self.tls if url.startswith("https") else self.plain
+        try:
+            answer = await _get(client, url, self.limits)
+        except httpx.HTTPError:
+            return False
+        return answer.status == 200 and b'"openapi"' in answer.body[:4096]
 
 
 def _is_own(target: str, own: Collection[IPAddress]) -> bool:
@@ -261,7 +409,7 @@ async def probe_listeners(
     machine no longer holds) is never contacted and gets a ``not-applicable`` result.
     ``on_result`` is called with each result as it arrives, in the caller's event loop.
     Returns all results, in target order per listener. A failing probe becomes an ``error``
-    result; nothing is raised.
+    result; nothing is raised. Cancelling the awaiting task cancels every probe.
     """
     limits = limits or ProbeLimits()
     jobs: list[tuple[Listener, Via, str]] = []
@@ -287,6 +435,7 @@ async def probe_listeners(
                 outcome=Outcome.NOT_APPLICABLE,
                 elapsed_ms=0.0,
                 detail=f"{target} is not an address of this machine; not contacted",
+                probed_at=time.time(),
             )
         if on_result is not None:
             on_result(result)

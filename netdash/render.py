@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netdash import __version__
-from netdash.classify import SCOPE_ORDER, listener_reach, scope_of, service_ids
+from netdash.classify import SCOPE_ORDER, listener_reach, parse_address, scope_of, service_ids
 from netdash.model import (
     Interface,
     Listener,
@@ -35,10 +35,14 @@ from netdash.text import clean
 
 __all__ = [
     "JSON_SCHEMA_VERSION",
+    "VERDICT_STYLE",
+    "PortKey",
     "ServiceRow",
     "Verdict",
     "address_label",
+    "findings",
     "group_results",
+    "ipv4_loopback_ports",
     "listeners_by_scope",
     "pid_label",
     "print_table",
@@ -52,10 +56,12 @@ __all__ = [
     "snapshot_to_json",
     "stack_label",
     "verdict",
+    "verdict_sentence",
     "visible",
 ]
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
+"""2: ``verdict`` takes the values of :class:`Verdict`; probes gain identification keys."""
 
 SCOPE_TITLES = {
     Scope.ALL_INTERFACES: "all-interfaces (wildcard): every device on every network can connect",
@@ -65,18 +71,26 @@ SCOPE_TITLES = {
 
 
 class Verdict(str, enum.Enum):
-    """How exposed a listener is, combining its scope with what probing showed.
+    """The one thing to know about a listener, from its scope and what probing showed.
 
-    ``LOCAL``: loopback scope. ``EXPOSED``: bound beyond loopback, not (yet) seen answering on
-    the LAN address. ``VERIFIED``: answered a probe to the LAN address.
+    ``EXPOSED``: a probe to the LAN address connected: other devices on that network can
+    reach it (barring a firewall, which a probe from this machine does not cross).
+    ``EXPOSED_UNVERIFIED``: bound beyond loopback, but not (yet) seen accepting on the LAN
+    address: not probed, or the LAN probe was inconclusive.
+    ``LOCAL_ONLY``: bound to loopback: only this machine can connect.
+    ``IPV6_LOOPBACK_ONLY``: bound to ``::1`` with nothing on IPv4 loopback for that port:
+    ``http://127.0.0.1:PORT`` is refused while ``http://[::1]:PORT`` answers (Vite on
+    Node 17+). Not down, just not on IPv4.
     """
 
-    LOCAL = "local"
     EXPOSED = "exposed"
-    VERIFIED = "verified"
+    EXPOSED_UNVERIFIED = "exposed-unverified"
+    LOCAL_ONLY = "local-only"
+    IPV6_LOOPBACK_ONLY = "ipv6-loopback-only"
 
 
 ResultsByListener = Mapping[ListenerKey, Sequence[ProbeResult]]
+PortKey = tuple[str, int]
 
 
 def group_results(results: Iterable[ProbeResult]) -> dict[ListenerKey, list[ProbeResult]]:
@@ -87,12 +101,37 @@ def group_results(results: Iterable[ProbeResult]) -> dict[ListenerKey, list[Prob
     return grouped
 
 
-def verdict(listener: Listener, results: Sequence[ProbeResult] = ()) -> Verdict:
+def ipv4_loopback_ports(listeners: Iterable[Listener]) -> frozenset[PortKey]:
+    """``(protocol, port)`` pairs that accept on IPv4 loopback: bound to 127.0.0.0/8,
+    ``0.0.0.0``, or a ``::`` socket not known to be IPv6-only."""
+    ports: set[PortKey] = set()
+    for listener in listeners:
+        ip = parse_address(listener.address)
+        v4_local = ip.version == 4 and (ip.is_loopback or ip.is_unspecified)
+        dual_wildcard = listener.address == "::" and listener.dual_stack is not False
+        if v4_local or dual_wildcard:
+            ports.add((listener.protocol, listener.port))
+    return frozenset(ports)
+
+
+def verdict(
+    listener: Listener,
+    results: Sequence[ProbeResult] = (),
+    v4_loopback: Collection[PortKey] | None = None,
+) -> Verdict:
+    """The verdict for one listener. ``v4_loopback`` is :func:`ipv4_loopback_ports` of the
+    whole snapshot; without it an ``::1`` listener is simply local-only."""
     if any(r.via is Via.LAN and r.outcome.accepted for r in results):
-        return Verdict.VERIFIED
-    if scope_of(listener.address) is Scope.LOOPBACK:
-        return Verdict.LOCAL
-    return Verdict.EXPOSED
+        return Verdict.EXPOSED
+    if scope_of(listener.address) is not Scope.LOOPBACK:
+        return Verdict.EXPOSED_UNVERIFIED
+    if (
+        v4_loopback is not None
+        and listener.address == "::1"
+        and (listener.protocol, listener.port) not in v4_loopback
+    ):
+        return Verdict.IPV6_LOOPBACK_ONLY
+    return Verdict.LOCAL_ONLY
 
 
 def listeners_by_scope(listeners: Iterable[Listener]) -> list[tuple[Scope, list[Listener]]]:
@@ -250,10 +289,89 @@ def probe_label(results: Sequence[ProbeResult], via: Via) -> str:
 
 
 def server_label(results: Sequence[ProbeResult]) -> str:
+    """What answered: the identified server or framework, else the ``Server`` header, else
+    the protocol named by a greeting; ``""`` when nothing says."""
+    for result in results:
+        if result.identified:
+            return clean(result.identified, 40)
     for result in results:
         if result.server:
             return clean(result.server, 40)
     return ""
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return parse_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def findings(results: Sequence[ProbeResult]) -> list[str]:
+    """Facts worth a user's attention in one listener's results, in words:
+    a host check that refused the LAN address (the port is reachable all the same), and a
+    redirect that sends LAN visitors to localhost (where their own machine answers)."""
+    out: list[str] = []
+    loop_ok = any(
+        r.via is Via.LOOPBACK and r.status is not None and r.status < 400 for r in results
+    )
+    for result in results:
+        if result.via is not Via.LAN or result.status is None:
+            continue
+        if result.status in (400, 403, 421) and loop_ok:
+            out.append(f"reachable, host check refused ({result.status} for Host {result.target})")
+        if result.location and _is_loopback_host(_host_of(result.location)):
+            out.append(f"redirects LAN visitors to {clean(result.location, 80)}")
+    return list(dict.fromkeys(out))
+
+
+def verdict_sentence(
+    row: ServiceRow, results: Sequence[ProbeResult], v4_loopback: Collection[PortKey]
+) -> tuple[Verdict, str]:
+    """The line a user reads first about a row: the verdict and what it rests on."""
+    v = row_verdict(row, results, v4_loopback)
+    first = row.first
+    what = server_label(results)
+    docs = next((r.docs for r in results if r.docs), None)
+    extra = findings(results)
+    if v is Verdict.EXPOSED:
+        lan = next(r for r in results if r.via is Via.LAN and r.outcome.accepted)
+        said = (
+            _one_result(lan) + (f", {what}" if what else "") + (f", docs at {docs}" if docs else "")
+        )
+        text = f"EXPOSED: accepts connections on the LAN address {lan.target} ({said})"
+    elif v is Verdict.EXPOSED_UNVERIFIED:
+        lan_results = [r for r in results if r.via is Via.LAN]
+        if not results:
+            why = "not probed yet (p)"
+        elif not lan_results:
+            why = "no LAN address to probe"
+        else:
+            why = "LAN probe: " + probe_label(results, Via.LAN)
+        text = f"exposed by bind ({address_label(row, results)}), not verified: {why}"
+    elif v is Verdict.IPV6_LOOPBACK_ONLY:
+        port = first.port
+        text = (
+            f"IPv6 loopback only: http://127.0.0.1:{port} is refused, http://[::1]:{port} answers"
+        )
+    else:
+        text = "local only: bound to loopback, only this machine can connect"
+        if any(r.via is Via.LAN for r in results):
+            text += f" (LAN probe: {probe_label(results, Via.LAN)})"
+    if v is not Verdict.EXPOSED and what:
+        text += f"; {what}"
+    return v, "; ".join([text, *extra])
 
 
 def _process_json(listener: Listener) -> list[dict[str, Any]]:
@@ -278,7 +396,15 @@ def _probe_json(result: ProbeResult) -> dict[str, Any]:
         "status": result.status,
         "server": result.server,
         "elapsed_ms": result.elapsed_ms,
+        "probed_at": result.probed_at,
         "title": result.title,
+        "location": result.location,
+        "banner": result.banner,
+        "certificate": result.certificate,
+        "self_signed": result.self_signed,
+        "identified": result.identified,
+        "evidence": result.evidence,
+        "docs": result.docs,
         "detail": result.detail,
     }
 
@@ -298,6 +424,7 @@ def snapshot_to_json(
     shown = visible(snapshot.listeners, udp)
     ids = service_ids(shown)
     per_endpoint = Counter(li.key for li in shown)
+    v4_ports = ipv4_loopback_ports(snapshot.listeners)
     listeners = []
     for listener in shown:
         mine = list((results or {}).get(listener.key, ()))
@@ -309,7 +436,8 @@ def snapshot_to_json(
                 "family": listener.family,
                 "scope": scope_of(listener.address).value,
                 "interfaces": list(listener_reach(listener, snapshot.interfaces)),
-                "verdict": verdict(listener, mine).value,
+                "verdict": verdict(listener, mine, v4_ports).value,
+                "findings": findings(mine),
                 "service": ids[listener.identity],
                 "dual_stack": listener.dual_stack,
                 "stack": stack_label(listener, mine) or None,
@@ -345,10 +473,11 @@ def snapshot_to_json(
     }
 
 
-_VERDICT_STYLE = {
-    Verdict.VERIFIED: "bold red",
-    Verdict.EXPOSED: "yellow",
-    Verdict.LOCAL: "green",
+VERDICT_STYLE = {
+    Verdict.EXPOSED: "bold red",
+    Verdict.EXPOSED_UNVERIFIED: "yellow",
+    Verdict.LOCAL_ONLY: "green",
+    Verdict.IPV6_LOOPBACK_ONLY: "cyan",
 }
 
 
@@ -369,6 +498,7 @@ def print_table(
         console.print("No TCP or UDP listeners." if udp else "No TCP listeners.")
         return
     probed = results is not None
+    v4_ports = ipv4_loopback_ports(snapshot.listeners)
     for scope, rows in service_rows(shown):
         console.print()
         console.print(Text(SCOPE_TITLES[scope], style="bold"))
@@ -383,10 +513,10 @@ def print_table(
         if probed:
             table.add_column("LOOPBACK", no_wrap=True)
             table.add_column("LAN", no_wrap=True)
-            table.add_column("SERVER")
+            table.add_column("WHAT")
         for row in rows:
             mine = row_results(row, results or {})
-            v = row_verdict(row, mine)
+            v = row_verdict(row, mine, v4_ports)
             reach: list[str] = []
             for listener in row.listeners:
                 reach += [
@@ -400,18 +530,17 @@ def print_table(
                 Text(pid_label(processes)),
                 Text(process_label(processes)),
                 Text(", ".join(clean(n, 20) for n in reach) or "no interface"),
-                Text(v.value, style=_VERDICT_STYLE[v]),
+                Text(v.value, style=VERDICT_STYLE[v]),
             ]
             if probed:
                 cells += [
                     Text(probe_label(mine, Via.LOOPBACK)),
-                    Text(
-                        probe_label(mine, Via.LAN)
-                        or ("-" if row.first.protocol == "udp" else "no LAN address")
-                    ),
+                    Text(probe_label(mine, Via.LAN) or _no_lan_probe(row)),
                     Text(server_label(mine)),
                 ]
             table.add_row(*cells)
+            for line in findings(mine):
+                table.add_row(Text(""), Text(f"↳ {line}", style="yellow"))
         console.print(table)
 
 
@@ -438,10 +567,20 @@ def row_results(row: ServiceRow, results: ResultsByListener) -> list[ProbeResult
     return out
 
 
-def row_verdict(row: ServiceRow, results: Sequence[ProbeResult]) -> Verdict:
+def row_verdict(
+    row: ServiceRow, results: Sequence[ProbeResult], v4_loopback: Collection[PortKey] | None = None
+) -> Verdict:
     """The most severe verdict over a row's listeners."""
-    verdicts = {verdict(li, [r for r in results if r.listener == li.key]) for li in row.listeners}
-    for level in (Verdict.VERIFIED, Verdict.EXPOSED, Verdict.LOCAL):
+    verdicts = {
+        verdict(li, [r for r in results if r.listener == li.key], v4_loopback)
+        for li in row.listeners
+    }
+    for level in (
+        Verdict.EXPOSED,
+        Verdict.EXPOSED_UNVERIFIED,
+        Verdict.IPV6_LOOPBACK_ONLY,
+        Verdict.LOCAL_ONLY,
+    ):
         if level in verdicts:
             return level
-    return Verdict.LOCAL
+    return Verdict.LOCAL_ONLY

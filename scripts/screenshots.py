@@ -32,7 +32,7 @@ async def shoot(size: tuple[int, int], suffix: str) -> None:
         app.save_screenshot(f"dashboard{suffix}.svg", path=str(OUT))
         await pilot.press("p")
         deadline = time.monotonic() + 30
-        while "probed" not in (app.probe_status or "") and time.monotonic() < deadline:
+        while "probes) in" not in (app.probe_status or "") and time.monotonic() < deadline:
             await pilot.pause(0.05)
         await pilot.pause(0.3)
         app.save_screenshot(f"dashboard-probed{suffix}.svg", path=str(OUT))

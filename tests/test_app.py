@@ -70,7 +70,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
         assert f"{uv.port} uvicorn" in diagram and "all·v4" in diagram
 
         await pilot.press("p")
-        await wait_until(pilot, lambda: "probed" in (app.probe_status or ""), timeout=20)
+        await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""), timeout=20)
         await pilot.pause(0.2)
         results = {(r.listener, r.via): r for r in app.probed()}
         assert results[(("tcp", "0.0.0.0", uv.port), Via.LAN)].outcome is Outcome.HTTP
@@ -78,7 +78,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None
         uv_row = row_text(table, uv_key)
         assert uv_row[0] == "‼"  # verified: answered on the LAN address
         assert uv_row[4:6] == ["http 200", "http 200"]
-        assert uv_row[7] == "uvicorn"
+        assert uv_row[7] == "FastAPI (uvicorn)"
         assert row_text(table, lo_key)[4:6] == ["http 200", "refused"]
         status = as_text(app.query_one("#status").content)
         assert f"LAN {netns.LAN_V4}" in status and "verified" in status

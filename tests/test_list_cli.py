@@ -79,7 +79,7 @@ def test_probe_outcomes_match_binding(servers, probed) -> None:  # type: ignore[
     ]
     assert lo4["probes"][0]["status"] == 200
     assert lo4["probes"][0]["server"].startswith("SimpleHTTP")
-    assert lo4["verdict"] == "local"
+    assert lo4["verdict"] == "local-only"
 
     [uv] = by_port(doc, servers["uvicorn_any"].port)
     assert [(p["via"], p["outcome"], p["status"]) for p in uv["probes"]] == [
@@ -87,8 +87,10 @@ def test_probe_outcomes_match_binding(servers, probed) -> None:  # type: ignore[
         ("lan", "http", 200),
     ]
     assert all(p["server"] == "uvicorn" for p in uv["probes"])
+    assert all(p["identified"] == "FastAPI (uvicorn)" for p in uv["probes"])
+    assert uv["probes"][0]["docs"] == "/docs"
     assert uv["probes"][0]["title"] == "Example API"
-    assert uv["verdict"] == "verified"
+    assert uv["verdict"] == "exposed"
 
     [lo6] = by_port(doc, servers["http_lo6"].port)
     assert [(p["target"], p["outcome"]) for p in lo6["probes"]] == [
@@ -110,7 +112,8 @@ def test_probe_outcomes_match_binding(servers, probed) -> None:  # type: ignore[
         ("loopback", "refused"),
         ("lan", "http"),
     ]
-    assert lan["verdict"] == "verified"
+    assert lan["verdict"] == "exposed"
+    assert lo6["verdict"] == "ipv6-loopback-only"  # nothing on 127.0.0.1 at that port
 
 
 def test_silent_and_greeting_peers(servers, probed) -> None:  # type: ignore[no-untyped-def]
@@ -122,9 +125,10 @@ def test_silent_and_greeting_peers(servers, probed) -> None:  # type: ignore[no-
     assert loop["elapsed_ms"] < 3500  # bounded by the per-probe deadline, not a hang
     [greeter] = by_port(doc, servers["greeter"].port)
     for probe in greeter["probes"]:
-        assert probe["outcome"] == "not-http"
-        assert "SSH-2.0-OpenSSH_9.6" in probe["detail"]
-    assert greeter["verdict"] == "verified"  # it answered on the LAN address
+        assert probe["outcome"] == "banner"
+        assert probe["banner"] == "SSH-2.0-OpenSSH_9.6"
+        assert probe["identified"] == "ssh"
+    assert greeter["verdict"] == "exposed"  # it answered on the LAN address
     assert elapsed < 20  # hang guard: one silent peer costs one read timeout
 
 

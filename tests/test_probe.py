@@ -154,7 +154,7 @@ async def test_refused_and_closed_and_silent() -> None:
     threading.Thread(target=close_at_once, daemon=True).start()
     [closed] = await probe("127.0.0.1", closer.getsockname()[1], lan={})
     closer.close()
-    assert closed.outcome is Outcome.NOT_HTTP
+    assert closed.outcome is Outcome.RESET
 
     silent = bound_socket("127.0.0.1")  # listen() but never accept(): the kernel completes it
     [quiet] = await probe("127.0.0.1", silent.getsockname()[1], lan={})

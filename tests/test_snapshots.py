@@ -14,7 +14,7 @@ import pytest
 
 from netdash.app import NetdashApp
 from netdash.render import group_results
-from tests.support.fixed import SNAPSHOT, probe_results
+from tests.support.fixed import SNAPSHOT, TAKEN_AT, probe_results
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def utc() -> Iterator[None]:
 
 
 def make_app(udp: bool = False) -> NetdashApp:
-    return NetdashApp(interval=2, collector=lambda: SNAPSHOT, udp=udp)
+    return NetdashApp(interval=2, collector=lambda: SNAPSHOT, udp=udp, clock=lambda: TAKEN_AT)
 
 
 async def first_poll(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +44,7 @@ async def probed(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
     app.results = group_results(probe_results())
     app.probe_status = "probed 9 listeners (20 probes) in 1.2 s"
+    app._probed_owners = {li.key: frozenset(li.pids) for li in SNAPSHOT.listeners}
     app._redraw()
     await pilot.pause()
 

@@ -94,7 +94,7 @@ def test_dashboard_in_a_real_terminal(tmux: Tmux) -> None:
         assert tmux.flag("alternate_on") == "1"
 
         tmux.run("send-keys", "-t", "t", "p")
-        screen = tmux.wait_for("probed")
+        screen = tmux.wait_for("probes) in")
         exposed_line = next(line for line in screen.splitlines() if " 1080 " in line)
         assert exposed_line.count("http 200") == 2  # loopback and LAN both answered
         assert exposed_line.lstrip().startswith("‼")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from rich.text import Text
 from textual.coordinate import Coordinate
@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 
 from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
 from netdash.render import (
+    PortKey,
     ServiceRow,
     Verdict,
     address_label,
@@ -43,12 +44,13 @@ GROUP_STYLE = {
 }
 
 VERDICT_CELL = {
-    Verdict.VERIFIED: Text("‼", style="bold red"),
-    Verdict.EXPOSED: Text("⚠", style="yellow"),
-    Verdict.LOCAL: Text("·", style="green"),
+    Verdict.EXPOSED: Text("‼", style="bold red"),
+    Verdict.EXPOSED_UNVERIFIED: Text("⚠", style="yellow"),
+    Verdict.LOCAL_ONLY: Text("·", style="green"),
+    Verdict.IPV6_LOOPBACK_ONLY: Text("⁶", style="bold cyan"),
 }
-"""Column 0 marks each row: ``‼`` answered on the LAN address, ``⚠`` bound beyond loopback,
-``·`` loopback only."""
+"""Column 0 marks each row: ``‼`` exposed (accepted on the LAN address), ``⚠`` exposed by
+bind, not verified, ``·`` local only, ``⁶`` IPv6 loopback only (127.0.0.1 refused)."""
 
 
 def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
@@ -82,10 +84,12 @@ class ListenerTable(DataTable[Text]):
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    def _cells(self, row: ServiceRow, results: Sequence[ProbeResult]) -> list[Text]:
+    def _cells(
+        self, row: ServiceRow, results: Sequence[ProbeResult], v4_loopback: Collection[PortKey]
+    ) -> list[Text]:
         processes = row_processes(row)
         return [
-            VERDICT_CELL[row_verdict(row, results)],
+            VERDICT_CELL[row_verdict(row, results, v4_loopback)],
             Text(address_label(row, results)),
             Text(port_label(row.first), justify="right"),
             Text(process_label(processes)),
@@ -99,8 +103,10 @@ class ListenerTable(DataTable[Text]):
         self,
         listeners: Sequence[Listener],
         results: Mapping[ListenerKey, Sequence[ProbeResult]],
+        v4_loopback: Collection[PortKey] = frozenset(),
     ) -> None:
-        """Bring the table in line with ``listeners``.
+        """Bring the table in line with ``listeners``. ``v4_loopback`` is
+        ``render.ipv4_loopback_ports`` of the whole snapshot (for the IPv6-loopback-only mark).
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
         the table is rebuilt in scope order and the cursor is put back on the same service
@@ -112,7 +118,8 @@ class ListenerTable(DataTable[Text]):
             rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
             for row in members:
                 by_key[row.key] = row
-                rows.append((row.key, self._cells(row, row_results(row, results))))
+                cells = self._cells(row, row_results(row, results), v4_loopback)
+                rows.append((row.key, cells))
         self.rows_by_key = by_key
         order = [key for key, _ in rows]
         if order == self._order:

@@ -64,45 +64,75 @@ def _result(
     outcome: Outcome,
     status: int | None = None,
     server: str | None = None,
+    **extra: str,
 ) -> ProbeResult:
     url = (
         f"http://[{target}]:{listener.port}/"
         if ":" in target
         else f"http://{target}:{listener.port}/"
     )
-    return ProbeResult(listener.key, via, target, url, outcome, 3.2, status, server)
+    return ProbeResult(
+        listener.key,
+        via,
+        target,
+        url,
+        outcome,
+        3.2,
+        status,
+        server,
+        probed_at=TAKEN_AT - 12,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def probe_results() -> list[ProbeResult]:
     li = {(x.protocol, x.address, x.port): x for x in SNAPSHOT.listeners}
     ssh4, ssh6 = li["tcp", "0.0.0.0", 22], li["tcp", "::", 22]
-    guni, vite, pg = (
-        li["tcp", "127.0.0.1", 5000],
-        li["tcp", "::1", 5173],
-        li["tcp", "127.0.0.1", 5432],
-    )
+    guni, vite = li["tcp", "127.0.0.1", 5000], li["tcp", "::1", 5173]
+    pg = li["tcp", "127.0.0.1", 5432]
     uv, flask = li["tcp", "0.0.0.0", 8000], li["tcp", "127.0.0.1", 8001]
     jup, spec = li["tcp", "::", 8888], li["tcp", "192.168.1.100", 9000]
     lan4, lan6 = "192.168.1.100", "2001:db8::100"
+    ssh = {"banner": "SSH-2.0-OpenSSH_9.6", "identified": "ssh"}
+    fastapi = {"identified": "FastAPI (uvicorn)", "docs": "/docs", "evidence": "Server: uvicorn"}
+    jupyter = {"identified": "Jupyter", "location": "/lab?"}
     return [
-        _result(ssh4, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
-        _result(ssh4, Via.LAN, lan4, Outcome.NOT_HTTP),
-        _result(ssh6, Via.LOOPBACK, "::1", Outcome.NOT_HTTP),
-        _result(ssh6, Via.LAN, lan6, Outcome.NOT_HTTP),
-        _result(guni, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "gunicorn"),
+        _result(ssh4, Via.LOOPBACK, "127.0.0.1", Outcome.BANNER, **ssh),
+        _result(ssh4, Via.LAN, lan4, Outcome.BANNER, **ssh),
+        _result(ssh6, Via.LOOPBACK, "::1", Outcome.BANNER, **ssh),
+        _result(ssh6, Via.LAN, lan6, Outcome.BANNER, **ssh),
+        _result(
+            guni, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "gunicorn", identified="gunicorn"
+        ),
         _result(guni, Via.LAN, lan4, Outcome.REFUSED),
-        _result(vite, Via.LOOPBACK, "::1", Outcome.HTTP, 200),
+        _result(vite, Via.LOOPBACK, "::1", Outcome.HTTP, 200, identified="Vite"),
         _result(vite, Via.LAN, lan6, Outcome.REFUSED),
-        _result(pg, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP),
+        _result(pg, Via.LOOPBACK, "127.0.0.1", Outcome.NOT_HTTP, identified="postgresql"),
         _result(pg, Via.LAN, lan4, Outcome.REFUSED),
-        _result(uv, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "uvicorn"),
-        _result(uv, Via.LAN, lan4, Outcome.HTTP, 200, "uvicorn"),
-        _result(flask, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "Werkzeug/3.0.1 Python/3.12"),
+        _result(uv, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 200, "uvicorn", **fastapi),
+        _result(uv, Via.LAN, lan4, Outcome.HTTP, 200, "uvicorn", **fastapi),
+        _result(
+            flask,
+            Via.LOOPBACK,
+            "127.0.0.1",
+            Outcome.HTTP,
+            200,
+            "Werkzeug/3.0.1 Python/3.12",
+            identified="Flask (Werkzeug)",
+        ),
         _result(flask, Via.LAN, lan4, Outcome.REFUSED),
-        _result(jup, Via.LOOPBACK, "::1", Outcome.HTTP, 302, "TornadoServer/6.4"),
-        _result(jup, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 302, "TornadoServer/6.4"),
-        _result(jup, Via.LAN, lan6, Outcome.HTTP, 302, "TornadoServer/6.4"),
-        _result(jup, Via.LAN, lan4, Outcome.HTTP, 302, "TornadoServer/6.4"),
+        _result(jup, Via.LOOPBACK, "::1", Outcome.HTTP, 302, "TornadoServer/6.4", **jupyter),
+        _result(jup, Via.LOOPBACK, "127.0.0.1", Outcome.HTTP, 302, "TornadoServer/6.4", **jupyter),
+        _result(jup, Via.LAN, lan6, Outcome.HTTP, 302, "TornadoServer/6.4", **jupyter),
+        _result(jup, Via.LAN, lan4, Outcome.HTTP, 302, "TornadoServer/6.4", **jupyter),
         _result(spec, Via.LOOPBACK, "127.0.0.1", Outcome.REFUSED),
-        _result(spec, Via.LAN, lan4, Outcome.HTTP, 200, "SimpleHTTP/0.6 Python/3.12"),
+        _result(
+            spec,
+            Via.LAN,
+            lan4,
+            Outcome.HTTP,
+            200,
+            "SimpleHTTP/0.6 Python/3.12",
+            identified="Python http.server",
+        ),
     ]
