@@ -79,7 +79,6 @@ class NetdashApp(App[None]):
     CSS_PATH = "netdash.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "probe", "Probe all"),
-        Binding("enter", "probe_selected", "Probe row"),
         Binding("r", "refresh", "Refresh"),
         Binding("u", "toggle_udp", "UDP"),
         Binding("q", "quit", "Quit"),
@@ -201,6 +200,10 @@ class NetdashApp(App[None]):
 
     def on_data_table_row_highlighted(self) -> None:
         self._update_verdict()
+
+    def on_data_table_row_selected(self) -> None:
+        """``enter`` on a row (the table's own select binding) probes that row."""
+        self.action_probe_selected()
 
     def _update_verdict(self) -> None:
         """The verdict line under the table, for the highlighted row."""

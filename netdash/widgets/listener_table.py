@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
@@ -34,7 +36,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("loopback", "LOOPBACK"),
     ("lan", "LAN"),
     ("pid", "PID"),
-    ("server", "SERVER"),
+    ("what", "WHAT"),
 )
 
 GROUP_STYLE = {
@@ -75,6 +77,10 @@ class ListenerTable(DataTable[Text]):
     sockets come and go. Cells are ``rich.text.Text`` built from cleaned strings, so process
     names and server headers are never parsed as markup.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Probe row", show=True),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
