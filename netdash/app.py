@@ -8,29 +8,51 @@ probe run cancels the one in flight, and quitting cancels every probe at once.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+import webbrowser
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
+import psutil
 from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult
+from textual import events, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, ScrollableContainer
 from textual.message import Message
+from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash import __version__
-from netdash.classify import choose_lan, own_addresses, probe_targets, resolve_lan
-from netdash.collect import ProcessCache, collect_snapshot
-from netdash.model import Listener, ListenerKey, ProbeResult, Snapshot
-from netdash.probe import ProbeLimits, probe_listeners
+from netdash.allow import AllowRule, first_match
+from netdash.classify import (
+    choose_lan,
+    is_exposed,
+    own_addresses,
+    probe_targets,
+    resolve_lan,
+    scope_of,
+)
+from netdash.collect import (
+    ProcessCache,
+    ProcessDetails,
+    collect_snapshot,
+    established_connections,
+    process_details,
+)
+from netdash.hints import fix_hint
+from netdash.model import Listener, ListenerKey, Outcome, ProbeResult, Process, Scope, Snapshot, Via
+from netdash.probe import ProbeLimits, build_url, probe_listeners
 from netdash.render import (
     VERDICT_STYLE,
+    ServiceRow,
     Verdict,
     ipv4_loopback_ports,
+    row_processes,
     row_results,
     verdict,
     verdict_sentence,
@@ -38,6 +60,7 @@ from netdash.render import (
 )
 from netdash.text import clean
 from netdash.widgets import InterfaceDiagram, ListenerTable
+from netdash.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
 
 __all__ = ["NetdashApp"]
 
@@ -72,18 +95,33 @@ class NetdashApp(App[None]):
     ``collector`` returns a fresh snapshot (default: ``collect_snapshot``); tests pass fixed
     data for deterministic screenshots. ``udp`` starts with UDP listeners shown (``u``).
     ``auto_probe`` probes every listener that appears after the first poll. ``clock`` gives
-    the time for result ages (seconds since the epoch; tests freeze it).
+    the time for result ages (seconds since the epoch; tests freeze it). ``bell`` rings the
+    terminal bell on a new exposure. ``browser`` opens a URL (``webbrowser.open``; the
+    boundary tests replace). ``allow`` rules (``netdash.allow``, from the config file)
+    acknowledge exposures: they raise no warning. ``ignore_interfaces`` are left out of the
+    diagram.
     """
 
     TITLE = "netdash"
     CSS_PATH = "netdash.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "probe", "Probe all"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("u", "toggle_udp", "UDP"),
+        Binding("P", "probe_selected", "Probe row", show=False),
+        Binding("k", "kill", "Stop"),
+        Binding("o", "open", "Open", show=False),
+        Binding("c", "copy", "Copy URL", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("e", "toggle_exposed", "Exposed only", show=False),
+        Binding("u", "toggle_udp", "UDP", show=False),
+        Binding("6", "toggle_ipv6", "IPv6", show=False),
+        Binding("s", "cycle_sort", "Sort", show=False),
+        Binding("space", "pause", "Pause", show=False, priority=True),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
+    SORTS = ("scope", "port", "process")
 
     def __init__(
         self,
@@ -94,9 +132,22 @@ class NetdashApp(App[None]):
         udp: bool = False,
         auto_probe: bool = False,
         clock: Callable[[], float] = time.time,
+        bell: bool = False,
+        browser: Callable[[str], object] = webbrowser.open,
+        allow: Sequence[AllowRule] = (),
+        ignore_interfaces: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.allow = tuple(allow)
+        self.ignore_interfaces = frozenset(ignore_interfaces)
         self.clock = clock
+        self.bell_on_exposure = bell
+        self.browser = browser
+        self.filter_text = ""
+        self.exposed_only = False
+        self.show_ipv6 = True
+        self.sort = "scope"
+        self.paused = False
         self.udp = udp
         self.auto_probe = auto_probe
         self.interval = interval
@@ -116,6 +167,7 @@ class NetdashApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("netdash: reading sockets…", id="status", markup=False)
+        yield Input(placeholder="filter: port, address, process or command line", id="filter")
         with Container(id="main"):
             yield ListenerTable(id="listeners")
             yield Static("", id="verdict", markup=False)
@@ -149,7 +201,8 @@ class NetdashApp(App[None]):
 
     def _arm_next_poll(self) -> None:
         self._polling = False
-        self._next_poll = self.set_timer(self.interval, self._start_poll)
+        if not self.paused:
+            self._next_poll = self.set_timer(self.interval, self._start_poll)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         previous = self.snapshot
@@ -165,6 +218,8 @@ class NetdashApp(App[None]):
         }
         self._redraw()
         self._arm_next_poll()
+        if previous is not None:
+            self._announce_new_exposures(previous, message.snapshot)
         if self.auto_probe and previous is not None:
             known = {li.key for li in previous.listeners}
             new = [li for li in message.snapshot.listeners if li.key not in known]
@@ -184,17 +239,41 @@ class NetdashApp(App[None]):
             self.lan_problem = str(exc)
             return choose_lan(snapshot)
 
+    def _announce_new_exposures(self, before: Snapshot, after: Snapshot) -> None:
+        """A listener that appears beyond loopback is announced once, with the bell if asked."""
+        known = {li.key for li in before.listeners}
+        for listener in after.listeners:
+            if listener.key in known or not is_exposed(scope_of(listener.address)):
+                continue
+            if first_match(listener, self.allow) is not None:
+                continue  # acknowledged in the config: no alarm
+            if not self.udp and listener.protocol != "tcp":
+                continue
+            self._warn(f"New exposure: {_who(listener)} on {_endpoint(listener)}")
+
+    def _warn(self, message: str) -> None:
+        self.notify(message, severity="warning", timeout=8, markup=False)
+        if self.bell_on_exposure:
+            self.bell()
+
     # Drawing -----------------------------------------------------------------------------
 
     def _redraw(self) -> None:
         snapshot = self.snapshot
         if snapshot is None or not self.query(ListenerTable):
             return
-        shown = visible(snapshot.listeners, self.udp)
+        shown = self._shown(snapshot)
         v4_ports = ipv4_loopback_ports(snapshot.listeners)
+        compact = self.size.height < 30
+        self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
-            self.query_one(ListenerTable).show(shown, self.results, v4_ports)
-            self.query_one(InterfaceDiagram).show(snapshot, self.results, self.lan, shown)
+            self.query_one(ListenerTable).show(shown, self.results, v4_ports, sort=self.sort)
+            if self.ignore_interfaces:
+                kept = tuple(i for i in snapshot.interfaces if i.name not in self.ignore_interfaces)
+                snapshot = replace(snapshot, interfaces=kept)
+            self.query_one(InterfaceDiagram).show(
+                snapshot, self.results, self.lan, shown, compact=compact
+            )
             self._update_status()
             self._update_verdict()
 
@@ -202,8 +281,33 @@ class NetdashApp(App[None]):
         self._update_verdict()
 
     def on_data_table_row_selected(self) -> None:
-        """``enter`` on a row (the table's own select binding) probes that row."""
-        self.action_probe_selected()
+        """``enter`` on a row (the table's own select binding) opens its details."""
+        self.action_details()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by it (address sorts by scope)."""
+        column = str(event.column_key.value)
+        self.sort = {"port": "port", "process": "process"}.get(column, "scope")
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _shown(self, snapshot: Snapshot) -> list[Listener]:
+        """The listeners the toggles and the filter let through."""
+        shown = visible(snapshot.listeners, self.udp)
+        if not self.show_ipv6:
+            shown = [li for li in shown if li.family == 4]
+        if self.exposed_only:
+            shown = [
+                li
+                for li in shown
+                if verdict(li, self.results.get(li.key, ()))
+                in (Verdict.EXPOSED, Verdict.EXPOSED_UNVERIFIED)
+            ]
+        if self.filter_text:
+            shown = [li for li in shown if matches(li, self.filter_text)]
+        return shown
 
     def _update_verdict(self) -> None:
         """The verdict line under the table, for the highlighted row."""
@@ -246,9 +350,19 @@ class NetdashApp(App[None]):
                 line.append(", ")
                 line.append(f"{verified} verified", style="bold red")
         notes: list[tuple[str, str]] = []
+        if self.paused:
+            notes.append(("PAUSED (space resumes)", "bold reverse"))
         if snapshot is not None:
             polled = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
             notes.append((f"polled {polled}, every {self.interval:g} s", "dim"))
+        views = [
+            f"filter {self.filter_text!r}" if self.filter_text else "",
+            "exposed only" if self.exposed_only else "",
+            "IPv6 hidden" if not self.show_ipv6 else "",
+            f"sorted by {self.sort}" if self.sort != "scope" else "",
+        ]
+        if any(views):
+            notes.append((" · ".join(v for v in views if v), "magenta"))
         if self.probe_status:
             notes.append((self.probe_status, "cyan"))
         if snapshot is not None:
@@ -302,6 +416,7 @@ class NetdashApp(App[None]):
         start = time.perf_counter()
         fresh: dict[ListenerKey, list[ProbeResult]] = {}
         owners = {li.key: frozenset(li.pids) for li in listeners}
+        before = {li.key: verdict(li, self.results.get(li.key, ())) for li in listeners}
 
         def arrived(result: ProbeResult) -> None:
             nonlocal done
@@ -324,12 +439,196 @@ class NetdashApp(App[None]):
             return
         if only is None:  # a full run replaces every result, including vanished listeners'
             self.results = {k: v for k, v in self.results.items() if k in fresh}
+        for listener in listeners:
+            new = verdict(listener, fresh.get(listener.key, ()))
+            if first_match(listener, self.allow) is not None:
+                continue
+            if new is Verdict.EXPOSED and before.get(listener.key) is not Verdict.EXPOSED:
+                self._warn(
+                    f"Verified: {_who(listener)} on {_endpoint(listener)} accepts connections "
+                    "on the LAN address"
+                )
         elapsed = time.perf_counter() - start
         what = f"{len(listeners)} listeners" if only is None else f"port {listeners[0].port}"
         self.probe_status = f"probed {what} ({len(results)} probes) in {elapsed:.1f} s" + (
             "" if lan else "; no LAN address found, loopback only"
         )
         self._redraw()
+
+    # Views ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._redraw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """enter keeps the filter and returns to the table."""
+        self._close_filter(keep=True)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            field = self.query_one("#filter", Input)
+            if field.display or self.filter_text:
+                event.stop()
+                self._close_filter(keep=False)
+
+    def _close_filter(self, keep: bool) -> None:
+        field = self.query_one("#filter", Input)
+        if not keep:
+            field.value = ""
+            self.filter_text = ""
+        field.display = bool(self.filter_text)
+        self.query_one(ListenerTable).focus()
+        self._redraw()
+
+    def action_toggle_exposed(self) -> None:
+        self.exposed_only = not self.exposed_only
+        self._redraw()
+
+    def action_toggle_ipv6(self) -> None:
+        self.show_ipv6 = not self.show_ipv6
+        self._redraw()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = self.SORTS[(self.SORTS.index(self.sort) + 1) % len(self.SORTS)]
+        self._redraw()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._next_poll is not None:
+            self._next_poll.stop()
+            self._next_poll = None
+        elif not self.paused:
+            self._start_poll()
+        self._update_status()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Probe all listeners", "Probe via loopback and LAN (p)", self.action_probe),
+            ("Show exposed only", "Toggle the exposed-only view (e)", self.action_toggle_exposed),
+            ("Show UDP listeners", "Toggle UDP listeners (u)", self.action_toggle_udp),
+            ("Show IPv6 listeners", "Toggle IPv6 listeners (6)", self.action_toggle_ipv6),
+            ("Sort", "Cycle sort: scope, port, process (s)", self.action_cycle_sort),
+            ("Pause or resume", "Stop or restart polling (space)", self.action_pause),
+            ("Keys and marks", "What every key and mark means (?)", self.action_help),
+        ):
+            yield SystemCommand(title, help_text, action)
+
+    # Acting on a row ---------------------------------------------------------------------------
+
+    def _selected(self) -> ServiceRow | None:
+        row = self.query_one(ListenerTable).selected_row()
+        if row is None:
+            self.notify("Select a listener first.", markup=False)
+        return row
+
+    def action_details(self) -> None:
+        row = self._selected()
+        if row is None or self.snapshot is None:
+            return
+        results = row_results(row, self.results)
+        v, sentence = verdict_sentence(row, results, ipv4_loopback_ports(self.snapshot.listeners))
+        hint = fix_hint_for(row, results)
+
+        def render(procs: Sequence[ProcessDetails] | None, conns: int | None) -> Any:
+            return details_renderable(row, v, sentence, results, procs, conns, hint, self.clock())
+
+        screen = DetailsScreen(render(None, None))
+
+        def closed(choice: str | None) -> None:
+            if choice == "probe":
+                if self.snapshot is not None:
+                    self._probe_worker(self.snapshot, list(row.listeners))
+            elif choice == "kill":
+                self.action_kill()
+
+        self.push_screen(screen, closed)
+        self._details_worker(screen, row, render)
+
+    @work(thread=True, group="details", exclusive=True, exit_on_error=False)
+    def _details_worker(
+        self,
+        screen: DetailsScreen,
+        row: ServiceRow,
+        render: Callable[[Sequence[ProcessDetails] | None, int | None], Any],
+    ) -> None:
+        pids = [p.pid for p in row_processes(row) if p.pid is not None]
+        procs = process_details(pids)
+        conns = established_connections(row.first.protocol, row.first.port)
+        self.call_from_thread(screen.show, render(procs, conns))
+
+    def action_open(self) -> None:
+        row = self._selected()
+        if row is not None:
+            url = url_for(row, row_results(row, self.results))
+            self.browser(url)
+            self.notify(f"Opening {url}", markup=False)
+
+    def action_copy(self) -> None:
+        row = self._selected()
+        if row is not None:
+            url = url_for(row, row_results(row, self.results))
+            self.copy_to_clipboard(url)
+            self.notify(f"Copied {url}", markup=False)
+
+    def action_kill(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        target = next((p for p in row_processes(row) if p.pid is not None), None)
+        if target is None or target.pid is None:
+            self.notify(
+                "The owner of this socket is unknown; run netdash as root to stop it.",
+                severity="error",
+                markup=False,
+            )
+            return
+        name = clean(target.name, 40) or "?"
+        workers = len([p for p in row_processes(row) if p.pid is not None]) - 1
+        family = f" and its {workers} worker{'s' if workers > 1 else ''}" if workers else ""
+        question = (
+            f"Stop {name} (pid {target.pid}){family}, listening on port {row.first.port}?\n"
+            "netdash sends SIGTERM; if it is still running after 2 s it offers SIGKILL."
+        )
+
+        def answered(choice: str | None) -> None:
+            if choice == "TERM":
+                self._signal_worker(target, signal.SIGTERM, row.first.port)
+
+        self.push_screen(KillScreen(question), answered)
+
+    @work(group="kill", exit_on_error=False)
+    async def _signal_worker(self, target: Process, signum: int, port: int) -> None:
+        assert target.pid is not None
+        problem = send_signal(target, signum)
+        if problem:
+            self.notify(problem, severity="error", markup=False)
+            return
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            if not _alive(target):
+                self.notify(f"Stopped pid {target.pid} (port {port}).", markup=False)
+                self._start_poll()
+                return
+        if signum == signal.SIGKILL:
+            self.notify(f"pid {target.pid} is still there after SIGKILL.", severity="error")
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice == "KILL":
+                self._signal_worker(target, signal.SIGKILL, port)
+
+        question = f"pid {target.pid} is still running 2 s after SIGTERM. Send SIGKILL?"
+        self.push_screen(KillScreen(question, escalate=True), answered)
 
     def _schedule_redraw(self) -> None:
         """Redraw soon, at most ten times a second however fast results arrive."""
@@ -352,3 +651,81 @@ def _age(seconds: float) -> str:
     if seconds < 5400:
         return f"{int(seconds // 60)} min"
     return f"{int(seconds // 3600)} h"
+
+
+def matches(listener: Listener, text: str) -> bool:
+    """The filter: ``text`` found (case-insensitive) in the port, bind address, a process
+    name or command line, the pid or the user."""
+    needle = text.lower()
+    haystack = [str(listener.port), listener.address]
+    for p in listener.processes:
+        haystack += [p.name or "", " ".join(p.cmdline), str(p.pid or ""), p.user or ""]
+    return any(needle in item.lower() for item in haystack)
+
+
+def _who(listener: Listener) -> str:
+    named = next((p for p in listener.processes if p.name), None)
+    if named is None:
+        return "an unknown process"
+    return f"{clean(named.name, 40)} (pid {named.pid})"
+
+
+def _endpoint(listener: Listener) -> str:
+    address = f"[{listener.address}]" if ":" in listener.address else listener.address
+    suffix = "/udp" if listener.protocol == "udp" else ""
+    return f"{address}:{listener.port}{suffix}"
+
+
+def url_for(row: ServiceRow, results: Sequence[ProbeResult]) -> str:
+    """The URL to open for a row: one a probe found answering via loopback (https for a TLS
+    port), else ``http://localhost:PORT/`` (or the bind address, for a listener that does
+    not answer on loopback)."""
+    for result in results:
+        if result.via is Via.LOOPBACK and result.outcome in (Outcome.HTTP, Outcome.TLS):
+            if result.outcome is Outcome.TLS:
+                return result.url.replace("http://", "https://", 1)
+            return result.url
+    first = row.first
+    if scope_of(first.address) is Scope.SPECIFIC_INTERFACE:
+        return build_url("http", first.address, first.port)
+    return f"http://localhost:{first.port}/"
+
+
+def send_signal(target: Process, signum: int) -> str | None:
+    """Signal ``target`` if its pid still names the same process (create time); returns a
+    message for the user when it did not happen, ``None`` on success."""
+    assert target.pid is not None
+    try:
+        proc = psutil.Process(target.pid)
+        if target.create_time is not None and proc.create_time() != target.create_time:
+            return f"pid {target.pid} now belongs to another process; nothing was signalled."
+        proc.send_signal(signum)
+    except psutil.NoSuchProcess:
+        return f"pid {target.pid} has already exited."
+    except psutil.AccessDenied:
+        return (
+            f"Not allowed to signal pid {target.pid} ({clean(target.user, 30) or 'another user'}"
+            "'s process); run netdash as that user or root."
+        )
+    return None
+
+
+def _alive(target: Process) -> bool:
+    assert target.pid is not None
+    try:
+        proc = psutil.Process(target.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return target.create_time is None or proc.create_time() == target.create_time
+    except psutil.NoSuchProcess:
+        return False
+
+
+def fix_hint_for(row: ServiceRow, results: Sequence[ProbeResult]) -> str | None:
+    """How to bind the row's program to loopback, for a row bound beyond it
+    (``netdash.hints.fix_hint``, shared with ``netdash check``)."""
+    if row.scope is Scope.LOOPBACK:
+        return None
+    identified = next((r.identified for r in results if r.identified), None)
+    hint = fix_hint(row_processes(row), identified, row.first.address, row.first.port)
+    return hint.text

@@ -16,6 +16,7 @@ psutil sees only the caller's network namespace: listeners inside containers are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -31,7 +32,15 @@ import psutil
 from netdash import linux
 from netdash.model import Interface, Listener, Process, Snapshot
 
-__all__ = ["ProcessCache", "collect_snapshot", "read_default_route_interfaces", "read_interfaces"]
+__all__ = [
+    "ProcessCache",
+    "ProcessDetails",
+    "collect_snapshot",
+    "established_connections",
+    "process_details",
+    "read_default_route_interfaces",
+    "read_interfaces",
+]
 
 _FAMILIES: dict[int, int] = {int(socket.AF_INET): 4, int(socket.AF_INET6): 6}
 T = TypeVar("T")
@@ -339,3 +348,62 @@ def _partial_reasons(hidden: int, denied: int) -> tuple[str, ...]:
 
 def _can_elevate() -> bool:
     return sys.platform != "win32" and hasattr(os, "geteuid") and os.geteuid() != 0
+
+
+@dataclass(frozen=True)
+class ProcessDetails:
+    """What the details view shows about one process, read on demand.
+
+    ``cwd`` is ``None`` when unreadable; ``started`` is seconds since the epoch (psutil's
+    create time); ``cmdline`` is complete, not cut for display.
+    """
+
+    pid: int
+    ppid: int | None
+    name: str | None
+    user: str | None
+    cmdline: tuple[str, ...]
+    cwd: str | None
+    started: float | None
+
+
+def process_details(pids: Iterable[int]) -> list[ProcessDetails]:
+    """Details of each pid that still exists (``psutil.Process``); gone ones are skipped,
+    unreadable fields are ``None``."""
+    out = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                out.append(
+                    ProcessDetails(
+                        pid=pid,
+                        ppid=_try(proc.ppid),
+                        name=_try(proc.name),
+                        user=_try(proc.username),
+                        cmdline=tuple(_try(proc.cmdline) or ()),
+                        cwd=_try(proc.cwd),
+                        started=_try(proc.create_time),
+                    )
+                )
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def established_connections(protocol: str, port: int) -> int | None:
+    """How many established TCP connections have ``port`` as their local port (clients of a
+    listener on it); ``None`` when it cannot be told (UDP, or the tables are unreadable).
+    Source: sock_diag on Linux, else ``psutil.net_connections``."""
+    if protocol != "tcp":
+        return None
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            return linux.count_established(port)
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (OSError, psutil.Error):
+        return None
+    return sum(
+        1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr[1] == port
+    )

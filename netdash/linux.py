@@ -24,7 +24,7 @@ import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-__all__ = ["RawSocket", "dump_sockets", "socket_holders"]
+__all__ = ["RawSocket", "count_established", "dump_sockets", "socket_holders"]
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -197,3 +197,14 @@ def socket_holders(
     for pids in holders.values():
         pids.sort()
     return holders, unreadable
+
+
+def count_established(port: int) -> int:
+    """Established TCP connections whose local port is ``port`` (both families).
+    Raises ``OSError`` when netlink is refused."""
+    total = 0
+    for family in (socket.AF_INET, socket.AF_INET6):
+        total += sum(
+            1 for s in _dump(family, socket.IPPROTO_TCP, 1 << TCP_ESTABLISHED) if s.port == port
+        )
+    return total

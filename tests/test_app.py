@@ -135,7 +135,7 @@ async def test_poll_failure_is_shown_and_the_app_recovers() -> None:
         assert app.is_running
 
 
-async def test_enter_probes_only_the_highlighted_row(servers) -> None:  # type: ignore[no-untyped-def]
+async def test_shift_p_probes_only_the_highlighted_row(servers) -> None:  # type: ignore[no-untyped-def]
     app = NetdashApp(interval=5, probe_limits=FAST)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
@@ -144,7 +144,7 @@ async def test_enter_probes_only_the_highlighted_row(servers) -> None:  # type: 
         key = key_for(table, "0.0.0.0", uv.port)
         assert key is not None
         table.move_cursor(row=table._order.index(key))
-        await pilot.press("enter")
+        await pilot.press("P")
         await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""))
         assert {r.listener[2] for r in app.probed()} == {uv.port}
         verdict_line = as_text(app.query_one("#verdict").content)

@@ -16,7 +16,7 @@ from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, 
 from netdash.render import probe_label
 from netdash.text import clean
 
-__all__ = ["InterfaceDiagram", "build_diagram"]
+__all__ = ["InterfaceDiagram", "build_compact_diagram", "build_diagram"]
 
 COLUMN_WIDTH = 29
 """Preferred width of one interface column, in cells."""
@@ -147,6 +147,61 @@ def build_diagram(
     )
 
 
+def _per_interface(
+    snapshot: Snapshot, listeners: Sequence[Listener]
+) -> tuple[list[Interface], dict[str, list[Listener]], list[Listener]]:
+    up = [i for i in snapshot.interfaces if i.is_up]
+    per_interface: dict[str, list[Listener]] = {i.name: [] for i in up}
+    orphans: list[Listener] = []
+    for listener in listeners:
+        names = listener_reach(listener, snapshot.interfaces)
+        for name in names:
+            per_interface.setdefault(name, []).append(listener)
+        if not names:
+            orphans.append(listener)
+    return up, per_interface, orphans
+
+
+def build_compact_diagram(
+    snapshot: Snapshot,
+    results: Mapping[ListenerKey, Sequence[ProbeResult]],
+    lan: Mapping[int, str],
+    listeners: Sequence[Listener],
+) -> RenderableType:
+    """The diagram for small terminals: one line per up interface, its ports after it
+    (``*`` marks a wildcard listener, ``✔`` one that answered through it)."""
+    up, per_interface, orphans = _per_interface(snapshot, listeners)
+    lines: list[Text] = []
+    for interface in up:
+        via = _interface_via(interface, lan)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(clean(interface.name, 12), style="bold")
+        if via is Via.LAN:
+            line.append(" (LAN)", style="bold cyan")
+        who = "only this machine" if interface.is_loopback else "this network"
+        line.append(f" → {who}: ", style="green" if interface.is_loopback else "yellow")
+        by_port: dict[tuple[int, str], list[Listener]] = {}
+        for listener in per_interface[interface.name]:
+            by_port.setdefault((listener.port, listener.protocol), []).append(listener)
+        ports = sorted(by_port)
+        for n, (port, protocol) in enumerate(ports):
+            group = by_port[port, protocol]
+            if n:
+                line.append(" ")
+            wild = any(scope_of(li.address) is Scope.ALL_INTERFACES for li in group)
+            marks = {_mark(results.get(li.key, ()), via).plain.strip() for li in group}
+            mark = "✔" if "✔" in marks else ("✗" if "✗" in marks else "")
+            label = f"{port}{'u' if protocol == 'udp' else ''}{'*' if wild else ''}{mark}"
+            style = "bold red" if mark == "✔" and via is Via.LAN else ("yellow" if wild else "")
+            line.append(label, style=style)
+        if not ports:
+            line.append("no listeners", style="dim")
+        lines.append(line)
+    if orphans:
+        lines.append(Text("no interface: " + ", ".join(f"{o.address}:{o.port}" for o in orphans)))
+    return Group(*lines) if lines else Text("no interface is up", style="dim")
+
+
 class InterfaceDiagram(Static):
     """Shows :func:`build_diagram`; its width grows with the number of interfaces so that
     columns stay readable and the parent container scrolls horizontally."""
@@ -157,7 +212,14 @@ class InterfaceDiagram(Static):
         results: Mapping[ListenerKey, Sequence[ProbeResult]],
         lan: Mapping[int, str],
         listeners: Sequence[Listener] | None = None,
+        compact: bool = False,
     ) -> None:
+        """Draw the diagram; ``compact`` (small terminals) gives one line per interface."""
+        if compact:
+            self.styles.min_width = 1
+            shown = snapshot.listeners if listeners is None else listeners
+            self.update(build_compact_diagram(snapshot, results, lan, shown))
+            return
         up = sum(1 for i in snapshot.interfaces if i.is_up)
         self.styles.min_width = max(1, up) * COLUMN_WIDTH + 2
         self.update(build_diagram(snapshot, results, lan, listeners))

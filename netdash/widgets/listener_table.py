@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import ClassVar
 
@@ -79,13 +80,17 @@ class ListenerTable(DataTable[Text]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Probe row", show=True),
+        Binding("enter", "select_cursor", "Details", show=True),
     ]
+    NEW_FOR = 5.0
+    """Seconds a new row stays highlighted."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._order: list[str] = []
         self._rebuilding = False
+        self._seen: set[str] | None = None  # row keys of the last show(); None before the first
+        self._born: dict[str, float] = {}  # row key -> time.monotonic() it appeared
         self.rows_by_key: dict[str, ServiceRow] = {}
         for key, label in COLUMNS:
             self.add_column(label, key=key)
@@ -110,9 +115,12 @@ class ListenerTable(DataTable[Text]):
         listeners: Sequence[Listener],
         results: Mapping[ListenerKey, Sequence[ProbeResult]],
         v4_loopback: Collection[PortKey] = frozenset(),
+        sort: str = "scope",
     ) -> None:
         """Bring the table in line with ``listeners``. ``v4_loopback`` is
         ``render.ipv4_loopback_ports`` of the whole snapshot (for the IPv6-loopback-only mark).
+        ``sort`` is ``"scope"`` (grouped under scope headers, most exposed first), ``"port"``
+        or ``"process"`` (one flat list).
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
         the table is rebuilt in scope order and the cursor is put back on the same service
@@ -120,12 +128,23 @@ class ListenerTable(DataTable[Text]):
         """
         rows: list[tuple[str, list[Text]]] = []
         by_key: dict[str, ServiceRow] = {}
-        for scope, members in service_rows(listeners):
-            rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
+        groups = service_rows(listeners)
+        if sort != "scope":
+            flat = [row for _, members in groups for row in members]
+            if sort == "port":
+                flat.sort(key=lambda r: (r.first.port, r.first.protocol))
+            else:
+                flat.sort(key=lambda r: (process_label(row_processes(r)).lower(), r.first.port))
+            groups = [(None, flat)] if flat else []  # type: ignore[list-item]
+        for _, members in groups:
+            by_key.update((row.key, row) for row in members)
+        self._remember(by_key)
+        for scope, members in groups:
+            if scope is not None:
+                rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
             for row in members:
-                by_key[row.key] = row
                 cells = self._cells(row, row_results(row, results), v4_loopback)
-                rows.append((row.key, cells))
+                rows.append((row.key, self._fresh(row.key, cells)))
         self.rows_by_key = by_key
         order = [key for key, _ in rows]
         if order == self._order:
@@ -169,6 +188,27 @@ class ListenerTable(DataTable[Text]):
         super().watch_cursor_coordinate(old, new)
         if not self._rebuilding:
             self._off_header(-1 if new.row < old.row else +1)
+
+    def _fresh(self, key: str, cells: list[Text]) -> list[Text]:
+        """Cells of a row that appeared in the last few seconds, drawn reversed."""
+        born = self._born.get(key)
+        if born is None or time.monotonic() - born > self.NEW_FOR:
+            return cells
+        return [cell.copy() for cell in cells[:1]] + [
+            Text(cell.plain, style=f"{cell.style} reverse", justify=cell.justify)
+            for cell in cells[1:]
+        ]
+
+    def _remember(self, rows: Mapping[str, ServiceRow]) -> None:
+        now = time.monotonic()
+        if self._seen is not None:
+            for key in rows:
+                if key not in self._seen:
+                    self._born[key] = now
+        for key in list(self._born):
+            if key not in rows or now - self._born[key] > self.NEW_FOR:
+                del self._born[key]
+        self._seen = set(rows)
 
     def _group_cells(self, scope: Scope, count: int) -> list[Text]:
         style = GROUP_STYLE[scope]

@@ -1,0 +1,237 @@
+"""Modal screens: the details of one row, the kill confirmation, and the key help."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from netdash.collect import ProcessDetails
+from netdash.model import ProbeResult
+from netdash.render import VERDICT_STYLE, ServiceRow, Verdict, address_label, stack_label
+from netdash.text import clean
+
+__all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
+
+
+def _uptime(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def details_renderable(
+    row: ServiceRow,
+    verdict: Verdict,
+    sentence: str,
+    results: Sequence[ProbeResult],
+    processes: Sequence[ProcessDetails] | None,
+    connections: int | None,
+    hint: str | None,
+    now: float,
+) -> RenderableType:
+    """Everything known about one row, for :class:`DetailsScreen`. ``processes`` is ``None``
+    while still being read; every text from other programs is cleaned and never markup."""
+    first = row.first
+    parts: list[RenderableType] = []
+    title = Text()
+    title.append(f"{first.protocol} port {first.port}", style="bold")
+    title.append(f"  {address_label(row, results)}")
+    parts.append(title)
+    parts.append(Text(sentence, style=VERDICT_STYLE[verdict]))
+    if hint:
+        parts.append(Text(f"fix: {hint}", style="bold"))
+    parts.append(Text(""))
+
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    facts.add_row("scope", row.scope.value)
+    for listener in row.listeners:
+        stack = stack_label(listener, results)
+        note = f" ({stack})" if stack else ""
+        if listener.bound_device:
+            note += f", bound to {clean(listener.bound_device, 20)}"
+        facts.add_row("socket", Text(f"{listener.address}:{listener.port}{note}"))
+    facts.add_row(
+        "connections",
+        "unknown" if connections is None else f"{connections} established",
+    )
+    parts.append(facts)
+    parts.append(Text(""))
+
+    if processes is None:
+        parts.append(Text("reading processes…", style="dim"))
+    elif not processes:
+        owners = {p.user for li in row.listeners for p in li.processes if p.user}
+        who = f" (user {', '.join(sorted(owners))})" if owners else ""
+        parts.append(Text(f"owner unknown{who}: run as root to see it", style="yellow"))
+    pids = {p.pid for p in processes or ()}
+    for proc in processes or ():
+        role = "worker of " + str(proc.ppid) if proc.ppid in pids else "process"
+        head = Text()
+        head.append(f"{role} {proc.pid}", style="bold")
+        head.append(f"  {clean(proc.name, 60) or '?'}  user {clean(proc.user, 30) or '?'}")
+        if proc.started:
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(proc.started))
+            head.append(f"  started {started}, up {_uptime(now - proc.started)}", style="dim")
+        parts.append(head)
+        parts.append(Text("  $ " + clean(" ".join(proc.cmdline), 4000)))
+        if proc.cwd:
+            parts.append(Text("  in " + clean(proc.cwd, 500), style="dim"))
+    parts.append(Text(""))
+
+    probes = Table(title=Text("probes", style="bold"), title_justify="left", box=None)
+    for column in ("via", "target", "outcome", "ms", "what", "detail"):
+        probes.add_column(column, overflow="fold")
+    for r in results:
+        said = r.identified or r.server or r.banner or ""
+        extra = r.title or r.location or r.certificate or r.detail or ""
+        if r.location:
+            extra = f"→ {r.location}"
+        outcome = r.outcome.value + (f" {r.status}" if r.status is not None else "")
+        probes.add_row(
+            r.via.value,
+            Text(r.target),
+            outcome,
+            f"{r.elapsed_ms:.0f}",
+            Text(clean(said, 60)),
+            Text(clean(extra, 200)),
+        )
+    if results:
+        parts.append(probes)
+    else:
+        parts.append(Text("not probed yet: press p here to probe this row", style="dim"))
+    return Group(*parts)
+
+
+class DetailsScreen(ModalScreen[str | None]):
+    """The details of one row. Dismisses with ``"probe"``, ``"kill"`` or ``None``."""
+
+    DEFAULT_CSS = """
+    DetailsScreen { align: center middle; }
+    DetailsScreen > VerticalScroll {
+        width: 92%; height: 88%; border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "close", "Close"),
+        Binding("p", "choose('probe')", "Probe this row"),
+        Binding("k", "choose('kill')", "Stop process"),
+    ]
+
+    def __init__(self, renderable: RenderableType) -> None:
+        super().__init__()
+        self._renderable = renderable
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._renderable, id="details-body")
+
+    def show(self, renderable: RenderableType) -> None:
+        """Replace the content (when process details arrive)."""
+        self._renderable = renderable
+        if self.is_mounted:
+            self.query_one("#details-body", Static).update(renderable)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+
+KillChoice = str
+"""``"TERM"``, ``"KILL"`` or ``"cancel"``."""
+
+
+class KillScreen(ModalScreen[KillChoice]):
+    """Ask before signalling: names the program, pid and port; ``escape`` cancels."""
+
+    DEFAULT_CSS = """
+    KillScreen { align: center middle; }
+    KillScreen > Vertical {
+        width: 70; height: auto; border: thick $error; background: $surface; padding: 1 2;
+    }
+    KillScreen Horizontal { height: auto; margin-top: 1; }
+    KillScreen Button { margin-right: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n", "cancel", "Cancel")]
+
+    def __init__(self, question: str, escalate: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.escalate = escalate
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.question), id="kill-question")
+            with Horizontal():
+                if self.escalate:
+                    yield Button("Send SIGKILL", variant="error", id="KILL")
+                else:
+                    yield Button("Send SIGTERM", variant="error", id="TERM")
+                yield Button("Cancel", variant="primary", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+    def action_cancel(self) -> None:
+        self.dismiss("cancel")
+
+
+HELP = """\
+netdash shows every listening socket on this machine, grouped by who can connect.
+
+Marks:  ‼ exposed: accepted a connection on the LAN address (other devices reach it)
+        ⚠ exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
+        · local only (loopback)     ⁶ IPv6 loopback only: 127.0.0.1 is refused
+
+Keys:   p  probe every listener          enter  details of the row
+        P  probe the highlighted row     k      stop its process (asks first)
+        o  open it in the browser        c      copy its URL
+        /  filter (port, address, process, command line); escape clears it
+        e  exposed only   u  UDP   6  IPv6   s  sort (scope, port, process)
+        space  pause / resume refresh    r  refresh now    q  quit
+        ctrl+p  command palette           ?  this help
+
+A probe proves a listener accepts connections on an address; from this machine it does not
+cross a firewall, so 'exposed' means reachable via the LAN address, firewall aside."""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 100; max-width: 96%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(Text(HELP))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

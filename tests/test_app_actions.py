@@ -1,0 +1,211 @@
+"""Every action of the daily-driver TUI, with Pilot, on real sockets and real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netdash.app import NetdashApp
+from netdash.probe import ProbeLimits
+from netdash.widgets import ListenerTable
+from netdash.widgets.screens import DetailsScreen, HelpScreen, KillScreen
+from tests.support.servers import bound_socket, start_http_server, wait_listening
+from tests.test_app import as_text, key_for, wait_until
+
+pytestmark = pytest.mark.netns
+
+FAST = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
+
+
+def row_ports(table: ListenerTable) -> set[int]:
+    return {row.first.port for row in table.rows_by_key.values()}
+
+
+async def started(pilot, app: NetdashApp) -> ListenerTable:  # type: ignore[no-untyped-def]
+    await wait_until(pilot, lambda: app.snapshot is not None)
+    return app.query_one(ListenerTable)
+
+
+async def test_filter_toggles_and_sort() -> None:
+    exposed = bound_socket("0.0.0.0", 1200)
+    local = bound_socket("127.0.0.1", 1201)
+    v6 = bound_socket("::1", 1202)
+    app = NetdashApp(interval=30)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await started(pilot, app)
+        assert {1200, 1201, 1202} <= row_ports(table)
+
+        await pilot.press("slash")
+        for ch in "1201":
+            await pilot.press(ch)
+        assert row_ports(table) == {1201}
+        await pilot.press("enter")  # keeps the filter, back to the table
+        assert app.focused is table and row_ports(table) == {1201}
+        assert "filter '1201'" in as_text(app.query_one("#status").content)
+        await pilot.press("escape")  # clears it
+        assert {1200, 1201, 1202} <= row_ports(table)
+
+        await pilot.press("e")
+        assert 1200 in row_ports(table) and not {1201, 1202} & row_ports(table)
+        await pilot.press("e", "6")
+        assert 1202 not in row_ports(table) and 1201 in row_ports(table)
+        await pilot.press("6")
+
+        await pilot.press("s")  # by port: flat, no scope headers
+        assert app.sort == "port"
+        assert not any(k.startswith("scope|") for k in table._order)
+        ports = [table.rows_by_key[k].first.port for k in table._order]
+        assert ports == sorted(ports)
+        await pilot.press("s", "s")
+        assert app.sort == "scope" and table._order[0].startswith("scope|")
+    for s in (exposed, local, v6):
+        s.close()
+
+
+async def test_details_show_command_line_user_and_connections() -> None:
+    server = start_http_server("127.0.0.1")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "127.0.0.1", server.port)
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+            await pilot.press("enter")
+            assert isinstance(app.screen, DetailsScreen)
+
+            def body() -> str:
+                return as_text(app.screen.query_one("#details-body").content)
+
+            await wait_until(pilot, lambda: "reading processes" not in body())
+            body_text = body()
+            assert f"process {server.pid}" in body_text
+            assert "http.server" in body_text and "--bind 127.0.0.1" in body_text
+            assert "0 established" in body_text
+            assert "local only" in body_text
+            await pilot.press("escape")
+            assert not isinstance(app.screen, DetailsScreen)
+    finally:
+        server.stop()
+
+
+async def test_kill_asks_then_stops_a_real_process_and_cancel_does_not() -> None:
+    server = start_http_server("0.0.0.0")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "0.0.0.0", server.port)
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+
+            await pilot.press("k")
+            assert isinstance(app.screen, KillScreen)
+            question = as_text(app.screen.query_one("#kill-question").content)
+            assert f"pid {server.pid}" in question and f"port {server.port}" in question
+            await pilot.press("escape")  # cancel
+            await pilot.pause(0.3)
+            assert server.process is not None and server.process.poll() is None
+
+            await pilot.press("k")
+            assert isinstance(app.screen, KillScreen)
+            await pilot.click("#TERM")
+            await wait_until(pilot, lambda: server.process.poll() is not None)
+            assert server.process.returncode == -15  # SIGTERM
+    finally:
+        server.stop()
+
+
+async def test_kill_refuses_a_reused_pid() -> None:
+    """The pid's create time must match: a different process with that pid is not signalled."""
+    from netdash.app import send_signal
+    from netdash.model import Process
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        stale = Process(pid=child.pid, name="python", create_time=1.0)  # not its create time
+        assert "another process" in (send_signal(stale, 15) or "")
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_open_and_copy_use_the_url_probing_found() -> None:
+    server = start_http_server("::1")
+    opened: list[str] = []
+    copied: list[str] = []
+    try:
+        app = NetdashApp(interval=30, browser=opened.append, probe_limits=FAST)
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "::1", server.port)
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+            await pilot.press("o")
+            assert opened == [f"http://localhost:{server.port}/"]
+            await pilot.press("P")
+            await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""))
+            await pilot.press("c")
+            assert copied == [f"http://[::1]:{server.port}/"]  # what answered: IPv6 only
+    finally:
+        server.stop()
+
+
+async def test_new_exposure_is_announced_with_bell_and_pause_stops_polling() -> None:
+    bells: list[int] = []
+    app = NetdashApp(interval=0.3, bell=True)
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        sock = bound_socket("0.0.0.0")
+        port = sock.getsockname()[1]
+        await wait_until(
+            pilot,
+            lambda: any(f":{port}" in str(n.message) for n in app._notifications),
+        )
+        note = next(n for n in app._notifications if f":{port}" in str(n.message))
+        assert note.severity == "warning" and "New exposure" in str(note.message)
+        assert bells
+
+        await pilot.press("space")
+        assert "PAUSED" in as_text(app.query_one("#status").content)
+        taken = app.snapshot.taken_at if app.snapshot else 0
+        await pilot.pause(1.0)
+        assert app.snapshot is not None and app.snapshot.taken_at == taken
+        await pilot.press("space")
+        await wait_until(pilot, lambda: app.snapshot is not None and app.snapshot.taken_at > taken)
+        sock.close()
+
+
+async def test_help_and_new_rows_are_highlighted() -> None:
+    app = NetdashApp(interval=0.3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await started(pilot, app)
+        sock = bound_socket("127.0.0.1")
+        port = sock.getsockname()[1]
+        await wait_until(pilot, lambda: key_for(table, "127.0.0.1", port) is not None)
+        key = key_for(table, "127.0.0.1", port)
+        assert key is not None
+        address_cell = table.get_cell(key, "address")
+        assert "reverse" in str(address_cell.style)  # new: highlighted for a few seconds
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        sock.close()
+
+
+def test_child_helper_sanity() -> None:
+    """wait_listening really waits for our own server (used above)."""
+    server = start_http_server("127.0.0.1")
+    try:
+        wait_listening("127.0.0.1", server.port)
+        assert os.path.exists(f"/proc/{server.pid}")
+        assert time.time() > 0
+    finally:
+        server.stop()
