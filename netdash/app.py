@@ -240,16 +240,19 @@ class NetdashApp(App[None]):
             return choose_lan(snapshot)
 
     def _announce_new_exposures(self, before: Snapshot, after: Snapshot) -> None:
-        """A listener that appears beyond loopback is announced once, with the bell if asked."""
+        """Listeners that appear beyond loopback are announced once (one notification per
+        poll), with the bell if asked; exposures the config allows stay quiet."""
         known = {li.key for li in before.listeners}
-        for listener in after.listeners:
-            if listener.key in known or not is_exposed(scope_of(listener.address)):
-                continue
-            if first_match(listener, self.allow) is not None:
-                continue  # acknowledged in the config: no alarm
-            if not self.udp and listener.protocol != "tcp":
-                continue
-            self._warn(f"New exposure: {_who(listener)} on {_endpoint(listener)}")
+        new = [
+            listener
+            for listener in after.listeners
+            if listener.key not in known
+            and is_exposed(scope_of(listener.address))
+            and first_match(listener, self.allow) is None
+            and (self.udp or listener.protocol == "tcp")
+        ]
+        if new:
+            self._warn("New exposure: " + _summary(new))
 
     def _warn(self, message: str) -> None:
         self.notify(message, severity="warning", timeout=8, markup=False)
@@ -439,15 +442,20 @@ class NetdashApp(App[None]):
             return
         if only is None:  # a full run replaces every result, including vanished listeners'
             self.results = {k: v for k, v in self.results.items() if k in fresh}
-        for listener in listeners:
-            new = verdict(listener, fresh.get(listener.key, ()))
-            if first_match(listener, self.allow) is not None:
-                continue
-            if new is Verdict.EXPOSED and before.get(listener.key) is not Verdict.EXPOSED:
-                self._warn(
-                    f"Verified: {_who(listener)} on {_endpoint(listener)} accepts connections "
-                    "on the LAN address"
-                )
+        verified = [
+            listener
+            for listener in listeners
+            if first_match(listener, self.allow) is None
+            and verdict(listener, fresh.get(listener.key, ())) is Verdict.EXPOSED
+            and before.get(listener.key) is not Verdict.EXPOSED
+        ]
+        if verified:
+            self._warn(
+                "Verified: "
+                + _summary(verified)
+                + (" accepts" if len(verified) == 1 else " accept")
+                + " connections on the LAN address"
+            )
         elapsed = time.perf_counter() - start
         what = f"{len(listeners)} listeners" if only is None else f"port {listeners[0].port}"
         self.probe_status = f"probed {what} ({len(results)} probes) in {elapsed:.1f} s" + (
@@ -668,6 +676,14 @@ def _who(listener: Listener) -> str:
     if named is None:
         return "an unknown process"
     return f"{clean(named.name, 40)} (pid {named.pid})"
+
+
+def _summary(listeners: Sequence[Listener], most: int = 3) -> str:
+    """``uvicorn (pid 42) on 0.0.0.0:8000``, or several of those and ``+N more``."""
+    parts = [f"{_who(li)} on {_endpoint(li)}" for li in listeners[:most]]
+    if len(listeners) > most:
+        parts.append(f"+{len(listeners) - most} more")
+    return "; ".join(parts)
 
 
 def _endpoint(listener: Listener) -> str:

@@ -36,6 +36,17 @@ async def shoot(size: tuple[int, int], suffix: str) -> None:
             await pilot.pause(0.05)
         await pilot.pause(0.3)
         app.save_screenshot(f"dashboard-probed{suffix}.svg", path=str(OUT))
+        if suffix:
+            return
+        table = app.query_one("#listeners")
+        table.move_cursor(row=2)  # the uvicorn row: pre-fork, exposed, FastAPI
+        await pilot.press("enter")
+        await pilot.pause(1.0)
+        app.save_screenshot("details.svg", path=str(OUT))
+        await pilot.press("escape", "k")
+        await pilot.pause(0.3)
+        app.save_screenshot("stop-confirmation.svg", path=str(OUT))
+        await pilot.press("escape")
 
 
 def main() -> None:
