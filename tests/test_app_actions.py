@@ -198,6 +198,11 @@ async def test_help_and_new_rows_are_highlighted() -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         sock.close()
+        # A vanished listener fades out: struck through for a few seconds, then gone.
+        await wait_until(pilot, lambda: f"gone|{key}" in table._order)
+        assert table.get_row(f"gone|{key}")[0].plain == "×"
+        assert "strike" in str(table.get_row(f"gone|{key}")[1].style)
+        await wait_until(pilot, lambda: f"gone|{key}" not in table._order, timeout=10)
 
 
 def test_child_helper_sanity() -> None:

@@ -84,6 +84,8 @@ class ListenerTable(DataTable[Text]):
     ]
     NEW_FOR = 5.0
     """Seconds a new row stays highlighted."""
+    GONE_FOR = 3.0
+    """Seconds a vanished row stays, faded, before it goes."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -91,6 +93,8 @@ class ListenerTable(DataTable[Text]):
         self._rebuilding = False
         self._seen: set[str] | None = None  # row keys of the last show(); None before the first
         self._born: dict[str, float] = {}  # row key -> time.monotonic() it appeared
+        self._last_cells: dict[str, tuple[str, list[Text]]] = {}
+        self._gone: dict[str, tuple[float, str, list[Text]]] = {}  # key -> (until, group, cells)
         self.rows_by_key: dict[str, ServiceRow] = {}
         for key, label in COLUMNS:
             self.add_column(label, key=key)
@@ -139,12 +143,21 @@ class ListenerTable(DataTable[Text]):
         for _, members in groups:
             by_key.update((row.key, row) for row in members)
         self._remember(by_key)
+        ghosts = self._fade(by_key)
+        live_cells: dict[str, tuple[str, list[Text]]] = {}
         for scope, members in groups:
             if scope is not None:
                 rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
             for row in members:
                 cells = self._cells(row, row_results(row, results), v4_loopback)
+                live_cells[row.key] = (row.scope.value, cells)
                 rows.append((row.key, self._fresh(row.key, cells)))
+            for key in [
+                k for k, (group, _) in ghosts.items() if scope is None or group == scope.value
+            ]:
+                rows.append((f"gone|{key}", ghosts.pop(key)[1]))
+        rows += [(f"gone|{key}", cells) for key, (_, cells) in ghosts.items()]  # emptied groups
+        self._last_cells = live_cells
         self.rows_by_key = by_key
         order = [key for key, _ in rows]
         if order == self._order:
@@ -171,14 +184,13 @@ class ListenerTable(DataTable[Text]):
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
     def _off_header(self, step: int) -> None:
-        """Move the cursor off a scope header row, in the direction of travel if possible."""
+        """Move the cursor off a scope header row or a faded one, in the direction of travel
+        if possible."""
         row = self.cursor_row
-        if not 0 <= row < len(self._order) or not self._order[row].startswith("scope|"):
+        if not 0 <= row < len(self._order) or self._order[row] in self.rows_by_key:
             return
         for candidate in (row + step, row - step):
-            if 0 <= candidate < len(self._order) and not self._order[candidate].startswith(
-                "scope|"
-            ):
+            if 0 <= candidate < len(self._order) and self._order[candidate] in self.rows_by_key:
                 self.move_cursor(row=candidate, animate=False)
                 return
 
@@ -198,6 +210,21 @@ class ListenerTable(DataTable[Text]):
             Text(cell.plain, style=f"{cell.style} reverse", justify=cell.justify)
             for cell in cells[1:]
         ]
+
+    def _fade(self, rows: Mapping[str, ServiceRow]) -> dict[str, tuple[str, list[Text]]]:
+        """Rows that disappeared in the last few seconds, dimmed and struck through, by key;
+        each with the scope group it was in."""
+        now = time.monotonic()
+        for key, (group, cells) in self._last_cells.items():
+            if key not in rows and key not in self._gone:
+                faded = [Text("×", style="dim")] + [
+                    Text(cell.plain, style="dim strike", justify=cell.justify) for cell in cells[1:]
+                ]
+                self._gone[key] = (now + self.GONE_FOR, group, faded)
+        for key in list(self._gone):
+            if key in rows or self._gone[key][0] < now:
+                del self._gone[key]
+        return {key: (group, cells) for key, (_, group, cells) in self._gone.items()}
 
     def _remember(self, rows: Mapping[str, ServiceRow]) -> None:
         now = time.monotonic()
