@@ -94,7 +94,7 @@ def parse_allow(spec: str) -> AllowRule:
             port=_port(port_match.group(1), text),
             protocol=protocol.lower() if protocol else None,
         )
-    if ":" in text or text[0].isdigit():
+    if ("/" not in text) and (":" in text or text[0].isdigit()):
         host, sep, port_text = text.rpartition(":")
         if not sep or not port_text.isdigit():
             raise ValueError(

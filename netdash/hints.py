@@ -145,11 +145,13 @@ def fix_hint(
     identified: str | None,
     address: str,
     port: int,
+    protocol: str = "tcp",
 ) -> Hint:
     """The hint for an exposed listener bound to ``address``:``port``, held by ``processes``
     (as in :class:`netdash.model.Listener`; may be empty or unreadable), with ``identified``
     the name a probe gave what answered (``ProbeResult.identified``; ``None`` when unknown or
-    not probed). Always returns a hint; ``tool == "generic"`` when nothing more is known.
+    not probed); ``protocol`` is ``"tcp"`` or ``"udp"`` (UDP allow rules name it).
+    Always returns a hint; ``tool == "generic"`` when nothing more is known.
     """
     names = _names(processes)
     if "docker-proxy" in names:
@@ -165,7 +167,8 @@ def fix_hint(
         if name in ("node", "nodejs", "bun", "deno"):
             return Hint("node", f"listen on loopback only: server.listen({port}, '127.0.0.1')")
     shown = f"[{address}]" if ":" in address else address
+    rule = f"{port}/udp" if protocol == "udp" else str(port)
     return Hint(
         "generic",
-        f"bind it to 127.0.0.1 (or ::1) instead of {shown}, or allow it: --allow {port}",
+        f"bind it to 127.0.0.1 (or ::1) instead of {shown}, or allow it: --allow {rule}",
     )

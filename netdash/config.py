@@ -1,0 +1,224 @@
+"""Settings from a TOML file and the environment, merged under the command line.
+
+Precedence, lowest first: built-in defaults < the config file < environment variables < the
+command line. Each key takes its value from the highest source that sets it, except
+``allow``, whose rules add up over every source (a hook's ``--allow 8000`` keeps the user's
+own ``allow = ["sshd"]``).
+
+The file is ``config.toml`` in the platform's user config directory
+(``platformdirs.user_config_dir("netdash")``: ``~/.config/netdash/config.toml`` on Linux,
+honouring ``XDG_CONFIG_HOME``); ``--config PATH`` or ``NETDASH_CONFIG`` names another. A
+missing default file is no error; a missing named file is. Keys::
+
+    interval = 2.0                    # seconds between dashboard polls, 0.2-3600
+    lan = "192.168.1.100"             # or a list, one address per family
+    allow = ["22", "sshd", "5353/udp", "192.168.1.100:8000", "[::]:8000"]
+    ignore_interfaces = ["docker0"]   # listeners reachable only through these are not findings
+    auto_probe = false                # probe each new listener in the dashboard
+
+Environment: ``NETDASH_INTERVAL``, ``NETDASH_LAN`` and ``NETDASH_ALLOW`` and
+``NETDASH_IGNORE_INTERFACES`` (comma- or space-separated lists), ``NETDASH_AUTO_PROBE``
+(``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``).
+
+Every mistake raises :class:`ConfigError` whose message names the file, the line and the key
+(``~/.config/netdash/config.toml:3: interval: must be between 0.2 and 3600 seconds``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netdash.allow import AllowRule, parse_allow
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "KEYS",
+    "Config",
+    "ConfigError",
+    "default_config_path",
+    "load_config",
+    "parse_interval",
+]
+
+KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe")
+ENV = {
+    "interval": "NETDASH_INTERVAL",
+    "lan": "NETDASH_LAN",
+    "allow": "NETDASH_ALLOW",
+    "ignore_interfaces": "NETDASH_IGNORE_INTERFACES",
+    "auto_probe": "NETDASH_AUTO_PROBE",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message is one line naming where it came from."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Merged settings of the file and the environment (the command line is applied by the CLI).
+
+    ``interval`` is seconds; ``lan`` holds LAN address overrides as text (checked later
+    against this machine's interfaces); ``allow`` the parsed rules in source order;
+    ``sources`` maps each key to where its value came from (``"path:line"`` or an
+    environment variable's name) for error messages; ``path`` is the file read, if any.
+    """
+
+    interval: float = 2.0
+    lan: tuple[str, ...] = ()
+    allow: tuple[AllowRule, ...] = ()
+    ignore_interfaces: tuple[str, ...] = ()
+    auto_probe: bool = False
+    sources: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in ``platformdirs.user_config_dir("netdash")``."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("netdash")) / "config.toml"
+
+
+def parse_interval(text: str | float) -> float:
+    """Seconds between polls, 0.2 to 3600. Raises ``ValueError`` (message fit for the user)."""
+    if isinstance(text, bool):
+        raise ValueError("must be a number of seconds")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not 0.2 <= value <= 3600:
+        raise ValueError("must be between 0.2 and 3600 seconds")
+    return value
+
+
+def _key_line(text: str, key: str) -> int | None:
+    name = rf"[\"']?{re.escape(key)}[\"']?"
+    pattern = re.compile(rf"^[ \t]*(?:{name}[ \t]*=|\[+[ \t]*{name}[ \t]*\])", re.MULTILINE)
+    found = pattern.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"must be {what} or a list of them")
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"[,\s]+", text) if part)
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a yes/no value (1, 0, true, false, yes, no, on, off)")
+
+
+def _apply(values: dict[str, Any], key: str, raw: object, from_env: bool) -> None:
+    """Check one raw value and store it in ``values``; raises ``ValueError`` if unusable."""
+    if key == "interval":
+        if not from_env and not isinstance(raw, (int, float)):
+            raise ValueError("must be a number of seconds")
+        values[key] = parse_interval(raw)  # type: ignore[arg-type]
+    elif key == "auto_probe":
+        if from_env:
+            values[key] = _bool(str(raw))
+        elif isinstance(raw, bool):
+            values[key] = raw
+        else:
+            raise ValueError("must be true or false")
+    elif key == "lan":
+        values[key] = _split(str(raw)) if from_env else _strings(raw, "an IP address")
+    elif key == "ignore_interfaces":
+        values[key] = _split(str(raw)) if from_env else _strings(raw, "an interface name")
+    elif key == "allow":
+        specs = _split(str(raw)) if from_env else _strings(raw, 'a rule such as "22"')
+        values[key] = values.get(key, ()) + tuple(parse_allow(s) for s in specs)
+
+
+def _read_file(path: Path, explicit: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"{where}: no such config file") from None
+        return {}, {}
+    except IsADirectoryError:
+        raise ConfigError(f"{where}: is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        located = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+        lines = text.splitlines()
+        line = int(located.group(1)) if located else len(lines)
+        if line:
+            source_line = lines[line - 1] if line <= len(lines) else ""
+            key_match = re.match(r"\s*([A-Za-z0-9_\-\"']+)\s*=", source_line)
+            named = f" {key_match.group(1).strip(chr(34) + chr(39))}:" if key_match else ""
+            raise ConfigError(f"{where}:{line}:{named} invalid TOML: {reason}") from None
+        raise ConfigError(f"{where}: invalid TOML: {reason}") from None
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, raw in data.items():
+        key_line = _key_line(text, key)
+        at = f"{where}:{key_line}" if key_line else where
+        if key not in KEYS:
+            raise ConfigError(f"{at}: {key}: unknown key (known: {', '.join(KEYS)})")
+        try:
+            _apply(values, key, raw, from_env=False)
+        except ValueError as exc:
+            raise ConfigError(f"{at}: {key}: {exc}") from None
+        sources[key] = at
+    return values, sources
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read the config file and the environment into a :class:`Config`.
+
+    ``path`` is ``--config``; without it ``NETDASH_CONFIG``, else :func:`default_config_path`.
+    ``environ`` defaults to ``os.environ``. Raises :class:`ConfigError`.
+    """
+    env = os.environ if environ is None else environ
+    explicit = path is not None or bool(env.get("NETDASH_CONFIG"))
+    named = path if path is not None else env.get("NETDASH_CONFIG")
+    chosen = Path(named) if named else default_config_path()
+    values, sources = _read_file(chosen, explicit)
+    for key, name in ENV.items():
+        raw = env.get(name)
+        if raw is None or (key != "auto_probe" and not raw.strip()):
+            continue
+        try:
+            _apply(values, key, raw, from_env=True)
+        except ValueError as exc:
+            raise ConfigError(f"environment {name}: {exc}") from None
+        sources[key] = name if key not in sources or key != "allow" else f"{sources[key]}, {name}"
+    return Config(**values, sources=sources, path=chosen if chosen.is_file() else None)

@@ -1,0 +1,176 @@
+"""Configuration: the TOML file, the environment and the command line, in that order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netdash.config import Config, ConfigError, default_config_path, load_config
+from tests.support import netns
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    config = load_config(environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert (config.interval, config.lan, config.allow, config.auto_probe) == (2.0, (), (), False)
+    assert config.path is None
+
+
+def test_default_path_is_the_user_config_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert default_config_path() == tmp_path / "netdash" / "config.toml"
+    (tmp_path / "netdash").mkdir()
+    (tmp_path / "netdash" / "config.toml").write_text("interval = 7\n")
+    assert load_config(environ={}).interval == 7.0
+
+
+def test_every_key_from_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'interval = 5\nlan = ["198.18.0.1", "2001:db8::1"]\nallow = ["22", "sshd"]\n'
+        'ignore_interfaces = "docker0"\nauto_probe = true\n',
+    )
+    config = load_config(path, environ={})
+    assert config.interval == 5.0
+    assert config.lan == ("198.18.0.1", "2001:db8::1")
+    assert [r.spec for r in config.allow] == ["22", "sshd"]
+    assert config.ignore_interfaces == ("docker0",)
+    assert config.auto_probe is True
+    assert config.sources["auto_probe"] == f"{path}:5"
+
+
+def test_environment_beats_the_file_and_allow_adds_up(tmp_path: Path) -> None:
+    path = write(tmp_path, 'interval = 5\nallow = ["22"]\nauto_probe = true\nlan = "198.18.0.1"\n')
+    config = load_config(
+        path,
+        environ={
+            "NETDASH_INTERVAL": "0.5",
+            "NETDASH_ALLOW": "5353/udp, sshd",
+            "NETDASH_AUTO_PROBE": "off",
+            "NETDASH_LAN": "2001:db8::1",
+            "NETDASH_IGNORE_INTERFACES": "docker0 virbr0",
+        },
+    )
+    assert config.interval == 0.5
+    assert [r.spec for r in config.allow] == ["22", "5353/udp", "sshd"]
+    assert config.auto_probe is False
+    assert config.lan == ("2001:db8::1",)
+    assert config.ignore_interfaces == ("docker0", "virbr0")
+    assert config.sources["interval"] == "NETDASH_INTERVAL"
+
+
+def test_netdash_config_names_the_file_and_config_argument_beats_it(tmp_path: Path) -> None:
+    one = write(tmp_path, "interval = 3\n")
+    two = tmp_path / "two.toml"
+    two.write_text("interval = 4\n")
+    assert load_config(environ={"NETDASH_CONFIG": str(one)}).interval == 3.0
+    assert load_config(two, environ={"NETDASH_CONFIG": str(one)}).interval == 4.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("interval = 5\nintervall = 3\n", ":2: intervall: unknown key"),
+        ('\n\ninterval = "fast"\n', ":3: interval: must be a number of seconds"),
+        ("interval = 0.01\n", ":1: interval: must be between 0.2 and 3600 seconds"),
+        ('allow = ["22", "192.168.1.100"]\n', ":1: allow: allow rule '192.168.1.100'"),
+        ("allow = [22]\n", ":1: allow: must be a rule"),
+        ('auto_probe = "yes"\n', ":1: auto_probe: must be true or false"),
+        ("lan = 5\n", ":1: lan: must be an IP address"),
+        ('interval = 5\nallow = ["22"\n', ":2: allow: invalid TOML"),
+        ("interval = \n", ":1: interval: invalid TOML"),
+        ("[section]\nx = 1\n", ":1: section: unknown key"),
+    ],
+)
+def test_broken_file_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    message = str(caught.value)
+    assert message.startswith(f"{path}{expected}"), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("NETDASH_INTERVAL", "soon", "environment NETDASH_INTERVAL: 'soon' is not a number"),
+        ("NETDASH_AUTO_PROBE", "maybe", "environment NETDASH_AUTO_PROBE: 'maybe' is not a yes/no"),
+        ("NETDASH_ALLOW", "22,x y:z", "environment NETDASH_ALLOW: allow rule 'y:z'"),
+    ],
+)
+def test_broken_environment_names_the_variable(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(os.devnull, environ={name: value})
+
+
+def test_missing_named_file_is_an_error_but_missing_default_is_not(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml", environ={})
+    assert load_config(environ={"XDG_CONFIG_HOME": str(tmp_path)}) == Config(sources={})
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netdash", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, **env),
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["check"], ["who", "22"]])
+def test_cli_broken_config_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    path = write(tmp_path, 'interval = 5\nallow = ["22", 7]\n')
+    result = run_cli(*command, "--config", str(path))
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f'netdash: error: {path}:2: allow: must be a rule such as "22" or a list of them\n'
+    )
+    result = run_cli(*command, NETDASH_CONFIG=str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"netdash: error: {path}:2: allow:")
+
+
+@pytest.mark.netns
+def test_cli_lan_precedence_file_environment_command_line(tmp_path: Path) -> None:
+    extra = ["198.18.0.2", "198.18.0.3"]
+    for address in extra:
+        subprocess.run(["ip", "addr", "add", f"{address}/24", "dev", "v0"], check=True)
+    try:
+        path = write(tmp_path, f'lan = "{extra[0]}"\n')
+
+        def lan(*args: str, **env: str) -> list[str]:
+            result = run_cli("list", "--json", "--config", str(path), *args, **env)
+            assert result.returncode == 0, result.stderr
+            return list(json.loads(result.stdout)["lan_addresses"])
+
+        assert lan() == [extra[0], netns.LAN_V6]
+        assert lan(NETDASH_LAN=extra[1]) == [extra[1], netns.LAN_V6]
+        assert lan("--lan", netns.LAN_V4, NETDASH_LAN=extra[1]) == [netns.LAN_V4, netns.LAN_V6]
+    finally:
+        for address in extra:
+            subprocess.run(["ip", "addr", "del", f"{address}/24", "dev", "v0"], check=True)
+    bad = write(tmp_path, 'interval = 3\nlan = "8.8.8.8"\n')
+    result = run_cli("list", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"netdash: error: {bad}:2: lan: 8.8.8.8 is not an address of this machine; netdash "
+        "only probes its own addresses (see `ip addr`)\n"
+    )

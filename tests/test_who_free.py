@@ -1,0 +1,145 @@
+"""`netdash who PORT` and `netdash free [PORT]` against sockets the tests hold themselves."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from netdash.freeport import ADDRESSES, COMMON_PORTS, port_state, suggest_ports
+from tests.support import netns
+from tests.support.servers import bound_socket, close_listening, free_port
+
+pytestmark = pytest.mark.netns
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netdash", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, NETDASH_CONFIG="/dev/null"),
+    )
+
+
+@contextlib.contextmanager
+def holding(*sockets: socket.socket) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for s in sockets:
+            close_listening(s)
+
+
+def test_who_names_program_pid_addresses_scope_and_verdict(servers) -> None:  # type: ignore[no-untyped-def]
+    port = free_port("0.0.0.0")
+    wide = bound_socket("0.0.0.0", port)
+    narrow = bound_socket("::1", port)
+    with holding(wide, narrow):
+        result = run_cli("who", str(port))
+    assert result.returncode == 0, result.stderr
+    me = f"{psutil.Process().name()} (pid {os.getpid()}, user root)"
+    assert result.stdout.splitlines() == [
+        f"tcp {port}: {me} on 0.0.0.0, all-interfaces, exposed-unverified",
+        f"tcp {port}: {me} on ::1, loopback, local-only",
+    ]
+
+
+def test_who_probe_and_json(servers) -> None:  # type: ignore[no-untyped-def]
+    uv = servers["uvicorn_any"]
+    text = run_cli("who", str(uv.port), "--probe")
+    assert text.returncode == 0, text.stderr
+    assert "exposed; loopback http 200, LAN http 200, FastAPI (uvicorn)" in text.stdout
+    assert f"pid {uv.pid}" in text.stdout
+    result = run_cli("who", str(uv.port), "--json")
+    doc = json.loads(result.stdout)
+    assert doc["port"] == uv.port
+    assert [(li["address"], li["verdict"]) for li in doc["listeners"]] == [
+        ("0.0.0.0", "exposed-unverified")
+    ]
+    assert doc["listeners"][0]["processes"][0]["pid"] == uv.pid
+
+
+def test_who_includes_udp_and_exits_1_when_nothing_listens() -> None:
+    port = free_port("127.0.0.1")
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp:
+        udp.bind((netns.LAN_V6, port))
+        result = run_cli("who", str(port))
+        assert result.returncode == 0
+        assert f"udp {port}:" in result.stdout
+        assert "specific-interface, exposed-unverified" in result.stdout
+    nothing = run_cli("who", str(port))
+    assert nothing.returncode == 1
+    assert nothing.stdout == f"nothing listens on port {port} (TCP or UDP)\n"
+    empty = run_cli("who", str(port), "--json")
+    assert empty.returncode == 1
+    assert json.loads(empty.stdout)["listeners"] == []
+
+
+@pytest.mark.parametrize("bad", ["0", "65536", "http"])
+def test_who_and_free_reject_bad_ports(bad: str) -> None:
+    for command in ("who", "free"):
+        result = run_cli(command, bad)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert "port" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "0.0.0.0", "::", netns.LAN_V4])
+def test_a_port_held_on_any_address_is_taken(address: str) -> None:
+    port = free_port(address)
+    held = bound_socket(address, port)
+    with holding(held):
+        state = port_state(port)
+        assert not state.free
+        assert state.taken_on  # and the socket really is still ours to hold
+        result = run_cli("free", str(port))
+    assert result.returncode == 1
+    first, *rest = result.stdout.splitlines()
+    assert first.startswith(f"{port} is taken on ")
+    holder = "[::]" if address == "::" else (f"[{address}]" if ":" in address else address)
+    assert any(line.startswith("  held by ") and f"{holder}:{port}" in line for line in rest)
+    suggested = [int(p) for p in rest[-1].removeprefix("free: ").split()]
+    assert len(suggested) == 3
+    assert all(p > port for p in suggested)
+    for p in suggested:
+        assert port_state(p).free
+    # Released at once: the port is free again as soon as we let go.
+    assert port_state(port).free
+
+
+def test_specific_v6_only_socket_blocks_its_own_address_and_the_dual_wildcard() -> None:
+    port = free_port("::1")
+    held = bound_socket("::1", port, v6only=True)
+    with holding(held):
+        states = {a.address: a.state for a in port_state(port).addresses}
+    assert states == {"127.0.0.1": "free", "::1": "in-use", "0.0.0.0": "free", "::": "in-use"}
+
+
+def test_free_port_is_free_everywhere_and_exit_0() -> None:
+    port = free_port("0.0.0.0")
+    result = run_cli("free", str(port))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{port} is free on {', '.join(ADDRESSES)}\n"
+    # netdash let go: we can bind it on every address ourselves.
+    for address in ADDRESSES:
+        close_listening(bound_socket(address, port))
+
+
+def test_free_without_port_prefers_common_dev_ports() -> None:
+    blocker = bound_socket("0.0.0.0", COMMON_PORTS[0])
+    with holding(blocker):
+        result = run_cli("free", "--count", "3")
+        assert suggest_ports(1) == [COMMON_PORTS[1]]
+    assert result.returncode == 0
+    assert result.stdout.split() == [str(p) for p in COMMON_PORTS[1:4]]
+    one = run_cli("free")
+    assert one.stdout == f"{COMMON_PORTS[0]}\n"
