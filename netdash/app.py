@@ -9,6 +9,7 @@ probe run cancels the one in flight, and quitting cancels every probe at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 import webbrowser
@@ -148,6 +149,7 @@ class NetdashApp(App[None]):
         self.show_ipv6 = True
         self.sort = "scope"
         self.paused = False
+        self._signals: list[int] = []
         self.udp = udp
         self.auto_probe = auto_probe
         self.interval = interval
@@ -177,7 +179,24 @@ class NetdashApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(ListenerTable).focus()
+        self._handle_signals()
         self._start_poll()
+
+    def _handle_signals(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT end the app the normal way, so Textual restores the
+        terminal (alternate screen, mouse tracking) before the process exits."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.exit)
+                self._signals.append(signum)
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
+        self._signals.clear()
 
     # Polling -----------------------------------------------------------------------------
 

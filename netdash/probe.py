@@ -23,10 +23,8 @@ import asyncio
 import contextlib
 import errno
 import html
-import os
 import re
 import ssl
-import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -232,28 +230,91 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
         return _Answer(Outcome.ERROR, detail=_reason(exc))
 
 
-def _decode_certificate(der: bytes) -> tuple[str | None, bool | None]:
-    """(subject, self-signed) of a DER certificate, via the ssl module's own decoder."""
-    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
-    if decode is None:
-        return None, None
-    fd, path = tempfile.mkstemp(suffix=".pem")
+_NAME_OIDS = {
+    "2.5.4.3": "CN",
+    "2.5.4.6": "C",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+}
+
+
+def _der(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER element at ``offset``
+    (ITU-T X.690). Raises ``ValueError`` on truncated or oversized input."""
+    if offset + 2 > len(data):
+        raise ValueError("truncated")
+    tag, length = data[offset], data[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or start + count > len(data):
+            raise ValueError("bad length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    if start + length > len(data):
+        raise ValueError("truncated")
+    return tag, start, start + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out = []
+    while start < end:
+        element = _der(data, start)
+        out.append(element)
+        start = element[2]
+    return out
+
+
+def _oid(raw: bytes) -> str:
+    if not raw:
+        return ""
+    parts = [raw[0] // 40, raw[0] % 40]
+    value = 0
+    for byte in raw[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(map(str, parts))
+
+
+def _name(data: bytes, start: int, end: int) -> str:
+    """An X.501 Name as ``CN=localhost, O=…`` (common attributes only)."""
+    parts = []
+    for _, set_start, set_end in _children(data, start, end):
+        for _, seq_start, seq_end in _children(data, set_start, set_end):
+            attrs = _children(data, seq_start, seq_end)
+            if len(attrs) != 2:
+                continue
+            (_, oid_start, oid_end), (_, value_start, value_end) = attrs
+            key = _NAME_OIDS.get(_oid(data[oid_start:oid_end]))
+            if key:
+                parts.append(f"{key}={data[value_start:value_end].decode('utf-8', 'replace')}")
+    return ", ".join(parts)
+
+
+def decode_certificate(der: bytes) -> tuple[str | None, bool | None]:
+    """(subject, self-signed) of a DER X.509 certificate (RFC 5280 §4.1), read in memory:
+    the subject as ``CN=…, O=…``, and whether the issuer is the subject. ``(None, None)``
+    for anything that does not parse."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(ssl.DER_cert_to_PEM_cert(der))
-        info = decode(path)
-    except (OSError, ValueError, ssl.SSLError):
+        _, cert_start, cert_end = _der(der, 0)
+        _, tbs_start, tbs_end = _children(der, cert_start, cert_end)[0]
+        fields = _children(der, tbs_start, tbs_end)
+        if fields and fields[0][0] == 0xA0:  # [0] version
+            fields = fields[1:]
+        issuer, subject = fields[2], fields[4]
+    except (ValueError, IndexError):
         return None, None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-    def name(field: str) -> str:
-        parts = [f"{k}={v}" for rdn in info.get(field, ()) for k, v in rdn]
-        return ", ".join(parts)
-
-    subject = name("subject") or None
-    return subject, (subject is not None and subject == (name("issuer") or None))
+    subject_raw = der[subject[1] : subject[2]]
+    issuer_raw = der[issuer[1] : issuer[2]]
+    try:
+        text = _name(der, subject[1], subject[2]) or None
+    except ValueError:
+        text = None
+    return text, subject_raw == issuer_raw
 
 
 async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str | None, bool | None]:
@@ -269,7 +330,7 @@ async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str |
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     finally:
         await _close(writer, limits)
-    return _decode_certificate(der) if der else (None, None)
+    return decode_certificate(der) if der else (None, None)
 
 
 async def _attempt_tls(

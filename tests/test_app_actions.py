@@ -83,10 +83,10 @@ async def test_details_show_command_line_user_and_connections() -> None:
 
             await wait_until(pilot, lambda: "reading processes" not in body())
             body_text = body()
-            assert f"process {server.pid}" in body_text
-            assert "http.server" in body_text and "--bind 127.0.0.1" in body_text
-            assert "0 established" in body_text
-            assert "local only" in body_text
+            assert f"process {server.pid}" in body_text, body_text
+            assert "http.server" in body_text and "--bind 127.0.0.1" in body_text, body_text
+            assert "0 established" in body_text, body_text
+            assert "local only" in body_text, body_text
             await pilot.press("escape")
             assert not isinstance(app.screen, DetailsScreen)
     finally:
