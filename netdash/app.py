@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import psutil
 from rich.text import Text
-from textual import events, work
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, ScrollableContainer
@@ -121,6 +121,7 @@ class NetdashApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("escape", "close_filter", "Clear filter", show=False, priority=True),
     ]
     SORTS = ("scope", "port", "process")
 
@@ -289,7 +290,10 @@ class NetdashApp(App[None]):
         compact = self.size.height < 30
         self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
-            self.query_one(ListenerTable).show(shown, self.results, v4_ports, sort=self.sort)
+            alive = {li.key for li in snapshot.listeners}
+            self.query_one(ListenerTable).show(
+                shown, self.results, v4_ports, sort=self.sort, alive=alive
+            )
             if self.ignore_interfaces:
                 kept = tuple(i for i in snapshot.interfaces if i.name not in self.ignore_interfaces)
                 snapshot = replace(snapshot, interfaces=kept)
@@ -497,12 +501,18 @@ class NetdashApp(App[None]):
         """enter keeps the filter and returns to the table."""
         self._close_filter(keep=True)
 
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape":
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``escape`` clears the filter only on the main screen and only when there is one;
+        otherwise the key goes on (to close a details or confirmation screen)."""
+        if action == "close_filter":
+            if len(self.screen_stack) > 1 or not self.query("#filter"):
+                return False
             field = self.query_one("#filter", Input)
-            if field.display or self.filter_text:
-                event.stop()
-                self._close_filter(keep=False)
+            return bool(field.display or self.filter_text)
+        return True
+
+    def action_close_filter(self) -> None:
+        self._close_filter(keep=False)
 
     def _close_filter(self, keep: bool) -> None:
         field = self.query_one("#filter", Input)

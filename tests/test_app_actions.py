@@ -43,11 +43,14 @@ async def test_filter_toggles_and_sort() -> None:
         for ch in "1201":
             await pilot.press(ch)
         assert row_ports(table) == {1201}
+        assert not any(k.startswith("gone|") for k in table._order)  # hidden, not vanished
         await pilot.press("enter")  # keeps the filter, back to the table
         assert app.focused is table and row_ports(table) == {1201}
         assert "filter '1201'" in as_text(app.query_one("#status").content)
         await pilot.press("escape")  # clears it
         assert {1200, 1201, 1202} <= row_ports(table)
+        await pilot.press("slash", "1", "2", "0", "0", "escape")  # escape while typing
+        assert app.focused is table and {1200, 1201, 1202} <= row_ports(table)
 
         await pilot.press("e")
         assert 1200 in row_ports(table) and not {1201, 1202} & row_ports(table)

@@ -94,6 +94,7 @@ class ListenerTable(DataTable[Text]):
         self._seen: set[str] | None = None  # row keys of the last show(); None before the first
         self._born: dict[str, float] = {}  # row key -> time.monotonic() it appeared
         self._last_cells: dict[str, tuple[str, list[Text]]] = {}
+        self._row_listeners: dict[str, frozenset[ListenerKey]] = {}
         self._gone: dict[str, tuple[float, str, list[Text]]] = {}  # key -> (until, group, cells)
         self.rows_by_key: dict[str, ServiceRow] = {}
         for key, label in COLUMNS:
@@ -120,11 +121,14 @@ class ListenerTable(DataTable[Text]):
         results: Mapping[ListenerKey, Sequence[ProbeResult]],
         v4_loopback: Collection[PortKey] = frozenset(),
         sort: str = "scope",
+        alive: Collection[ListenerKey] | None = None,
     ) -> None:
         """Bring the table in line with ``listeners``. ``v4_loopback`` is
         ``render.ipv4_loopback_ports`` of the whole snapshot (for the IPv6-loopback-only mark).
         ``sort`` is ``"scope"`` (grouped under scope headers, most exposed first), ``"port"``
-        or ``"process"`` (one flat list).
+        or ``"process"`` (one flat list). ``alive`` holds the keys of every listener that
+        still exists: a row that leaves the view only because of a filter or toggle does not
+        fade out as if it had vanished (``None``: every row that leaves fades).
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
         the table is rebuilt in scope order and the cursor is put back on the same service
@@ -143,7 +147,7 @@ class ListenerTable(DataTable[Text]):
         for _, members in groups:
             by_key.update((row.key, row) for row in members)
         self._remember(by_key)
-        ghosts = self._fade(by_key)
+        ghosts = self._fade(by_key, alive)
         live_cells: dict[str, tuple[str, list[Text]]] = {}
         for scope, members in groups:
             if scope is not None:
@@ -151,6 +155,7 @@ class ListenerTable(DataTable[Text]):
             for row in members:
                 cells = self._cells(row, row_results(row, results), v4_loopback)
                 live_cells[row.key] = (row.scope.value, cells)
+                self._row_listeners[row.key] = frozenset(li.key for li in row.listeners)
                 rows.append((row.key, self._fresh(row.key, cells)))
             for key in [
                 k for k, (group, _) in ghosts.items() if scope is None or group == scope.value
@@ -158,6 +163,7 @@ class ListenerTable(DataTable[Text]):
                 rows.append((f"gone|{key}", ghosts.pop(key)[1]))
         rows += [(f"gone|{key}", cells) for key, (_, cells) in ghosts.items()]  # emptied groups
         self._last_cells = live_cells
+        self._row_listeners = {k: v for k, v in self._row_listeners.items() if k in live_cells}
         self.rows_by_key = by_key
         order = [key for key, _ in rows]
         if order == self._order:
@@ -211,12 +217,17 @@ class ListenerTable(DataTable[Text]):
             for cell in cells[1:]
         ]
 
-    def _fade(self, rows: Mapping[str, ServiceRow]) -> dict[str, tuple[str, list[Text]]]:
+    def _fade(
+        self, rows: Mapping[str, ServiceRow], alive: Collection[ListenerKey] | None
+    ) -> dict[str, tuple[str, list[Text]]]:
         """Rows that disappeared in the last few seconds, dimmed and struck through, by key;
         each with the scope group it was in."""
         now = time.monotonic()
         for key, (group, cells) in self._last_cells.items():
-            if key not in rows and key not in self._gone:
+            still_there = alive is not None and bool(
+                self._row_listeners.get(key, set()) & set(alive)
+            )
+            if key not in rows and key not in self._gone and not still_there:
                 faded = [Text("×", style="dim")] + [
                     Text(cell.plain, style="dim strike", justify=cell.justify) for cell in cells[1:]
                 ]
