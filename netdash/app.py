@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash import __version__
 from netdash.allow import AllowRule, first_match
+from netdash.check import ignored_reach
 from netdash.classify import (
     choose_lan,
     is_exposed,
@@ -268,11 +269,23 @@ class NetdashApp(App[None]):
             for listener in after.listeners
             if listener.key not in known
             and is_exposed(scope_of(listener.address))
-            and first_match(listener, self.allow) is None
+            and self._acknowledged(listener) is None
             and (self.udp or listener.protocol == "tcp")
         ]
         if new:
             self._warn("New exposure: " + _summary(new))
+
+    def _acknowledged(self, listener: Listener) -> str | None:
+        """Why an exposure needs no alarm: an allow rule of the config matches it, or it is
+        reachable only through interfaces the config ignores; ``None`` otherwise."""
+        rule = first_match(listener, self.allow)
+        if rule is not None:
+            return f"allowed by rule {rule.spec!r}"
+        if self.snapshot is not None and ignored_reach(
+            listener, self.snapshot.interfaces, self.ignore_interfaces
+        ):
+            return "reachable only through ignored interfaces"
+        return None
 
     def _warn(self, message: str) -> None:
         self.notify(message, severity="warning", timeout=8, markup=False)
@@ -291,8 +304,14 @@ class NetdashApp(App[None]):
         self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
             alive = {li.key for li in snapshot.listeners}
+            acknowledged = {li.key for li in shown if self._acknowledged(li)}
             self.query_one(ListenerTable).show(
-                shown, self.results, v4_ports, sort=self.sort, alive=alive
+                shown,
+                self.results,
+                v4_ports,
+                sort=self.sort,
+                alive=alive,
+                acknowledged=acknowledged,
             )
             if self.ignore_interfaces:
                 kept = tuple(i for i in snapshot.interfaces if i.name not in self.ignore_interfaces)
@@ -348,6 +367,9 @@ class NetdashApp(App[None]):
             v, sentence = verdict_sentence(row, mine, v4_ports)
             line.append(f"{row.first.port} ", style="bold")
             line.append(sentence, style=VERDICT_STYLE[v])
+            why = self._acknowledged(row.first) if is_exposed(row.scope) else None
+            if why:
+                line.append(f" · acknowledged: {why}", style="cyan")
             ages = [r.probed_at for r in mine if r.probed_at]
             if ages:
                 line.append(f" · probed {_age(self.clock() - min(ages))} ago", style="dim")
@@ -363,9 +385,15 @@ class NetdashApp(App[None]):
             line.append(f"netdash {__version__} · reading sockets…")
         else:
             listeners = visible(snapshot.listeners, self.udp)
-            verdicts = [verdict(li, self.results.get(li.key, ())) for li in listeners]
+            alarming = [li for li in listeners if self._acknowledged(li) is None]
+            verdicts = [verdict(li, self.results.get(li.key, ())) for li in alarming]
             verified = verdicts.count(Verdict.EXPOSED)
             exposed = verified + verdicts.count(Verdict.EXPOSED_UNVERIFIED)
+            allowed = sum(
+                1
+                for li in listeners
+                if is_exposed(scope_of(li.address)) and self._acknowledged(li) is not None
+            )
             line.append(clean(snapshot.hostname, 30), style="bold")
             line.append(" · LAN ")
             line.append(", ".join(self.lan.values()) or "none", style="bold cyan")
@@ -375,6 +403,8 @@ class NetdashApp(App[None]):
             if verified:
                 line.append(", ")
                 line.append(f"{verified} verified", style="bold red")
+            if allowed:
+                line.append(f", {allowed} allowed", style="cyan")
         notes: list[tuple[str, str]] = []
         if self.paused:
             notes.append(("PAUSED (space resumes)", "bold reverse"))
@@ -468,7 +498,7 @@ class NetdashApp(App[None]):
         verified = [
             listener
             for listener in listeners
-            if first_match(listener, self.allow) is None
+            if self._acknowledged(listener) is None
             and verdict(listener, fresh.get(listener.key, ())) is Verdict.EXPOSED
             and before.get(listener.key) is not Verdict.EXPOSED
         ]
@@ -599,8 +629,14 @@ class NetdashApp(App[None]):
         render: Callable[[Sequence[ProcessDetails] | None, int | None], Any],
     ) -> None:
         pids = [p.pid for p in row_processes(row) if p.pid is not None]
-        procs = process_details(pids)
-        conns = established_connections(row.first.protocol, row.first.port)
+        try:
+            procs = process_details(pids)
+            conns = established_connections(row.first.protocol, row.first.port)
+        except Exception as exc:  # what another program did must not leave "reading…" forever
+            self.call_from_thread(
+                self.notify, f"Could not read process details: {exc}", severity="error"
+            )
+            procs, conns = [], None
         self.call_from_thread(screen.show, render(procs, conns))
 
     def action_open(self) -> None:

@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="probe each listener that appears while the dashboard runs (default: off; "
         "config: auto_probe)",
     )
+    parser.add_argument(
+        "--bell", action="store_true", help="ring the terminal bell on a new exposure"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     listing = _subparser(
@@ -590,6 +593,7 @@ def _run_tui(args: argparse.Namespace) -> int:
         auto_probe=args.auto_probe if args.auto_probe is not None else config.auto_probe,
         allow=config.allow,
         ignore_interfaces=config.ignore_interfaces,
+        bell=args.bell,
     ).run()
     return 0
 

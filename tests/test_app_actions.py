@@ -217,3 +217,27 @@ def test_child_helper_sanity() -> None:
         assert time.time() > 0
     finally:
         server.stop()
+
+
+async def test_allowed_exposure_is_acknowledged_not_alarming() -> None:
+    from netdash.allow import parse_allow
+
+    app = NetdashApp(interval=0.3, allow=[parse_allow("1300")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await started(pilot, app)
+        allowed = bound_socket("0.0.0.0", 1300)
+        other = bound_socket("0.0.0.0", 1301)
+        await wait_until(pilot, lambda: {1300, 1301} <= row_ports(table))
+        await pilot.pause(0.5)
+        key = key_for(table, "0.0.0.0", 1300)
+        assert key is not None
+        assert table.get_row(key)[0].plain == "✓"
+        assert table.get_row(key_for(table, "0.0.0.0", 1301))[0].plain == "⚠"  # type: ignore[arg-type]
+        messages = " ".join(str(n.message) for n in app._notifications)
+        assert ":1301" in messages and ":1300" not in messages
+        assert "1 allowed" in as_text(app.query_one("#status").content)
+        table.move_cursor(row=table._order.index(key))
+        await pilot.pause(0.1)
+        assert "allowed by rule '1300'" in as_text(app.query_one("#verdict").content)
+        allowed.close()
+        other.close()

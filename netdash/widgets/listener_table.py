@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from netdash.classify import is_exposed
 from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
 from netdash.render import (
     PortKey,
@@ -122,6 +123,7 @@ class ListenerTable(DataTable[Text]):
         v4_loopback: Collection[PortKey] = frozenset(),
         sort: str = "scope",
         alive: Collection[ListenerKey] | None = None,
+        acknowledged: Collection[ListenerKey] = frozenset(),
     ) -> None:
         """Bring the table in line with ``listeners``. ``v4_loopback`` is
         ``render.ipv4_loopback_ports`` of the whole snapshot (for the IPv6-loopback-only mark).
@@ -129,6 +131,8 @@ class ListenerTable(DataTable[Text]):
         or ``"process"`` (one flat list). ``alive`` holds the keys of every listener that
         still exists: a row that leaves the view only because of a filter or toggle does not
         fade out as if it had vanished (``None``: every row that leaves fades).
+        ``acknowledged`` holds listeners whose exposure the config allows: an exposed row all
+        of whose listeners are acknowledged is marked ``✓`` instead of ``‼``/``⚠``.
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
         the table is rebuilt in scope order and the cursor is put back on the same service
@@ -154,6 +158,8 @@ class ListenerTable(DataTable[Text]):
                 rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
             for row in members:
                 cells = self._cells(row, row_results(row, results), v4_loopback)
+                if is_exposed(row.scope) and all(li.key in acknowledged for li in row.listeners):
+                    cells[0] = Text("✓", style="bold cyan")
                 live_cells[row.key] = (row.scope.value, cells)
                 self._row_listeners[row.key] = frozenset(li.key for li in row.listeners)
                 rows.append((row.key, self._fresh(row.key, cells)))

@@ -148,8 +148,9 @@ class DetailsScreen(ModalScreen[str | None]):
     def show(self, renderable: RenderableType) -> None:
         """Replace the content (when process details arrive)."""
         self._renderable = renderable
-        if self.is_mounted:
-            self.query_one("#details-body", Static).update(renderable)
+        bodies = self.query("#details-body")  # absent until composed: compose uses the new one
+        if bodies:
+            bodies.first(Static).update(renderable)
 
     def action_close(self) -> None:
         self.dismiss(None)
