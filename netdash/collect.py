@@ -43,20 +43,27 @@ __all__ = [
 ]
 
 _FAMILIES: dict[int, int] = {int(socket.AF_INET): 4, int(socket.AF_INET6): 6}
+_LINUX = sys.platform.startswith("linux")
 T = TypeVar("T")
 
 
 class ProcessCache:
-    """Process metadata keyed by ``(pid, create_time)``; safe to share between threads.
+    """State kept between polls; safe to share between threads.
 
-    A process's name, user and command line are read once; later polls only read its
-    create time to check the pid still names the same process. Entries for processes not
-    seen in a poll are dropped by :meth:`retain`.
+    Process metadata keyed by ``(pid, create_time)``: a process's name, user and command
+    line are read once; later polls only read its start time to check the pid still names
+    the same process (on Linux straight from ``/proc/[pid]/stat``, without psutil). Entries
+    for processes not seen in a poll are dropped by :meth:`retain`.
+
+    ``holders`` remembers which processes hold which listening sockets on Linux
+    (:class:`netdash.linux.HolderCache`), so ``/proc/*/fd`` is not read in full at every poll.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_pid: dict[int, Process] = {}
+        self._ticks: dict[int, int] = {}  # Linux: pid -> start time in ticks when cached
+        self.holders = linux.HolderCache()
 
     def get(self, pid: int) -> tuple[Process | None, str | None]:
         """The process with this pid, or ``(None, reason)`` when it exited mid-poll.
@@ -64,6 +71,12 @@ class ProcessCache:
         A process that exists but cannot be read (``psutil.AccessDenied``) is returned with
         unknown fields and a reason, so its socket stays listed.
         """
+        ticks = linux.start_ticks(pid) if _LINUX else None
+        if ticks is not None:
+            with self._lock:
+                cached = self._by_pid.get(pid)
+                if cached is not None and self._ticks.get(pid) == ticks:
+                    return cached, None  # same pid, same start: the same process
         try:
             proc = psutil.Process(pid)
             create_time = proc.create_time()
@@ -74,6 +87,9 @@ class ProcessCache:
         with self._lock:
             cached = self._by_pid.get(pid)
         if cached is not None and cached.create_time == create_time:
+            if ticks is not None:
+                with self._lock:
+                    self._ticks[pid] = ticks
             return cached, None
         reason: str | None = None
         try:
@@ -96,6 +112,10 @@ class ProcessCache:
         )
         with self._lock:
             self._by_pid[pid] = process
+            if ticks is not None:
+                self._ticks[pid] = ticks
+            else:
+                self._ticks.pop(pid, None)
         return process, reason
 
     def retain(self, pids: Iterable[int]) -> None:
@@ -105,6 +125,7 @@ class ProcessCache:
             for pid in list(self._by_pid):
                 if pid not in keep:
                     del self._by_pid[pid]
+                    self._ticks.pop(pid, None)
 
 
 def _try(call: Callable[[], T]) -> T | None:
@@ -192,10 +213,11 @@ class _Found:
     bound_device: str | None = None
 
 
-def _from_sock_diag() -> list[_Found]:
-    """Linux: the netlink socket dump plus a ``/proc/*/fd`` scan. Raises ``OSError``."""
+def _from_sock_diag(cache: ProcessCache) -> list[_Found]:
+    """Linux: the netlink socket dump plus a ``/proc/*/fd`` scan (``cache.holders``, which
+    reads only what may have changed since the last poll). Raises ``OSError``."""
     raw = linux.dump_sockets(udp=True)
-    holders, _unreadable = linux.socket_holders([s.inode for s in raw])
+    holders, _unreadable = cache.holders.holders([s.inode for s in raw])
     names = dict(socket.if_nameindex())
     return [
         _Found(
@@ -247,10 +269,10 @@ def _from_psutil() -> list[_Found]:
     return list(merged.values())
 
 
-def _read_sockets() -> tuple[list[_Found], str]:
-    if sys.platform.startswith("linux"):
+def _read_sockets(cache: ProcessCache) -> tuple[list[_Found], str]:
+    if _LINUX:
         try:
-            return _from_sock_diag(), "sock_diag"
+            return _from_sock_diag(cache), "sock_diag"
         except OSError:
             pass  # netlink refused (seccomp, old kernel): psutil reads /proc/net instead
     return _from_psutil(), "psutil"
@@ -283,16 +305,19 @@ def collect_snapshot(cache: ProcessCache | None = None) -> Snapshot:
     """
     cache = cache if cache is not None else ProcessCache()
     interfaces = read_interfaces()
-    found, source = _read_sockets()
+    found, source = _read_sockets(cache)
 
     hidden = 0
     denied: set[int] = set()
     listeners = []
     seen_pids: set[int] = set()
+    resolved: dict[int, tuple[Process | None, str | None]] = {}  # each pid once per poll
     for item in found:
         processes: list[Process] = []
         for pid in sorted(item.pids):
-            process, reason = cache.get(pid)
+            if pid not in resolved:
+                resolved[pid] = cache.get(pid)
+            process, reason = resolved[pid]
             if process is None:
                 continue  # exited between the socket table and now
             seen_pids.add(pid)

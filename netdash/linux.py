@@ -21,10 +21,19 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Collection, Iterator
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["RawSocket", "count_established", "dump_sockets", "socket_holders"]
+__all__ = [
+    "HolderCache",
+    "RawSocket",
+    "count_established",
+    "dump_sockets",
+    "socket_holders",
+    "start_ticks",
+]
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -82,7 +91,23 @@ def _attributes(data: bytes, offset: int, end: int) -> Iterator[tuple[int, bytes
         offset += (length + 3) & ~3
 
 
+_TEXT: dict[tuple[int, bytes], str] = {}  # (family, raw address) -> text, zone-free ones only
+_TEXT_MAX = 4096
+
+
 def _address_text(family: int, raw: bytes, device: int, names: dict[int, str]) -> str:
+    if device and family != socket.AF_INET:
+        return _parse_address_text(family, raw, device, names)  # may carry "%interface"
+    key = (family, raw)
+    text = _TEXT.get(key)
+    if text is None:  # most listeners share a handful of addresses: parse each once
+        if len(_TEXT) >= _TEXT_MAX:
+            _TEXT.clear()  # bounded: many distinct addresses cannot grow it without end
+        text = _TEXT[key] = _parse_address_text(family, raw, device, names)
+    return text
+
+
+def _parse_address_text(family: int, raw: bytes, device: int, names: dict[int, str]) -> str:
     if family == socket.AF_INET:
         return str(ipaddress.IPv4Address(raw[:4]))
     address = ipaddress.IPv6Address(raw)
@@ -164,39 +189,155 @@ def socket_holders(
 
     Pids are sorted; processes that exit during the scan are skipped silently.
     """
-    wanted = set(inodes)
+    targets = _link_targets(inodes)
     holders: dict[int, list[int]] = {}
     unreadable = 0
+    for pid in sorted(_pids(proc)):
+        held = _held_by(pid, targets, proc)
+        if held is None:
+            unreadable += 1
+        for inode in held or ():
+            holders.setdefault(inode, []).append(pid)
+    return holders, unreadable
+
+
+def _link_targets(inodes: Iterable[int]) -> dict[str, int]:
+    """``{"socket:[inode]": inode}``: an fd link is matched as text, without parsing it."""
+    return {f"socket:[{inode}]": inode for inode in inodes}
+
+
+def _pids(proc: str) -> set[int]:
     try:
-        entries = list(os.scandir(proc))
+        with os.scandir(proc) as entries:
+            return {int(e.name) for e in entries if e.name.isdigit()}
     except OSError:
-        return holders, 0
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        fd_dir = f"{proc}/{entry.name}/fd"
+        return set()
+
+
+def _held_by(pid: int, targets: dict[str, int], proc: str) -> frozenset[int] | None:
+    """The inodes among ``targets`` that ``pid`` holds: empty when it exited, ``None`` when
+    its fd table cannot be read (``PermissionError``)."""
+    try:
+        fd_dir = os.open(f"{proc}/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
+    except PermissionError:
+        return None
+    except OSError:
+        return frozenset()  # exited
+    held: set[int] = set()
+    try:
         try:
             fds = os.listdir(fd_dir)
         except PermissionError:
-            unreadable += 1
-            continue
+            return None
         except OSError:
-            continue  # exited
+            return frozenset()
+        readlink = os.readlink
         for fd in fds:
             try:
-                target = os.readlink(f"{fd_dir}/{fd}")
+                # Relative to the open directory: one path component per link, not four.
+                inode = targets.get(readlink(fd, dir_fd=fd_dir))
             except OSError:
                 continue
-            if target.startswith("socket:["):
-                inode = int(target[8:-1])
-                if inode in wanted:
-                    pids = holders.setdefault(inode, [])
-                    if not pids or pids[-1] != pid:
-                        pids.append(pid)
-    for pids in holders.values():
-        pids.sort()
-    return holders, unreadable
+            if inode is not None:
+                held.add(inode)
+    finally:
+        os.close(fd_dir)
+    return frozenset(held)
+
+
+def start_ticks(pid: int, proc: str = "/proc") -> int | None:
+    """The process's start time in clock ticks since boot (``/proc/[pid]/stat`` field 22,
+    ``proc(5)``), which with the pid identifies it (psutil's create time is derived from it).
+    ``None`` when the process is gone or unreadable."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class HolderCache:
+    """:func:`socket_holders` that does not repeat work between polls; safe to share
+    between threads.
+
+    Reading every ``/proc/[pid]/fd`` link costs time in proportion to every open file on
+    the machine (established connections included), while the answer rarely changes. So:
+
+    * the whole of ``/proc`` is scanned when ``inodes`` holds one not seen before (a new
+      listener: any process may hold it), and at least every ``max_age`` seconds, so a socket
+      passed to an existing process (``SCM_RIGHTS``, ``dup``) is found in that time at worst;
+    * between full scans, only processes that appeared since the last poll are read (a
+      pre-fork server's new worker inherits the socket), and a holder whose start time changed
+      or that is gone (a pid reused, a worker that exited) is read again or dropped;
+    * listeners that went away are simply forgotten.
+
+    Memory is bounded by the number of processes holding a wanted socket plus the pids present.
+    """
+
+    def __init__(
+        self,
+        proc: str = "/proc",
+        max_age: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.proc = proc
+        self.max_age = max_age
+        self.clock = clock
+        self.full_scans = 0  # how many times every process was read (for tests and benchmarks)
+        self._lock = threading.Lock()
+        self._wanted: frozenset[int] = frozenset()
+        self._held: dict[int, tuple[int | None, frozenset[int]]] = {}  # pid -> (ticks, inodes)
+        self._unreadable: set[int] = set()
+        self._seen: set[int] = set()
+        self._scanned_at: float | None = None
+
+    def holders(self, inodes: Collection[int]) -> tuple[dict[int, list[int]], int]:
+        """As :func:`socket_holders`: ``({inode: [pid, ...]}, unreadable)``."""
+        wanted = frozenset(inodes)
+        with self._lock:
+            now = self.clock()
+            pids = _pids(self.proc)
+            stale = self._scanned_at is None or now - self._scanned_at >= self.max_age
+            if stale or not wanted <= self._wanted:
+                self._held.clear()
+                self._unreadable.clear()
+                self._read(pids, _link_targets(wanted))
+                self._scanned_at = now
+                self.full_scans += 1
+            else:
+                again = {
+                    pid
+                    for pid, (ticks, _) in self._held.items()
+                    if pid not in pids or start_ticks(pid, self.proc) != ticks
+                }
+                for pid in again:
+                    del self._held[pid]
+                self._unreadable &= pids
+                self._read((pids - self._seen) | (again & pids), _link_targets(wanted))
+            self._wanted = wanted
+            self._seen = pids
+            holders: dict[int, list[int]] = {}
+            for pid in sorted(self._held):
+                ticks, held = self._held[pid]
+                if not held <= wanted:  # some of its listeners closed: forget them
+                    held &= wanted
+                    if held:
+                        self._held[pid] = (ticks, held)
+                    else:
+                        del self._held[pid]
+                for inode in held:
+                    holders.setdefault(inode, []).append(pid)
+            return holders, len(self._unreadable)  # pids ascending, as appended
+
+    def _read(self, pids: Iterable[int], targets: dict[str, int]) -> None:
+        for pid in pids:
+            ticks = start_ticks(pid, self.proc)  # before the fds: a later reuse shows as change
+            held = _held_by(pid, targets, self.proc)
+            if held is None:
+                self._unreadable.add(pid)
+            elif held:
+                self._held[pid] = (ticks, held)
 
 
 def count_established(port: int) -> int:
