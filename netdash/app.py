@@ -232,12 +232,22 @@ class NetdashApp(App[None]):
         self.lan = self._resolve_lan(message.snapshot)
         owners = {li.key: frozenset(li.pids) for li in message.snapshot.listeners}
         # A result belongs to the processes that answered it: gone or new owner, gone result.
-        self.results = {
+        kept = {
             k: v
             for k, v in self.results.items()
             if k in owners and owners[k] == self._probed_owners.get(k)
         }
-        self._redraw()
+        unchanged = (
+            previous is not None
+            and replace(previous, taken_at=0.0) == replace(message.snapshot, taken_at=0.0)
+            and kept.keys() == self.results.keys()
+            and not self.query_one(ListenerTable).animating
+        )
+        self.results = kept
+        if unchanged:
+            self._update_status()  # only "polled at" changed: no table or diagram work
+        else:
+            self._redraw()
         self._arm_next_poll()
         if previous is not None:
             self._announce_new_exposures(previous, message.snapshot)
@@ -704,10 +714,10 @@ class NetdashApp(App[None]):
         self.push_screen(KillScreen(question, escalate=True), answered)
 
     def _schedule_redraw(self) -> None:
-        """Redraw soon, at most ten times a second however fast results arrive."""
+        """Redraw soon, at most twice a second however fast results arrive."""
         if not self._redraw_pending:
             self._redraw_pending = True
-            self.set_timer(0.1, self._flush_redraw)
+            self.set_timer(0.5, self._flush_redraw)
 
     def _flush_redraw(self) -> None:
         self._redraw_pending = False

@@ -6,6 +6,7 @@ so every function is safe to call from any thread and easy to test exhaustively.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -39,6 +40,7 @@ SCOPE_ORDER: tuple[Scope, ...] = (Scope.ALL_INTERFACES, Scope.SPECIFIC_INTERFACE
 LOOPBACK_TARGET = {4: "127.0.0.1", 6: "::1"}
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_address(text: str) -> IPAddress:
     """Parse a bind or interface address, keeping an IPv6 zone (``fe80::1%eth0``).
 
@@ -89,14 +91,16 @@ def _same_address(a: IPAddress, b: IPAddress) -> bool:
     return a == b
 
 
-def _interface_addresses(interface: Interface) -> list[IPAddress]:
+@functools.lru_cache(maxsize=1024)
+def _interface_addresses(interface: Interface) -> tuple[IPAddress, ...]:
+    """The parsed addresses of an interface (cached: interfaces rarely change)."""
     out: list[IPAddress] = []
     for text in interface.addresses:
         try:
             out.append(parse_address(text))
         except ValueError:
             continue
-    return out
+    return tuple(out)
 
 
 def interfaces_reaching(

@@ -62,7 +62,7 @@ class ProbeLimits:
     greeting_wait: float = 0.15
     deadline: float = 3.0
     max_bytes: int = 64 * 1024
-    concurrency: int = 64
+    concurrency: int = 200
 
 
 def build_url(scheme: str, host: str, port: int, path: str = "/") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -206,6 +207,8 @@ class InterfaceDiagram(Static):
     """Shows :func:`build_diagram`; its width grows with the number of interfaces so that
     columns stay readable and the parent container scrolls horizontally."""
 
+    _signature: object = None
+
     def show(
         self,
         snapshot: Snapshot,
@@ -214,12 +217,29 @@ class InterfaceDiagram(Static):
         listeners: Sequence[Listener] | None = None,
         compact: bool = False,
     ) -> None:
-        """Draw the diagram; ``compact`` (small terminals) gives one line per interface."""
+        """Draw the diagram; ``compact`` (small terminals) gives one line per interface.
+        Nothing is redrawn when nothing it shows changed (a poll of an idle machine)."""
+        shown_listeners = tuple(snapshot.listeners if listeners is None else listeners)
+        signature = (
+            replace(snapshot, taken_at=0.0),
+            shown_listeners,
+            tuple(
+                (key, tuple((r.via, r.target, r.outcome, r.status) for r in found))
+                for key, found in sorted(results.items())
+            ),
+            tuple(sorted(lan.items())),
+            compact,
+        )
+        if signature == self._signature:
+            return
+        self._signature = signature
         if compact:
             self.styles.min_width = 1
             shown = snapshot.listeners if listeners is None else listeners
             self.update(build_compact_diagram(snapshot, results, lan, shown))
             return
         up = sum(1 for i in snapshot.interfaces if i.is_up)
-        self.styles.min_width = max(1, up) * COLUMN_WIDTH + 2
+        width = max(1, up) * COLUMN_WIDTH + 2
+        if self.styles.min_width is None or self.styles.min_width.value != width:
+            self.styles.min_width = width
         self.update(build_diagram(snapshot, results, lan, listeners))

@@ -213,6 +213,12 @@ class ListenerTable(DataTable[Text]):
         if not self._rebuilding:
             self._off_header(-1 if new.row < old.row else +1)
 
+    @property
+    def animating(self) -> bool:
+        """True while a new row is highlighted or a vanished one is fading: the next poll must
+        redraw even if nothing else changed."""
+        return bool(self._born or self._gone)
+
     def _fresh(self, key: str, cells: list[Text]) -> list[Text]:
         """Cells of a row that appeared in the last few seconds, drawn reversed."""
         born = self._born.get(key)
