@@ -152,6 +152,7 @@ class NetdashApp(App[None]):
         self.sort = "scope"
         self.paused = False
         self._signals: list[int] = []
+        self._status_size = -1
         self.udp = udp
         self.auto_probe = auto_probe
         self.interval = interval
@@ -440,7 +441,11 @@ class NetdashApp(App[None]):
         for n, (note, style) in enumerate(notes):
             line.append("\n" if n == 0 else " · ")
             line.append(note, style=style)
-        status.update(line)
+        # A relayout only when the header's text changes length (it may wrap differently):
+        # most polls change only the time, which keeps its width.
+        size = len(line.plain)
+        status.update(line, layout=size != self._status_size)
+        self._status_size = size
         status.set_class(bool(snapshot and snapshot.partial), "-partial")
 
     # Probing -----------------------------------------------------------------------------

@@ -9,18 +9,19 @@ runtime error (a message on stderr, never a traceback); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-from rich.console import Console
 
 from netdash import __version__, classify
+
+if TYPE_CHECKING:
+    from rich.console import Console
 from netdash.allow import AllowRule, parse_allow
 from netdash.classify import own_addresses
 from netdash.collect import collect_snapshot
@@ -100,14 +101,6 @@ class UsageError(Exception):
 class OutputError(Exception):
     """Standard output could not be written (a full disk, a closed file), or another runtime
     failure with its own message; exit code 2."""
-
-
-class _Console(Console):
-    """Rich's console, but a reader that goes away (``netdash list | head``) is left to
-    :func:`main` instead of Rich's own exit with status 1."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
 
 
 def _interval(text: str) -> float:
@@ -376,6 +369,8 @@ def _probe(
 
     limits = ProbeLimits(connect_timeout=timeout, read_timeout=timeout, deadline=3 * timeout)
     listeners = snapshot.listeners if only is None else tuple(only)
+    import asyncio
+
     found = asyncio.run(probe_listeners(listeners, lan, own_addresses(snapshot.interfaces), limits))
     return group_results(found)
 
@@ -399,9 +394,17 @@ def _write(text: str) -> None:
         raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
-def _console() -> _Console:
-    # Not a terminal: wide lines rather than wrapped cells, and no colour (Rich's default
-    # there); NO_COLOR is honoured by Rich on a terminal too.
+def _console() -> Console:
+    """Rich's console (imported here: JSON output needs none of it), except that a reader
+    that goes away (``netdash list | head``) is left to :func:`main` instead of Rich's own
+    exit with status 1. Not a terminal: wide lines rather than wrapped cells, and no colour
+    (Rich's default there); NO_COLOR is honoured by Rich on a terminal too."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
     width = None if sys.stdout.isatty() else 200
     return _Console(highlight=False, width=width)
 

@@ -11,12 +11,7 @@ import enum
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from netdash import __version__
 from netdash.classify import SCOPE_ORDER, listener_reach, parse_address, scope_of, service_ids
@@ -32,6 +27,9 @@ from netdash.model import (
     Via,
 )
 from netdash.text import clean
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "JSON_SCHEMA_VERSION",
@@ -489,6 +487,10 @@ def print_table(
     udp: bool = False,
 ) -> None:
     """Print the snapshot as one table per scope, most exposed first, one row per service."""
+    from rich import box  # imported here: JSON and the TUI's labels need no Rich tables
+    from rich.table import Table
+    from rich.text import Text
+
     lan_text = ", ".join(lan.values()) or "none found"
     console.print(Text(f"{clean(snapshot.hostname, 60)} · LAN address: {lan_text}", style="bold"))
     for reason in snapshot.partial_reasons:
