@@ -34,6 +34,7 @@ from netdash.check import ignored_reach
 from netdash.classify import (
     choose_lan,
     is_exposed,
+    leader,
     own_addresses,
     probe_targets,
     resolve_lan,
@@ -162,7 +163,7 @@ class NetdashApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.lan: dict[int, str] = {}
         self.results: dict[ListenerKey, list[ProbeResult]] = {}
-        self._probed_owners: dict[ListenerKey, frozenset[int]] = {}
+        self._probed_owners: dict[ListenerKey, int | None] = {}  # leader pid when probed
         self.poll_error: str | None = None
         self.lan_problem: str | None = None
         self.probe_status: str | None = None
@@ -231,8 +232,9 @@ class NetdashApp(App[None]):
         self.poll_error = None
         self.snapshot = message.snapshot
         self.lan = self._resolve_lan(message.snapshot)
-        owners = {li.key: frozenset(li.pids) for li in message.snapshot.listeners}
-        # A result belongs to the processes that answered it: gone or new owner, gone result.
+        owners = {li.key: leader(li) for li in message.snapshot.listeners}
+        # A result belongs to the program that answered it (its leading process): a new owner
+        # of the port drops it; workers coming and going do not.
         kept = {
             k: v
             for k, v in self.results.items()
@@ -486,7 +488,7 @@ class NetdashApp(App[None]):
         done = 0
         start = time.perf_counter()
         fresh: dict[ListenerKey, list[ProbeResult]] = {}
-        owners = {li.key: frozenset(li.pids) for li in listeners}
+        owners = {li.key: leader(li) for li in listeners}
         before = {li.key: verdict(li, self.results.get(li.key, ())) for li in listeners}
 
         def arrived(result: ProbeResult) -> None:

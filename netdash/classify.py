@@ -20,6 +20,7 @@ __all__ = [
     "family_of",
     "interfaces_reaching",
     "is_exposed",
+    "leader",
     "listener_reach",
     "own_addresses",
     "parse_address",
@@ -142,22 +143,31 @@ def listener_reach(listener: Listener, interfaces: Iterable[Interface]) -> tuple
     return names
 
 
+def leader(listener: Listener) -> int | None:
+    """The pid of a socket's leading holder: the holder whose parent holds none of its sockets
+    (the master of a pre-fork server), lowest first; ``None`` when no owner is known. Workers
+    coming and going (or a holder's fork child, for the instant before it execs) leave it
+    unchanged."""
+    pids = set(listener.pids)
+    leaders = [p.pid for p in listener.processes if p.pid is not None and p.ppid not in pids]
+    if leaders:
+        return min(leaders)
+    return min(pids) if pids else None
+
+
 def service_ids(listeners: Iterable[Listener]) -> dict[ListenerIdentity, str]:
     """Group listeners into services: one program on one port and protocol, over any number
     of addresses and families (``0.0.0.0:8000`` and ``[::]:8000`` of one uvicorn).
 
-    The program is the socket's leading holder (the holder whose parent holds none of its
-    sockets: the master of a pre-fork server). Listeners whose owner is unknown are a service
-    each. Returns ``{listener.identity: service_id}``; ids look like ``tcp/8000/pid4242``.
+    The program is the socket's :func:`leader`. Listeners whose owner is unknown are a
+    service each. Returns ``{listener.identity: service_id}``; ids look like
+    ``tcp/8000/pid4242``.
     """
     ids: dict[ListenerIdentity, str] = {}
     for listener in listeners:
-        pids = set(listener.pids)
-        leaders = [p.pid for p in listener.processes if p.pid is not None and p.ppid not in pids]
-        if leaders:
-            owner = f"pid{min(leaders)}"
-        elif pids:
-            owner = f"pid{min(pids)}"
+        pid = leader(listener)
+        if pid is not None:
+            owner = f"pid{pid}"
         else:
             owner = f"inode{listener.inode}-{listener.family}-{listener.address}"
         ids[listener.identity] = f"{listener.protocol}/{listener.port}/{owner}"

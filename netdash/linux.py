@@ -270,6 +270,9 @@ class HolderCache:
     * between full scans, only processes that appeared since the last poll are read (a
       pre-fork server's new worker inherits the socket), and a holder whose start time changed
       or that is gone (a pid reused, a worker that exited) is read again or dropped;
+    * a process seen holding a socket for the first time is read again at the next poll: a
+      fork child holds its parent's sockets only until it execs (or closes them), and must not
+      stay listed as a holder until the next full scan;
     * listeners that went away are simply forgotten.
 
     Memory is bounded by the number of processes holding a wanted socket plus the pids present.
@@ -291,6 +294,7 @@ class HolderCache:
         self._unreadable: set[int] = set()
         self._seen: set[int] = set()
         self._scanned_at: float | None = None
+        self._new_holders: set[int] = set()  # first seen holding at the last poll: re-check
 
     def holders(self, inodes: Collection[int]) -> tuple[dict[int, list[int]], int]:
         """As :func:`socket_holders`: ``({inode: [pid, ...]}, unreadable)``."""
@@ -298,6 +302,7 @@ class HolderCache:
         with self._lock:
             now = self.clock()
             pids = _pids(self.proc)
+            before = set(self._held)
             stale = self._scanned_at is None or now - self._scanned_at >= self.max_age
             if stale or not wanted <= self._wanted:
                 self._held.clear()
@@ -309,7 +314,9 @@ class HolderCache:
                 again = {
                     pid
                     for pid, (ticks, _) in self._held.items()
-                    if pid not in pids or start_ticks(pid, self.proc) != ticks
+                    if pid not in pids
+                    or pid in self._new_holders
+                    or start_ticks(pid, self.proc) != ticks
                 }
                 for pid in again:
                     del self._held[pid]
@@ -317,6 +324,7 @@ class HolderCache:
                 self._read((pids - self._seen) | (again & pids), _link_targets(wanted))
             self._wanted = wanted
             self._seen = pids
+            self._new_holders = set(self._held) - before
             holders: dict[int, list[int]] = {}
             for pid in sorted(self._held):
                 ticks, held = self._held[pid]

@@ -178,3 +178,36 @@ def test_steady_polls_see_new_listeners_and_new_holders() -> None:
     finally:
         a.close()
     assert holders_of(port_a) == []
+
+
+def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> None:
+    """A fork child holds its parent's sockets only until it execs or closes them; a process
+    first seen holding is read again at the next poll, not kept until the next full scan."""
+    import socket as socket_module
+    import subprocess as sp
+    import sys as system
+    import time as clock
+
+    from netdash.linux import HolderCache
+
+    server = socket_module.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    fd = server.fileno()
+    code = f"import os, time; time.sleep(0.5); os.close({fd}); time.sleep(30)"
+    child = sp.Popen([system.executable, "-c", code], pass_fds=(fd,))
+    try:
+        inode = os.fstat(fd).st_ino
+        clock.sleep(0.2)  # the child is running and holds its inherited copy
+        cache = HolderCache(max_age=3600)
+        first = cache.holders([inode])[0].get(inode, [])
+        assert child.pid in first  # seen holding: re-read at the next poll
+        clock.sleep(1.0)  # the child has closed its copy by now
+        second = cache.holders([inode])[0].get(inode, [])
+        assert child.pid not in second, (first, second)
+        assert os.getpid() in second
+        assert cache.full_scans == 1  # found without a full rescan
+    finally:
+        child.kill()
+        child.wait()
+        server.close()

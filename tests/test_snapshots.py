@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from netdash.app import NetdashApp
+from netdash.classify import leader
 from netdash.render import group_results
 from tests.support.fixed import SNAPSHOT, TAKEN_AT, probe_results
 
@@ -44,7 +45,7 @@ async def probed(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
     app.results = group_results(probe_results())
     app.probe_status = "probed 9 listeners (20 probes) in 1.2 s"
-    app._probed_owners = {li.key: frozenset(li.pids) for li in SNAPSHOT.listeners}
+    app._probed_owners = {li.key: leader(li) for li in SNAPSHOT.listeners}
     app._redraw()
     await pilot.pause()
 

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -212,6 +213,17 @@ class ListenerTable(DataTable[Text]):
         super().watch_cursor_coordinate(old, new)
         if not self._rebuilding:
             self._off_header(-1 if new.row < old.row else +1)
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Work around stale lines in Textual 8's DataTable: lines drawn between ``add_row``
+        and the idle pass that measures column widths stay cached with the old widths (its
+        line caches are cleared there only for auto-height rows). Seen in tmux as a header row
+        cut to ``ALL-INT`` that never redrew while nothing else changed."""
+        widths = [column.content_width for column in self.columns.values()]
+        await super()._on_idle(event)
+        if widths != [column.content_width for column in self.columns.values()]:
+            self._clear_caches()
+            self.refresh()
 
     @property
     def animating(self) -> bool:
