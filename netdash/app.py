@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable, Sequence
@@ -170,6 +171,7 @@ class NetdashApp(App[None]):
         self._polling = False
         self._next_poll: Timer | None = None
         self._redraw_pending = False
+        self._changed_results: set[ListenerKey] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("netdash: reading sockets…", id="status", markup=False)
@@ -491,25 +493,44 @@ class NetdashApp(App[None]):
         owners = {li.key: leader(li) for li in listeners}
         before = {li.key: verdict(li, self.results.get(li.key, ())) for li in listeners}
 
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def deliver(result: ProbeResult) -> None:  # in the probe thread
+            loop.call_soon_threadsafe(arrived, result)
+
         def arrived(result: ProbeResult) -> None:
             nonlocal done
+            if stop.is_set():
+                return  # a late result of a cancelled run
             done += 1
             fresh.setdefault(result.listener, []).append(result)
             self.results[result.listener] = fresh[result.listener]
             self._probed_owners[result.listener] = owners[result.listener]
             self.probe_status = f"probing {done}/{total}…"
+            self._changed_results.add(result.listener)
             self._schedule_redraw()
 
         self.probe_status = f"probing 0/{total}…"
         self._update_status()
+        # The probes run on their own event loop in a thread, so hundreds of connections do not
+        # compete with key presses and drawing on the app's loop; results come back one by one.
         try:
-            results = await probe_listeners(
-                listeners, lan, own_addresses(snapshot.interfaces), self.probe_limits, arrived
+            results = await asyncio.to_thread(
+                _probe_in_thread,
+                listeners,
+                lan,
+                own_addresses(snapshot.interfaces),
+                self.probe_limits,
+                deliver,
+                stop,
             )
         except Exception as exc:  # never let a probe failure end the app
             self.probe_status = f"probe failed: {clean(str(exc), 120)}"
             self._update_status()
             return
+        finally:
+            stop.set()  # also when this worker is cancelled: the thread stops its probes
         if only is None:  # a full run replaces every result, including vanished listeners'
             self.results = {k: v for k, v in self.results.items() if k in fresh}
         verified = [
@@ -727,8 +748,16 @@ class NetdashApp(App[None]):
             self.set_timer(0.5, self._flush_redraw)
 
     def _flush_redraw(self) -> None:
+        """While probing, only the rows whose results arrived are redrawn (and the header);
+        the full redraw, diagram included, comes when the run ends."""
         self._redraw_pending = False
-        self._redraw()
+        changed, self._changed_results = self._changed_results, set()
+        if self.snapshot is None or not self.query(ListenerTable):
+            return
+        v4_ports = ipv4_loopback_ports(self.snapshot.listeners)
+        self.query_one(ListenerTable).update_results(changed, self.results, v4_ports)
+        self._update_status()
+        self._update_verdict()
 
     def probed(self) -> Sequence[ProbeResult]:
         """Every probe result currently shown (for tests and scripts)."""
@@ -741,6 +770,32 @@ def _age(seconds: float) -> str:
     if seconds < 5400:
         return f"{int(seconds // 60)} min"
     return f"{int(seconds // 3600)} h"
+
+
+def _probe_in_thread(
+    listeners: Sequence[Listener],
+    lan: dict[int, str],
+    own: frozenset[Any],
+    limits: ProbeLimits,
+    deliver: Callable[[ProbeResult], None],
+    stop: threading.Event,
+) -> list[ProbeResult]:
+    """``probe_listeners`` on a fresh event loop in the calling thread; setting ``stop``
+    cancels every probe in flight within 0.1 s."""
+
+    async def run() -> list[ProbeResult]:
+        task = asyncio.ensure_future(probe_listeners(listeners, lan, own, limits, deliver))
+        while not task.done():
+            if stop.is_set():
+                task.cancel()
+                break
+            await asyncio.wait([task], timeout=0.1)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return []
+
+    return asyncio.run(run())
 
 
 def matches(listener: Listener, text: str) -> bool:

@@ -117,6 +117,22 @@ class ListenerTable(DataTable[Text]):
             Text(server_label(results)),
         ]
 
+    def update_results(
+        self,
+        changed: Collection[ListenerKey],
+        results: Mapping[ListenerKey, Sequence[ProbeResult]],
+        v4_loopback: Collection[PortKey] = frozenset(),
+    ) -> None:
+        """Redraw only the rows holding a listener in ``changed`` (probe results arriving):
+        no regrouping, no diagram, so a large table stays responsive while probing."""
+        for key, row in self.rows_by_key.items():
+            if key not in self._order or not any(li.key in changed for li in row.listeners):
+                continue
+            cells = self._cells(row, row_results(row, results), v4_loopback)
+            for (column, _), cell in zip(COLUMNS, cells, strict=True):
+                if self.get_cell(key, column) != cell:
+                    self.update_cell(key, column, cell, update_width=True)
+
     def show(
         self,
         listeners: Sequence[Listener],
