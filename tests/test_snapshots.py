@@ -14,6 +14,7 @@ import pytest
 
 from netdash.app import NetdashApp
 from netdash.classify import leader
+from netdash.model import Snapshot
 from netdash.render import group_results
 from tests.support.fixed import SNAPSHOT, TAKEN_AT, probe_results
 
@@ -62,3 +63,45 @@ def test_main_screen_after_probe(snap_compare, size: tuple[int, int]) -> None:  
 
 def test_main_screen_with_udp(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(udp=True), terminal_size=(100, 30), run_before=probed)
+
+
+EMPTY = Snapshot(
+    hostname="devbox",
+    interfaces=SNAPSHOT.interfaces,
+    listeners=(),
+    taken_at=SNAPSHOT.taken_at,
+    default_route_interfaces=("wlan0",),
+)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_empty_machine(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    app = NetdashApp(interval=2, collector=lambda: EMPTY, clock=lambda: TAKEN_AT)
+    assert snap_compare(app, terminal_size=size, run_before=first_poll)
+
+
+async def _filtered(pilot) -> None:  # type: ignore[no-untyped-def]
+    await probed(pilot)
+    await pilot.press("slash", "g", "u", "n")
+
+
+async def _kill_confirmation(pilot) -> None:  # type: ignore[no-untyped-def]
+    await probed(pilot)
+    await pilot.press("k")  # the highlighted row: sshd on port 22 (pid 800, not ours)
+    await pilot.pause(0.2)
+
+
+async def _details(pilot) -> None:  # type: ignore[no-untyped-def]
+    await probed(pilot)
+    await pilot.press("down", "enter")  # uvicorn on 0.0.0.0:8000
+    await pilot.pause(0.3)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize(
+    "state", [_filtered, _kill_confirmation, _details], ids=["filtered", "kill", "details"]
+)
+def test_states(snap_compare, size: tuple[int, int], state) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(), terminal_size=size, run_before=state)

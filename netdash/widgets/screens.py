@@ -80,9 +80,14 @@ def details_renderable(
     if processes is None:
         parts.append(Text("reading processes…", style="dim"))
     elif not processes:
+        known = sorted({pid for li in row.listeners for pid in li.pids})
         owners = {p.user for li in row.listeners for p in li.processes if p.user}
         who = f" (user {', '.join(sorted(owners))})" if owners else ""
-        parts.append(Text(f"owner unknown{who}: run as root to see it", style="yellow"))
+        if known:
+            gone = ", ".join(map(str, known))
+            parts.append(Text(f"pid {gone}{who} is no longer running", style="yellow"))
+        else:
+            parts.append(Text(f"owner unknown{who}: run as root to see it", style="yellow"))
     pids = {p.pid for p in processes or ()}
     for proc in processes or ():
         role = "worker of " + str(proc.ppid) if proc.ppid in pids else "process"
