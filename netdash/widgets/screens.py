@@ -207,22 +207,29 @@ class KillScreen(ModalScreen[KillChoice]):
 
 
 HELP = """\
-netdash shows every listening socket on this machine, grouped by who can connect.
+netdash lists every listening socket on this machine, grouped by who can connect.
 
-Marks:  ‼ exposed: accepted a connection on the LAN address (other devices reach it)
-        ⚠ exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
-        · local only (loopback)     ⁶ IPv6 loopback only: 127.0.0.1 is refused
+Marks
+  ‼  exposed: accepted a connection on the LAN address
+  ⚠  exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
+  ·  local only (loopback)
+  ⁶  IPv6 loopback only: 127.0.0.1 is refused, [::1] answers
+  ✓  exposed, but allowed by your config
+  *  (diagram) a wildcard listener, reachable through every interface
+  ✔ ✗ (diagram) answered / did not answer a probe through that interface
 
-Keys:   p  probe every listener          enter  details of the row
-        P  probe the highlighted row     k      stop its process (asks first)
-        o  open it in the browser        c      copy its URL
-        /  filter (port, address, process, command line); escape clears it
-        e  exposed only   u  UDP   6  IPv6   s  sort (scope, port, process)
-        space  pause / resume refresh    r  refresh now    q  quit
-        ctrl+p  command palette           ?  this help
+Keys
+  p      probe every listener       P      probe the highlighted row
+  enter  details of the row         k      stop its process (asks)
+  o      open in the browser        c      copy its URL
+  /      filter as you type (enter keeps it, escape clears it)
+  e      exposed only               u      UDP listeners
+  6      IPv6 listeners             s      sort: scope, port, process
+  space  pause / resume             r      refresh now
+  ctrl+p command palette            q      quit
 
-A probe proves a listener accepts connections on an address; from this machine it does not
-cross a firewall, so 'exposed' means reachable via the LAN address, firewall aside."""
+A probe from this machine proves a listener accepts connections on that address; it does
+not cross a firewall, so 'exposed' means reachable via the LAN address, firewall aside."""
 
 
 class HelpScreen(ModalScreen[None]):
