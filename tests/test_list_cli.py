@@ -11,17 +11,9 @@ from typing import Any
 import pytest
 
 from tests.support import netns
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.netns
-
-
-def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netdash", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def by_port(document: dict[str, Any], port: int) -> list[dict[str, Any]]:

@@ -3,9 +3,6 @@ prometheus_client's own parser, against real listeners."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -15,18 +12,9 @@ from prometheus_client.samples import Sample
 from netdash.model import Interface, Listener, Process, Snapshot
 from netdash.prom import listing_metrics
 from tests.support import netns
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.netns
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netdash", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=dict(os.environ, NETDASH_CONFIG="/dev/null"),
-    )
 
 
 def parse(text: str) -> dict[str, list[Sample]]:

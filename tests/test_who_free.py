@@ -6,8 +6,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import psutil
@@ -15,19 +13,10 @@ import pytest
 
 from netdash.freeport import ADDRESSES, COMMON_PORTS, port_state, suggest_ports
 from tests.support import netns
+from tests.support.cli import run_cli
 from tests.support.servers import bound_socket, close_listening, free_port
 
 pytestmark = pytest.mark.netns
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netdash", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=dict(os.environ, NETDASH_CONFIG="/dev/null"),
-    )
 
 
 @contextlib.contextmanager

@@ -1,0 +1,19 @@
+"""Run the real `netdash` command line in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python -m netdash ARGS`` with no user config file (``NETDASH_CONFIG=/dev/null``), so
+    a developer's own config cannot change what the tests see."""
+    return subprocess.run(
+        [sys.executable, "-m", "netdash", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, NETDASH_CONFIG="/dev/null"),
+    )
