@@ -677,17 +677,19 @@ class NetdashApp(App[None]):
             procs, conns = [], None
         self.call_from_thread(screen.show, render(procs, conns))
 
-    def action_open(self) -> None:
+    def _selected_url(self) -> str | None:
         row = self._selected()
-        if row is not None:
-            url = url_for(row, row_results(row, self.results))
+        return None if row is None else url_for(row, row_results(row, self.results))
+
+    def action_open(self) -> None:
+        url = self._selected_url()
+        if url is not None:
             self.browser(url)
             self.notify(f"Opening {url}", markup=False)
 
     def action_copy(self) -> None:
-        row = self._selected()
-        if row is not None:
-            url = url_for(row, row_results(row, self.results))
+        url = self._selected_url()
+        if url is not None:
             self.copy_to_clipboard(url)
             self.notify(f"Copied {url}", markup=False)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from netdash.config import Config, ConfigError, default_config_path, load_config
 from tests.support import netns
+from tests.support.cli import run_cli
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -122,16 +122,6 @@ def test_missing_named_file_is_an_error_but_missing_default_is_not(tmp_path: Pat
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml", environ={})
     assert load_config(environ={"XDG_CONFIG_HOME": str(tmp_path)}) == Config(sources={})
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netdash", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=dict(os.environ, **env),
-    )
 
 
 @pytest.mark.parametrize("command", [[], ["list"], ["check"], ["who", "22"]])

@@ -17,7 +17,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.support.cli import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.netns
 
 
@@ -25,16 +28,6 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
     schema = json.loads((ROOT / "schema" / name).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netdash", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=dict(os.environ, NETDASH_CONFIG="/dev/null", **env),
-    )
 
 
 def document(*args: str) -> dict[str, Any]:

@@ -7,13 +7,14 @@ import subprocess
 import sys
 
 
-def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """``python -m netdash ARGS`` with no user config file (``NETDASH_CONFIG=/dev/null``), so
-    a developer's own config cannot change what the tests see."""
+def run_cli(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m netdash ARGS`` with no user config file (``NETDASH_CONFIG=/dev/null``, so
+    a developer's own config cannot change what the tests see) and ``env`` added to the
+    environment (a ``NETDASH_CONFIG`` there replaces the default)."""
     return subprocess.run(
         [sys.executable, "-m", "netdash", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=dict(os.environ, NETDASH_CONFIG="/dev/null"),
+        env={**os.environ, "NETDASH_CONFIG": "/dev/null", **env},
     )
