@@ -51,6 +51,7 @@ from netdash.collect import (
 from netdash.hints import fix_hint
 from netdash.model import Listener, ListenerKey, Outcome, ProbeResult, Process, Scope, Snapshot, Via
 from netdash.probe import ProbeLimits, build_url, probe_listeners
+from netdash.probeproc import probe_in_processes
 from netdash.render import (
     VERDICT_STYLE,
     ServiceRow,
@@ -154,7 +155,7 @@ class NetdashApp(App[None]):
         self.sort = "scope"
         self.paused = False
         self._signals: list[int] = []
-        self._status_size = -1
+        self._line_sizes: dict[str, int] = {}  # widget id -> length of its text
         self.udp = udp
         self.auto_probe = auto_probe
         self.interval = interval
@@ -388,7 +389,17 @@ class NetdashApp(App[None]):
             ages = [r.probed_at for r in mine if r.probed_at]
             if ages:
                 line.append(f" · probed {_age(self.clock() - min(ages))} ago", style="dim")
-        self.query_one("#verdict", Static).update(line)
+        self._set_line(self.query_one("#verdict", Static), line)
+
+    def _set_line(self, widget: Static, line: Text) -> None:
+        """``widget.update(line)``, with a relayout only when the text changed length (it may
+        wrap to another height). A relayout of the whole screen costs ~0.1 s at 1,000
+        listeners, and most updates (the poll time, the verdict of the next row, a probe
+        counter) keep the length."""
+        size = len(line.plain)
+        key = widget.id or ""
+        widget.update(line, layout=size != self._line_sizes.get(key))
+        self._line_sizes[key] = size
 
     def _update_status(self) -> None:
         if not self.query("#status"):
@@ -445,11 +456,7 @@ class NetdashApp(App[None]):
         for n, (note, style) in enumerate(notes):
             line.append("\n" if n == 0 else " · ")
             line.append(note, style=style)
-        # A relayout only when the header's text changes length (it may wrap differently):
-        # most polls change only the time, which keeps its width.
-        size = len(line.plain)
-        status.update(line, layout=size != self._status_size)
-        self._status_size = size
+        self._set_line(status, line)
         status.set_class(bool(snapshot and snapshot.partial), "-partial")
 
     # Probing -----------------------------------------------------------------------------
@@ -513,18 +520,20 @@ class NetdashApp(App[None]):
 
         self.probe_status = f"probing 0/{total}…"
         self._update_status()
-        # The probes run on their own event loop in a thread, so hundreds of connections do not
-        # compete with key presses and drawing on the app's loop; results come back one by one.
+        own = own_addresses(snapshot.interfaces)
+        # The probes run in child processes (netdash.probeproc), so hundreds of connections
+        # neither compete with key presses and drawing for the GIL nor share this core;
+        # results stream back one by one. If no child can start, a thread with its own event
+        # loop does the same work here.
         try:
-            results = await asyncio.to_thread(
-                _probe_in_thread,
-                listeners,
-                lan,
-                own_addresses(snapshot.interfaces),
-                self.probe_limits,
-                deliver,
-                stop,
-            )
+            try:
+                results = await probe_in_processes(listeners, lan, own, self.probe_limits, arrived)
+            except OSError:
+                if done:
+                    raise  # a later child failed to start; the first ones' results stand
+                results = await asyncio.to_thread(
+                    _probe_in_thread, listeners, lan, own, self.probe_limits, deliver, stop
+                )
         except Exception as exc:  # never let a probe failure end the app
             self.probe_status = f"probe failed: {clean(str(exc), 120)}"
             self._update_status()

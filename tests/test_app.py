@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from netdash.model import Outcome, Via
 from netdash.probe import ProbeLimits
 from netdash.widgets import InterfaceDiagram, ListenerTable
 from tests.support import netns
-from tests.support.servers import bound_socket
+from tests.support.servers import Running, bound_socket
 
 pytestmark = pytest.mark.netns
 
@@ -45,7 +46,12 @@ async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: 
         await pilot.pause(0.05)
 
 
-async def test_table_and_diagram_show_real_listeners_then_probe(servers) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("where", ["child processes", "thread (no child can start)"])
+async def test_table_and_diagram_show_real_listeners_then_probe(
+    servers: dict[str, Running], where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where.startswith("thread"):
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     app = NetdashApp(interval=0.5, probe_limits=FAST)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
