@@ -10,7 +10,9 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
 
 from netdash.classify import listener_reach, scope_of
 from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
@@ -203,11 +205,21 @@ def build_compact_diagram(
     return Group(*lines) if lines else Text("no interface is up", style="dim")
 
 
-class InterfaceDiagram(Static):
+class InterfaceDiagram(Widget):
     """Shows :func:`build_diagram`; its width grows with the number of interfaces so that
-    columns stay readable and the parent container scrolls horizontally."""
+    columns stay readable and the parent container scrolls horizontally.
+
+    The diagram is rendered once per content and width and kept as lines (Textual's line
+    API): at 1,000 listeners one render of the Rich panel takes ~0.3 s, and a ``Static``
+    renders it again on every relayout of the screen (a header growing by one character),
+    which stalled key presses while probing (bench/RESULTS.md)."""
 
     _signature: object = None
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.content: RenderableType = Text("")
+        self._lines: tuple[int, list[Strip]] | None = None  # (width, rendered lines)
 
     def show(
         self,
@@ -236,10 +248,47 @@ class InterfaceDiagram(Static):
         if compact:
             self.styles.min_width = 1
             shown = snapshot.listeners if listeners is None else listeners
-            self.update(build_compact_diagram(snapshot, results, lan, shown))
+            self._set_content(build_compact_diagram(snapshot, results, lan, shown))
             return
         up = sum(1 for i in snapshot.interfaces if i.is_up)
         width = max(1, up) * COLUMN_WIDTH + 2
         if self.styles.min_width is None or self.styles.min_width.value != width:
             self.styles.min_width = width
-        self.update(build_diagram(snapshot, results, lan, listeners))
+        self._set_content(build_diagram(snapshot, results, lan, listeners))
+
+    def _set_content(self, content: RenderableType) -> None:
+        before = self._lines
+        self.content = content
+        self._lines = None
+        # A relayout only when the height changes (or before the first render).
+        width = before[0] if before else 0
+        same_height = before is not None and len(self._render_lines(width)) == len(before[1])
+        self.refresh(layout=not same_height)
+
+    def _render_lines(self, width: int) -> list[Strip]:
+        """The content rendered at ``width`` cells, cached until the content, width or style
+        changes."""
+        if self._lines is None or self._lines[0] != width:
+            console = self.app.console
+            options = console.options.update(width=max(1, width), height=None, highlight=False)
+            style = self.rich_style
+            lines = console.render_lines(self.content, options, style=style, pad=True)
+            self._lines = (width, [Strip(line, width) for line in lines])
+        return self._lines[1]
+
+    def notify_style_update(self) -> None:
+        self._lines = None  # a theme change: render again with the new base style
+        super().notify_style_update()
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._render_lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._render_lines(width)
+        if 0 <= y < len(lines):
+            return lines[y]
+        return Strip.blank(width, self.rich_style)
