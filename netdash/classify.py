@@ -60,8 +60,10 @@ def family_of(text: str) -> int:
     return ipaddress.ip_address(text.strip()).version
 
 
+@functools.lru_cache(maxsize=8192)
 def scope_of(address: str) -> Scope:
-    """The scope of a bind address.
+    """The scope of a bind address (cached: every view asks it for every listener, of a few
+    distinct addresses).
 
     Loopback is the whole of 127.0.0.0/8 and ``::1`` (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3),
     decided by network, never by looking the address up on an interface. The wildcard address

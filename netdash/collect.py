@@ -25,12 +25,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import psutil
 
 from netdash import linux
 from netdash.model import Interface, Listener, Process, Snapshot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "ProcessCache",
@@ -44,7 +49,6 @@ __all__ = [
 
 _FAMILIES: dict[int, int] = {int(socket.AF_INET): 4, int(socket.AF_INET6): 6}
 _LINUX = sys.platform.startswith("linux")
-T = TypeVar("T")
 
 
 class ProcessCache:

@@ -11,7 +11,6 @@ import enum
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from netdash import __version__
 from netdash.classify import SCOPE_ORDER, listener_reach, parse_address, scope_of, service_ids
@@ -28,7 +27,10 @@ from netdash.model import (
 )
 from netdash.text import clean
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
 
 __all__ = [
@@ -423,9 +425,15 @@ def snapshot_to_json(
     ids = service_ids(shown)
     per_endpoint = Counter(li.key for li in shown)
     v4_ports = ipv4_loopback_ports(snapshot.listeners)
+    # Reach depends only on these three (and the snapshot's interfaces): most listeners share
+    # a handful of bind addresses, so each is worked out once.
+    reach: dict[tuple[str, bool | None, str | None], tuple[str, ...]] = {}
     listeners = []
     for listener in shown:
         mine = list((results or {}).get(listener.key, ()))
+        how = (listener.address, listener.dual_stack, listener.bound_device)
+        if how not in reach:
+            reach[how] = listener_reach(listener, snapshot.interfaces)
         listeners.append(
             {
                 "protocol": listener.protocol,
@@ -433,7 +441,7 @@ def snapshot_to_json(
                 "port": listener.port,
                 "family": listener.family,
                 "scope": scope_of(listener.address).value,
-                "interfaces": list(listener_reach(listener, snapshot.interfaces)),
+                "interfaces": list(reach[how]),
                 "verdict": verdict(listener, mine, v4_ports).value,
                 "findings": findings(mine),
                 "service": ids[listener.identity],
