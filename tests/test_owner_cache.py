@@ -3,9 +3,11 @@ metadata (``ProcessCache``) must give the same answers as reading everything afr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -211,3 +213,86 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
         child.kill()
         child.wait()
         server.close()
+
+
+HELPER_SCRIPT = """
+import json, os, socket, subprocess, sys
+from netdash import linux
+
+os.sched_getaffinity = lambda pid: {0, 1}  # two CPUs, even on a one-CPU runner
+linux.PARALLEL_MIN_FDS = 0  # a helper however few files are open
+forks = []
+real_fork = os.fork
+def counting_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counting_fork
+
+a, b = socket.socketpair()  # AF_UNIX: its fd links read socket:[inode] like any socket
+inodes = [os.fstat(a.fileno()).st_ino, os.fstat(b.fileno()).st_ino]
+child = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(a.fileno(),)
+)
+try:
+    targets = linux._link_targets(inodes)
+    pids = sorted(linux._pids("/proc"))
+    ours = {os.getpid(): sorted(inodes), child.pid: [inodes[0]]}
+    found = {"helped": linux._heaviest_first(pids, "/proc") is not None}
+
+    def read(label):
+        got = linux.read_processes(pids, targets)
+        assert sorted(pid for pid, _, _ in got) == pids, label  # every pid, once
+        found[label] = {
+            str(pid): [ticks == linux.start_ticks(pid), sorted(held or ())]
+            for pid, ticks, held in got
+            if pid in ours
+        }
+
+    read("helper")
+    real_helper = linux._helper
+    def dying(queue, *args):  # takes every pid from the queue, then dies
+        os.read(queue, 1 << 20)
+        os._exit(3)
+    linux._helper = dying
+    read("failed helper")
+    linux._helper = real_helper
+    linux._parse_helper = lambda data: None  # output that does not parse
+    read("bad output")
+    def no_fork():
+        raise OSError("no fork here")
+    os.fork = no_fork
+    read("no fork")
+    found["forks"] = len(forks)
+    found["expected"] = {str(pid): [True, held] for pid, held in ours.items()}
+    print(json.dumps(found))
+finally:
+    child.kill()
+    child.wait()
+"""
+
+
+def test_a_forked_helper_reads_what_one_process_reads() -> None:
+    """The CLI's full scan shares the fd reading with a forked child (two CPUs, one thread):
+    same answer, whether the helper works, dies, writes nonsense or cannot be forked."""
+    result = subprocess.run(
+        [sys.executable, "-c", HELPER_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["helped"] is True
+    assert found["forks"] == 3  # helper, failed helper, bad output; none for "no fork"
+    for label in ("helper", "failed helper", "bad output", "no fork"):
+        assert found[label] == found["expected"], label
+
+
+def test_no_helper_is_forked_while_threads_run() -> None:
+    """Forking a threaded process is unsafe: the dashboard polls in a worker thread."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        pids = sorted(linux._pids("/proc"))
+        assert linux._heaviest_first(pids, "/proc") is None
+    finally:
+        stop.set()
+        thread.join()
