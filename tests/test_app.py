@@ -9,6 +9,7 @@ import time
 import pytest
 from rich.console import Console
 
+from netdash import app as app_module
 from netdash.app import NetdashApp
 from netdash.model import Outcome, Via
 from netdash.probe import ProbeLimits
@@ -46,13 +47,25 @@ async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: 
         await pilot.pause(0.05)
 
 
-@pytest.mark.parametrize("where", ["child processes", "thread (no child can start)"])
+@pytest.mark.parametrize(
+    "where", ["child processes", "thread (a small run)", "thread (no child can start)"]
+)
 async def test_table_and_diagram_show_real_listeners_then_probe(
     servers: dict[str, Running], where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if where.startswith("thread"):
+    if where == "thread (no child can start)":
         monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     app = NetdashApp(interval=0.5, probe_limits=FAST)
+    if where != "thread (a small run)":
+        app.CHILD_PROCESSES_FROM = 1  # the session's few servers make a small run
+    spawned: list[bool] = []
+    real = app_module.probe_in_processes
+
+    async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        spawned.append(True)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "probe_in_processes", counted)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         table = app.query_one(ListenerTable)
@@ -88,6 +101,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(
         assert row_text(table, lo_key)[4:6] == ["http 200", "refused"]
         status = as_text(app.query_one("#status").content)
         assert f"LAN {netns.LAN_V4}" in status and "verified" in status
+    assert bool(spawned) == (where != "thread (a small run)")
 
 
 async def test_new_and_closed_listeners_follow_the_poll_and_cursor_stays() -> None:
