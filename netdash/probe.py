@@ -28,8 +28,7 @@ import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from netdash import __version__
 from netdash.classify import IPAddress, LanAddresses, parse_address, probe_targets
@@ -40,6 +39,9 @@ from netdash.identify import (
     identify_http,
 )
 from netdash.model import Listener, Outcome, ProbeResult, Via
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: ~50 ms, which the dashboard's start need not pay
 
 __all__ = ["ProbeLimits", "build_url", "probe_listeners"]
 
@@ -67,6 +69,8 @@ class ProbeLimits:
 
 def build_url(scheme: str, host: str, port: int, path: str = "/") -> str:
     """``scheme://host:port/path`` with IPv6 literals in brackets (RFC 3986 §3.2.2)."""
+    import httpx
+
     return str(httpx.URL(scheme=scheme, host=host, port=port, path=path))
 
 
@@ -208,6 +212,8 @@ async def _raw_get(host: str, port: int, limits: ProbeLimits) -> _Answer:
 
 
 async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer:
+    import httpx
+
     try:
         return await _get(client, url, limits)
     except httpx.ConnectTimeout:
@@ -337,6 +343,8 @@ async def _attempt_tls(
     client: httpx.AsyncClient, host: str, port: int, limits: ProbeLimits
 ) -> _Answer | None:
     """HTTPS with verification off; ``None`` when no TLS handshake completed."""
+    import httpx
+
     try:
         answer = await _get(client, build_url("https", host, port), limits)
     except (httpx.ConnectError, httpx.ConnectTimeout):
@@ -350,6 +358,8 @@ async def _attempt_tls(
 
 class _Prober:
     def __init__(self, limits: ProbeLimits) -> None:
+        import httpx
+
         self.limits = limits
         timeout = httpx.Timeout(
             connect=limits.connect_timeout,
@@ -442,6 +452,8 @@ class _Prober:
         return identify_http(answer.status or 0, headers, answer.body, openapi=openapi)
 
     async def _is_openapi(self, url: str) -> bool:
+        import httpx
+
         client = self.tls if url.startswith("https") else self.plain
         try:
             answer = await _get(client, url, self.limits)
