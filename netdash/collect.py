@@ -295,6 +295,8 @@ def _user_name(uid: int | None) -> str | None:
 
 def _parent_first(processes: list[Process]) -> tuple[Process, ...]:
     """Holders whose parent is not a holder come first (the master of a pre-fork server)."""
+    if len(processes) == 1:
+        return (processes[0],)  # most sockets have one holder
     pids = {p.pid for p in processes}
     return tuple(sorted(processes, key=lambda p: (p.ppid in pids, p.pid or 0)))
 
