@@ -630,17 +630,33 @@ def _compact_json(document: object, end: str = "") -> str:
 
 
 def _run_tui(args: argparse.Namespace) -> int:
-    from netdash.app import NetdashApp
-    from netdash.collect import collect_snapshot
+    from netdash.collect import ProcessCache
 
     config = _load(args)
+    # The first snapshot is read now, before the dashboard's modules load (~0.2 s of
+    # imports), and handed to its first poll: that poll then answers at once instead of
+    # reading /proc in a thread while the first frames are drawn, and a large scan can still
+    # share its work with a forked helper (one thread so far; linux.read_processes).
+    cache = ProcessCache()
+    first: list[Snapshot] = []
+    try:
+        first.append(collect_snapshot(cache))
+    except Exception:  # noqa: BLE001 - the dashboard's own first poll reads again and says why
+        pass
     overrides = list(args.lan or config.lan)
     if overrides:
         # Check now, so a typo is a one-line error rather than a dashboard that cannot probe.
-        _lan_for(collect_snapshot(), args, config)
+        _lan_for(first[0] if first else collect_snapshot(), args, config)
+
+    def collector() -> Snapshot:
+        return first.pop() if first else collect_snapshot(cache)
+
+    from netdash.app import NetdashApp
+
     NetdashApp(
         interval=args.interval if args.interval is not None else config.interval,
         lan_override=overrides,
+        collector=collector,
         udp=args.udp,
         auto_probe=args.auto_probe if args.auto_probe is not None else config.auto_probe,
         allow=config.allow,
