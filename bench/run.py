@@ -169,7 +169,7 @@ def wait_for_data(tmux: Tmux, window: str, timeout: float = 60.0) -> float:
     """Seconds until the window shows the status line of a finished poll."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
-        if "polled " in tmux.capture(window):
+        if "polling every" in tmux.capture(window):
             return time.perf_counter() - start
         time.sleep(0.01)
     raise RuntimeError(f"no data in {window} after {timeout} s:\n{tmux.capture(window)}")

@@ -160,7 +160,8 @@ class NetdashApp(App[None]):
         self.sort = "scope"
         self.paused = False
         self._signals: list[int] = []
-        self._line_sizes: dict[str, int] = {}  # widget id -> length of its text
+        self._lines_shown: dict[str, Text] = {}  # widget id -> the text it shows
+        self._changed_at: float | None = None  # when the listeners last changed (epoch s)
         self.udp = udp
         self.auto_probe = auto_probe
         self.interval = interval
@@ -237,9 +238,21 @@ class NetdashApp(App[None]):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         previous = self.snapshot
+        had_error = self.poll_error is not None
         self.poll_error = None
         self.snapshot = message.snapshot
-        self.lan = self._resolve_lan(message.snapshot)
+        same = previous is not None and replace(previous, taken_at=0.0) == replace(
+            message.snapshot, taken_at=0.0
+        )
+        animating = self.query_one(ListenerTable).animating
+        if same and not self.results and not had_error and not animating:
+            # An idle machine: nothing differs from the last poll, so nothing is redrawn and
+            # the header, which says since when nothing changed, stays as it is.
+            self._arm_next_poll()
+            return
+        if not same:
+            self._changed_at = message.snapshot.taken_at
+            self.lan = self._resolve_lan(message.snapshot)
         owners = {li.key: leader(li) for li in message.snapshot.listeners}
         # A result belongs to the program that answered it (its leading process): a new owner
         # of the port drops it; workers coming and going do not.
@@ -248,15 +261,10 @@ class NetdashApp(App[None]):
             for k, v in self.results.items()
             if k in owners and owners[k] == self._probed_owners.get(k)
         }
-        unchanged = (
-            previous is not None
-            and replace(previous, taken_at=0.0) == replace(message.snapshot, taken_at=0.0)
-            and kept.keys() == self.results.keys()
-            and not self.query_one(ListenerTable).animating
-        )
+        unchanged = same and kept.keys() == self.results.keys() and not animating
         self.results = kept
         if unchanged:
-            self._update_status()  # only "polled at" changed: no table or diagram work
+            self._update_status()  # no table or diagram work; usually no repaint at all
         else:
             self._redraw()
         self._arm_next_poll()
@@ -397,14 +405,16 @@ class NetdashApp(App[None]):
         self._set_line(self.query_one("#verdict", Static), line)
 
     def _set_line(self, widget: Static, line: Text) -> None:
-        """``widget.update(line)``, with a relayout only when the text changed length (it may
-        wrap to another height). A relayout of the whole screen costs ~0.1 s at 1,000
-        listeners, and most updates (the poll time, the verdict of the next row, a probe
-        counter) keep the length."""
-        size = len(line.plain)
+        """``widget.update(line)`` when the text changed, with a relayout only when its
+        length changed (it may wrap to another height). An idle poll then repaints nothing
+        (a repaint costs Textual ~1 % of a core per second), and a relayout, ~0.1 s of the
+        whole screen at 1,000 listeners, comes only when a line may change height."""
         key = widget.id or ""
-        widget.update(line, layout=size != self._line_sizes.get(key))
-        self._line_sizes[key] = size
+        before = self._lines_shown.get(key)
+        if before is not None and before == line:
+            return
+        widget.update(line, layout=before is None or len(before.plain) != len(line.plain))
+        self._lines_shown[key] = line
 
     def _update_status(self) -> None:
         if not self.query("#status"):
@@ -440,8 +450,8 @@ class NetdashApp(App[None]):
         if self.paused:
             notes.append(("PAUSED (space resumes)", "bold reverse"))
         if snapshot is not None:
-            polled = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
-            notes.append((f"polled {polled}, every {self.interval:g} s", "dim"))
+            since = time.strftime("%H:%M:%S", time.localtime(self._changed_at or 0))
+            notes.append((f"unchanged since {since}, polling every {self.interval:g} s", "dim"))
         views = [
             f"filter {self.filter_text!r}" if self.filter_text else "",
             "exposed only" if self.exposed_only else "",

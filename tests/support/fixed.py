@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netdash.model import Interface, Listener, Outcome, ProbeResult, Process, Snapshot, Via
 
-TAKEN_AT = 1_795_000_000.0  # fixed, shown as "polled HH:MM:SS" (tests set TZ=UTC)
+TAKEN_AT = 1_795_000_000.0  # fixed, shown as "unchanged since HH:MM:SS" (tests set TZ=UTC)
 
 
 def proc(pid: int, name: str, *cmdline: str, ppid: int = 1, user: str = "dev") -> Process:
