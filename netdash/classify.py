@@ -150,6 +150,8 @@ def leader(listener: Listener) -> int | None:
     (the master of a pre-fork server), lowest first; ``None`` when no owner is known. Workers
     coming and going (or a holder's fork child, for the instant before it execs) leave it
     unchanged."""
+    if len(listener.processes) == 1:
+        return listener.processes[0].pid  # most sockets: no process is its own parent
     pids = set(listener.pids)
     leaders = [p.pid for p in listener.processes if p.pid is not None and p.ppid not in pids]
     if leaders:

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from netdash.classify import (
     choose_lan,
     interfaces_reaching,
+    leader,
     parse_address,
     probe_targets,
     resolve_lan,
     scope_of,
     validate_lan,
 )
-from netdash.model import Interface, Listener, Scope, Snapshot, Via
+from netdash.model import Interface, Listener, Process, Scope, Snapshot, Via
 
 LO = Interface("lo", is_up=True, addresses=("127.0.0.1", "::1"), is_loopback=True)
 ETH0 = Interface("eth0", is_up=True, addresses=("192.168.1.100", "2001:db8::5", "fe80::1%eth0"))
@@ -499,3 +500,30 @@ def test_probe_urls_bracket_ipv6_and_keep_zones(
         assert ipaddress.ip_address(parsed.host) == ipaddress.ip_address(host)
     else:
         assert parsed.host == host
+
+
+# --- leader ---------------------------------------------------------------------------------
+
+
+def _slow_leader(listener: Listener) -> int | None:
+    """The rule of ``leader`` spelled out, without its one-holder shortcut."""
+    pids = set(listener.pids)
+    leaders = [p.pid for p in listener.processes if p.pid is not None and p.ppid not in pids]
+    return min(leaders) if leaders else (min(pids) if pids else None)
+
+
+@given(
+    st.lists(
+        st.builds(
+            Process,
+            pid=st.none() | st.integers(1, 40),
+            ppid=st.none() | st.integers(0, 40),
+        ),
+        min_size=1,
+        max_size=4,
+    ).filter(lambda procs: all(p.pid is None or p.pid != p.ppid for p in procs))
+)
+def test_leader_follows_its_rule_for_any_holders(processes: list[Process]) -> None:
+    """A process is never its own parent; with that, one holder is its own leader."""
+    listener = Listener("tcp", "0.0.0.0", 8000, 4, processes=tuple(processes))
+    assert leader(listener) == _slow_leader(listener)
