@@ -9,6 +9,7 @@ runtime error (a message on stderr, never a traceback); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -639,10 +640,8 @@ def _run_tui(args: argparse.Namespace) -> int:
     # share its work with a forked helper (one thread so far; linux.read_processes).
     cache = ProcessCache()
     first: list[Snapshot] = []
-    try:
+    with contextlib.suppress(Exception):  # the dashboard's first poll reads again, says why
         first.append(collect_snapshot(cache))
-    except Exception:  # noqa: BLE001 - the dashboard's own first poll reads again and says why
-        pass
     overrides = list(args.lan or config.lan)
     if overrides:
         # Check now, so a typo is a one-line error rather than a dashboard that cannot probe.
