@@ -45,10 +45,11 @@ class Tmux:
         return self.run("capture-pane", "-p", "-t", "t")
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
+        """The screen once ``text`` is on it, also when the terminal wrapped it."""
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
-            if text in screen:
+            if text in screen or text in " ".join(line.strip() for line in screen.splitlines()):
                 return screen
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not on screen:\n{screen}")
