@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -195,14 +196,30 @@ class NetdashApp(App[None]):
         self._handle_signals()
         self._start_poll()
 
+    SHUTDOWN_GRACE = 2.0
+    """Seconds a signal leaves the app to shut down before the process ends regardless."""
+
     def _handle_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT end the app the normal way, so Textual restores the
         terminal (alternate screen, mouse tracking) before the process exits."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self.exit)
+                loop.add_signal_handler(signum, self._exit_on_signal, signum)
                 self._signals.append(signum)
+
+    def _exit_on_signal(self, signum: int) -> None:
+        """Exit as ``q`` does, with a watchdog: when the terminal has gone away (a closed
+        window, a dropped ssh session: SIGHUP), Textual's output thread can have died on the
+        dead terminal and its shutdown then blocks forever writing to it (seen as netdash
+        processes left behind by tmux ``kill-window`` right after start; the same dead-queue
+        hang as Textualize/textual#6692). After :attr:`SHUTDOWN_GRACE` seconds the process
+        ends with status 128 + the signal number; probe children see their stdin close and
+        stop."""
+        watchdog = threading.Timer(self.SHUTDOWN_GRACE, os._exit, args=(128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit()
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()

@@ -199,6 +199,51 @@ def test_signals_end_the_app_with_the_terminal_restored(signum: int, tmp_path: P
         tmux.kill()
 
 
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_closing_the_terminal_right_after_start_ends_the_process() -> None:
+    """A terminal closed right after the first frame (tmux kills the window: SIGHUP, the pty
+    gone) ends netdash. Without the shutdown watchdog about half of such runs left netdash
+    blocked in Textual's shutdown, writing to the dead terminal, forever."""
+    require(shutil.which("tmux") is not None, "tmux is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    left: list[int] = []
+    for attempt in range(8):
+        socket_name = f"netdash-test-{os.getpid()}-hup{attempt}"
+        tmux = ["tmux", "-L", socket_name]
+        command = f"exec {shlex.quote(sys.executable)} -m netdash"
+        subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30", command], env=env)
+        try:
+            pane = subprocess.run(
+                [*tmux, "display-message", "-p", "#{pane_pid}"], capture_output=True, text=True
+            )
+            pid = int(pane.stdout)
+            deadline = time.monotonic() + 30
+            while (
+                "polling every"
+                not in subprocess.run(
+                    [*tmux, "capture-pane", "-p"], capture_output=True, text=True
+                ).stdout
+            ):
+                assert time.monotonic() < deadline, "netdash showed no data"
+                time.sleep(0.01)
+        finally:
+            subprocess.run([*tmux, "kill-server"], capture_output=True)
+        deadline = time.monotonic() + NetdashApp.SHUTDOWN_GRACE + 3
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _running(pid):
+            left.append(pid)
+            os.kill(pid, signal.SIGKILL)  # never leave one behind
+    assert not left, f"{len(left)} of 8 netdash processes outlived their terminal"
+
+
 def test_cli_probe_writes_nothing_to_disk(tmp_path: Path) -> None:
     env = dict(os.environ, HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "home").mkdir()
