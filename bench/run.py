@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -34,7 +35,6 @@ from typing import Any
 from tests.support import netns
 
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 Figures = dict[str, Any]
 
 
@@ -169,11 +169,6 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True)
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
-
-
 def status_kb(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -194,16 +189,28 @@ def wait_for_data(tmux: Tmux, window: str, timeout: float = 60.0) -> float:
     raise RuntimeError(f"no data in {window} after {timeout} s:\n{tmux.capture(window)}")
 
 
+def cpu_ns(pid: int) -> int:
+    """On-CPU time of every thread of ``pid`` so far, in ns (``/proc/PID/task/*/schedstat``,
+    first field: exact, where utime/stime are sampled at the 100 Hz tick and overcharge
+    threads that wake up often for a moment)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def idle_cpu(tmux: Tmux, pids: dict[str, int], seconds: float) -> Figures:
-    """CPU % of one core of each pid over the same ``seconds``, and RSS before and after."""
-    before = {name: cpu_ticks(pid) for name, pid in pids.items()}
+    """CPU % of one core of each pid over the same ``seconds`` (schedstat), and RSS before
+    and after. Threads that ended during the window are not counted."""
+    before = {name: cpu_ns(pid) for name, pid in pids.items()}
     rss_before = {name: status_kb(pid, "VmRSS") for name, pid in pids.items()}
     start = time.perf_counter()
     time.sleep(seconds)
     elapsed = time.perf_counter() - start
     return {
         name: {
-            "cpu_pct": 100.0 * (cpu_ticks(pid) - before[name]) / TICK / elapsed,
+            "cpu_pct": 100.0 * (cpu_ns(pid) - before[name]) / 1e9 / elapsed,
             "rss_start_mb": rss_before[name] / 1024,
             "rss_end_mb": status_kb(pid, "VmRSS") / 1024,
             "peak_rss_mb": status_kb(pid, "VmHWM") / 1024,
@@ -213,13 +220,17 @@ def idle_cpu(tmux: Tmux, pids: dict[str, int], seconds: float) -> Figures:
 
 
 def tui_idle(tmux: Tmux, interval: float | None, seconds: float, htop: bool) -> Figures:
-    """netdash (and htop -d 10) idle side by side; warm-up of 5 s after the first frame."""
+    """netdash (and htop -d 10, and a bare Textual app: Textual's own idle cost) idle side by
+    side; warm-up of 5 s after the first frame."""
     window = f"nd{time.monotonic_ns()}"
     option = f" --interval {interval:g}" if interval else ""
     pids = {"netdash": tmux.start(window, NETDASH + option)}
     try:
         if htop:
             pids["htop -d 10"] = tmux.start(window + "h", "htop -d 10")
+            pids["bare Textual app"] = tmux.start(
+                window + "t", f"{sys.executable} -m bench.textual_floor"
+            )
         first = wait_for_data(tmux, window)
         time.sleep(5.0)
         figures = idle_cpu(tmux, pids, seconds)
@@ -228,6 +239,7 @@ def tui_idle(tmux: Tmux, interval: float | None, seconds: float, htop: bool) -> 
     finally:
         tmux.kill(window)
         tmux.kill(window + "h")
+        tmux.kill(window + "t")
 
 
 def first_frame_tmux(tmux: Tmux, repeat: int) -> float:
@@ -472,6 +484,10 @@ def report(results: Figures) -> str:
         ),
     )
     row("htop -d 10 CPU %, same window", lambda f: f"{f['tui']['htop -d 10']['cpu_pct']:.2f}")
+    row(
+        "bare Textual app CPU %, same window",
+        lambda f: f"{f['tui']['bare Textual app']['cpu_pct']:.2f}",
+    )
     row("TUI peak RSS MB (VmHWM)", lambda f: f"{f['tui']['netdash']['peak_rss_mb']:.0f}")
     row(
         "TUI RSS start → end of idle window MB",
