@@ -177,6 +177,7 @@ class NetdashApp(App[None]):
         self.probe_status: str | None = None
         self._poll_now = threading.Event()  # wakes the poll thread: refresh, resume, quit
         self._table: ListenerTable | None = None
+        self._poll_once = False  # poll even while paused (r)
         self._polling = False  # the poll thread is running
         self._stopping = False
         self._redraw_pending = False
@@ -235,7 +236,9 @@ class NetdashApp(App[None]):
     # Polling -----------------------------------------------------------------------------
 
     def _start_poll(self) -> None:
-        """Poll now (the first poll, ``r``, resuming, after stopping a process)."""
+        """Poll now (the first poll, ``r``, resuming, after stopping a process), also once
+        while paused."""
+        self._poll_once = True
         self._poll_now.set()
         if not self._polling:
             self._polling = True
@@ -252,7 +255,8 @@ class NetdashApp(App[None]):
         last: Snapshot | None = None
         while not self._stopping:
             self._poll_now.clear()
-            if not self.paused:
+            if not self.paused or self._poll_once:
+                self._poll_once = False
                 try:
                     snapshot = self.collector()
                 except Exception as exc:  # psutil.Error, OSError, a vanished interface, a bug

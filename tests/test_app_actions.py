@@ -181,8 +181,19 @@ async def test_new_exposure_is_announced_with_bell_and_pause_stops_polling() -> 
         taken = app.snapshot.taken_at if app.snapshot else 0
         await pilot.pause(1.0)
         assert app.snapshot is not None and app.snapshot.taken_at == taken
+        # r polls once even while paused; polling stays paused.
+        other = bound_socket("127.0.0.1")
+        other_port = other.getsockname()[1]
+        await pilot.press("r")
+        table = app.query_one(ListenerTable)
+        await wait_until(pilot, lambda: key_for(table, "127.0.0.1", other_port) is not None)
+        assert "PAUSED" in as_text(app.query_one("#status").content)
+        taken = app.snapshot.taken_at
+        other.close()
+        await pilot.pause(1.0)
+        assert app.snapshot.taken_at == taken  # the close was not seen: still paused
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.snapshot is not None and app.snapshot.taken_at > taken)
+        await wait_until(pilot, lambda: key_for(table, "127.0.0.1", other_port) is None)
         sock.close()
 
 
