@@ -79,12 +79,8 @@ def in_process(repeat: int) -> Figures:
     }
 
 
-def _run(argv: list[str]) -> tuple[float, float, int]:
-    """(wall s, CPU s, max RSS KiB) of one command, output discarded.
-
-    The kernel counts a child's RSS from before its ``exec`` (this benchmark's own, ~50 MB)
-    in ``ru_maxrss``, so the peak RSS comes from GNU time (``%M``), whose child is forked
-    from a small process; wall and CPU come from ``wait4`` on the command itself."""
+def _run(argv: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s) of one command, output discarded (``wait4`` on the command)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -92,11 +88,13 @@ def _run(argv: list[str]) -> tuple[float, float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 and argv[0] != "lsof":  # lsof exits 1 when a filter matches nothing
         raise RuntimeError(f"{argv} exited {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, _peak_rss_kib(argv)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def _peak_rss_kib(argv: list[str]) -> int:
-    """Peak RSS of ``argv`` in KiB, measured by ``/usr/bin/time -f %M`` (0 without it)."""
+    """Peak RSS of ``argv`` in KiB, from one more run under ``/usr/bin/time -f %M`` (0
+    without it): the kernel counts a child's RSS from before its ``exec`` (this benchmark's
+    own, ~50 MB) in ``ru_maxrss``, while GNU time's child is forked from a small process."""
     if not Path("/usr/bin/time").exists():
         return 0
     with tempfile.NamedTemporaryFile("r") as out:
@@ -118,7 +116,7 @@ COMMANDS: dict[str, list[str]] = {
 
 def commands(repeat: int) -> Figures:
     """Each command ``repeat`` times, interleaved; medians of wall and CPU."""
-    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in COMMANDS}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in COMMANDS}
     for _ in range(repeat):
         for name, argv in COMMANDS.items():
             runs[name].append(_run(argv))
@@ -126,7 +124,7 @@ def commands(repeat: int) -> Figures:
         name: {
             "wall": _median([r[0] for r in rs]),
             "cpu": _median([r[1] for r in rs]),
-            "maxrss_mb": max(r[2] for r in rs) / 1024,
+            "maxrss_mb": _peak_rss_kib(COMMANDS[name]) / 1024,
         }
         for name, rs in runs.items()
     }

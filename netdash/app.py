@@ -74,9 +74,11 @@ Collector = Callable[[], Snapshot]
 
 @dataclass
 class SnapshotReady(Message):
-    """A poll finished; posted from the poll thread."""
+    """A poll finished; posted from the poll thread. ``changed``: the snapshot differs from
+    the previous one (its time aside), as the poll thread found when deciding to send it."""
 
     snapshot: Snapshot
+    changed: bool = True
 
 
 @dataclass
@@ -253,6 +255,7 @@ class NetdashApp(App[None]):
         to clear): an idle poll then costs the dashboard's thread nothing, where a worker per
         poll cost it a timer, a worker and four messages, about 1 % of a core at 1 s."""
         last: Snapshot | None = None
+        failed = False
         while not self._stopping:
             self._poll_now.clear()
             if not self.paused or self._poll_once:
@@ -260,15 +263,15 @@ class NetdashApp(App[None]):
                 try:
                     snapshot = self.collector()
                 except Exception as exc:  # psutil.Error, OSError, a vanished interface, a bug
-                    last = None
+                    failed = True
                     self.post_message(PollFailed(f"{type(exc).__name__}: {exc}"))
                 else:
-                    same = last is not None and replace(last, taken_at=0.0) == replace(
+                    changed = last is None or replace(last, taken_at=0.0) != replace(
                         snapshot, taken_at=0.0
                     )
-                    if not same or self._needs_every_poll():
-                        self.post_message(SnapshotReady(snapshot))
-                    last = snapshot
+                    if changed or failed or self._needs_every_poll():
+                        self.post_message(SnapshotReady(snapshot, changed))
+                    last, failed = snapshot, False
             self._poll_now.wait(None if self.paused else self.interval)
 
     def _needs_every_poll(self) -> bool:
@@ -282,9 +285,7 @@ class NetdashApp(App[None]):
         had_error = self.poll_error is not None
         self.poll_error = None
         self.snapshot = message.snapshot
-        same = previous is not None and replace(previous, taken_at=0.0) == replace(
-            message.snapshot, taken_at=0.0
-        )
+        same = previous is not None and not message.changed
         animating = self.query_one(ListenerTable).animating
         if same and not self.results and not had_error and not animating:
             # An idle machine: nothing differs from the last poll, so nothing is redrawn and

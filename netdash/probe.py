@@ -467,6 +467,37 @@ def _is_own(target: str, own: Collection[IPAddress]) -> bool:
     return ip.is_loopback or type(ip)(ip.packed) in own
 
 
+def probe_jobs(listeners: Iterable[Listener], lan: LanAddresses) -> list[tuple[Listener, Via, str]]:
+    """``(listener, via, target)`` for every target of every TCP listener, in target order per
+    listener (``classify.probe_targets``). UDP listeners are skipped (never sent HTTP), and so
+    are SO_REUSEPORT siblings after the first: they share one endpoint."""
+    jobs: list[tuple[Listener, Via, str]] = []
+    seen: set[tuple[str, str, int]] = set()
+    for listener in listeners:
+        if listener.protocol != "tcp" or listener.key in seen:
+            continue
+        seen.add(listener.key)
+        for via, target in probe_targets(listener, lan):
+            jobs.append((listener, via, target))
+    return jobs
+
+
+def uncontacted(
+    key: tuple[str, str, int], via: Via, target: str, outcome: Outcome, detail: str
+) -> ProbeResult:
+    """A result for a target that was not (or no longer) probed: ``outcome`` and why."""
+    return ProbeResult(
+        listener=key,
+        via=via,
+        target=target,
+        url=build_url("http", target, key[2]),
+        outcome=outcome,
+        elapsed_ms=0.0,
+        detail=detail,
+        probed_at=time.time(),
+    )
+
+
 async def probe_listeners(
     listeners: Iterable[Listener],
     lan: LanAddresses,
@@ -485,14 +516,7 @@ async def probe_listeners(
     result; nothing is raised. Cancelling the awaiting task cancels every probe.
     """
     limits = limits or ProbeLimits()
-    jobs: list[tuple[Listener, Via, str]] = []
-    seen: set[tuple[str, str, int]] = set()
-    for listener in listeners:
-        if listener.protocol != "tcp" or listener.key in seen:
-            continue  # UDP is never sent HTTP; SO_REUSEPORT siblings share one endpoint
-        seen.add(listener.key)
-        for via, target in probe_targets(listener, lan):
-            jobs.append((listener, via, target))
+    jobs = probe_jobs(listeners, lan)
     prober = _Prober(limits)
 
     async def run(job: tuple[Listener, Via, str]) -> ProbeResult:
@@ -500,15 +524,12 @@ async def probe_listeners(
         if _is_own(target, own):
             result = await prober.probe(listener, via, target)
         else:
-            result = ProbeResult(
-                listener=listener.key,
-                via=via,
-                target=target,
-                url=build_url("http", target, listener.port),
-                outcome=Outcome.NOT_APPLICABLE,
-                elapsed_ms=0.0,
-                detail=f"{target} is not an address of this machine; not contacted",
-                probed_at=time.time(),
+            result = uncontacted(
+                listener.key,
+                via,
+                target,
+                Outcome.NOT_APPLICABLE,
+                f"{target} is not an address of this machine; not contacted",
             )
         if on_result is not None:
             on_result(result)

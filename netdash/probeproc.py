@@ -27,13 +27,12 @@ import ipaddress
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from netdash.classify import IPAddress, LanAddresses, probe_targets
+from netdash.classify import IPAddress, LanAddresses
 from netdash.model import Listener, Outcome, ProbeResult, Via
-from netdash.probe import ProbeLimits, build_url
+from netdash.probe import ProbeLimits, probe_jobs, uncontacted
 from netdash.text import clean
 
 __all__ = ["default_processes", "probe_in_processes", "result_from_wire", "result_to_wire"]
@@ -101,22 +100,20 @@ async def probe_in_processes(
     awaiting task kills every child at once.
     """
     limits = limits or ProbeLimits()
-    unique: dict[tuple[str, str, int], Listener] = {}
-    for listener in listeners:
-        if listener.protocol == "tcp":
-            unique.setdefault(listener.key, listener)
-    order: list[tuple[Any, ...]] = [
-        (listener.key, via.value, target)
-        for listener in unique.values()
-        for via, target in probe_targets(listener, lan)
-    ]
-    if not order:
+    jobs = probe_jobs(listeners, lan)
+    if not jobs:
         return []
-    count = processes or default_processes(len(order))
+    order = {(li.key, via.value, target): i for i, (li, via, target) in enumerate(jobs)}
+    unique = list({li.key: li for li, _, _ in jobs}.values())
+    count = processes or default_processes(len(jobs))
     count = max(1, min(count, len(unique)))
     shares: list[list[Listener]] = [[] for _ in range(count)]
-    for i, listener in enumerate(unique.values()):
+    for i, listener in enumerate(unique):
         shares[i % count].append(listener)
+    share_of = {li.key: n for n, share in enumerate(shares) for li in share}
+    owed: list[set[tuple[Any, ...]]] = [set() for _ in shares]
+    for job in order:
+        owed[share_of[job[0]]].add(job)
     share_limits = dataclasses.replace(limits, concurrency=max(1, -(-limits.concurrency // count)))
     request_common = {
         "lan": {str(family): address for family, address in lan.items()},
@@ -126,7 +123,7 @@ async def probe_in_processes(
     children: list[_Child] = []
     found: dict[tuple[Any, ...], ProbeResult] = {}
     try:
-        for share in shares:
+        for share, jobs_of_share in zip(shares, owed, strict=True):
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -136,12 +133,7 @@ async def probe_in_processes(
                 stderr=asyncio.subprocess.PIPE,
                 limit=_LINE_LIMIT,
             )
-            jobs = {
-                (li.key, via.value, target)
-                for li in share
-                for via, target in probe_targets(li, lan)
-            }
-            children.append(_Child(process, jobs))
+            children.append(_Child(process, jobs_of_share))
             request = dict(
                 request_common,
                 listeners=[
@@ -173,7 +165,7 @@ async def probe_in_processes(
                     detail = f"probe process exited with status {code}" + (
                         f": {clean(why[-1], 200)}" if why else ""
                     )
-                    for job in sorted(child.pending, key=order.index):
+                    for job in sorted(child.pending, key=order.__getitem__):
                         result = _failed(job, detail)
                         found[job] = result
                         if on_result is not None:
@@ -192,17 +184,8 @@ async def probe_in_processes(
 
 
 def _failed(job: tuple[Any, ...], detail: str) -> ProbeResult:
-    (protocol, address, port), via, target = job
-    return ProbeResult(
-        listener=(protocol, address, port),
-        via=Via(via),
-        target=target,
-        url=build_url("http", target, port),
-        outcome=Outcome.ERROR,
-        elapsed_ms=0.0,
-        detail=detail,
-        probed_at=time.time(),
-    )
+    key, via, target = job
+    return uncontacted(key, Via(via), target, Outcome.ERROR, detail)
 
 
 # The child ---------------------------------------------------------------------------------
