@@ -46,8 +46,8 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _collect_and_classify(cache: Any) -> int:
-    from netdash.classify import choose_lan, listener_reach, scope_of
-    from netdash.collect import collect_snapshot
+    from netdash.core.addresses import choose_lan, listener_reach, scope_of
+    from netdash.sources.collect import collect_snapshot
 
     snapshot = collect_snapshot(cache)
     choose_lan(snapshot)
@@ -59,7 +59,7 @@ def _collect_and_classify(cache: Any) -> int:
 
 def in_process(repeat: int) -> Figures:
     """collect + classify: a first poll (fresh caches) and steady-state polls (one cache)."""
-    from netdash.collect import ProcessCache
+    from netdash.sources.collect import ProcessCache
 
     def timed(call: Callable[[], int]) -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -255,8 +255,8 @@ def first_frame_tmux(tmux: Tmux, repeat: int) -> float:
 
 def first_frame_pilot(repeat: int) -> float:
     """Median seconds from ``run_test`` to a table with rows (in-process, imports done)."""
-    from netdash.app import NetdashApp
-    from netdash.widgets import ListenerTable
+    from netdash.tui.app import NetdashApp
+    from netdash.tui.widgets import ListenerTable
 
     async def once() -> float:
         app = NetdashApp()
@@ -276,10 +276,10 @@ def probe_throughput(repeat: int) -> Figures:
     """Wall time of probing every TCP listener (loopback and LAN targets, default limits: 1 s
     connect and read timeouts), two ways: ``probe_listeners`` in this process (one core), and
     ``probe_in_processes`` (child processes, what the TUI does)."""
-    from netdash.classify import choose_lan, own_addresses
-    from netdash.collect import collect_snapshot
-    from netdash.probe import ProbeLimits, probe_listeners
-    from netdash.probeproc import default_processes, probe_in_processes
+    from netdash.core.addresses import choose_lan, own_addresses
+    from netdash.probe.child import default_processes, probe_in_processes
+    from netdash.probe.engine import ProbeLimits, probe_listeners
+    from netdash.sources.collect import collect_snapshot
 
     snapshot = collect_snapshot()
     lan = choose_lan(snapshot)
@@ -324,8 +324,8 @@ def probe_latency() -> Figures:
     before the probe (``idle_*``), the floor of each method."""
     from textual import events
 
-    from netdash.app import NetdashApp
-    from netdash.widgets import ListenerTable
+    from netdash.tui.app import NetdashApp
+    from netdash.tui.widgets import ListenerTable
 
     async def run() -> Figures:
         app = NetdashApp()

@@ -22,7 +22,7 @@ OUT = ROOT / "screenshots"
 
 
 async def shoot(size: tuple[int, int], suffix: str) -> None:
-    from netdash.app import NetdashApp
+    from netdash.tui.app import NetdashApp
 
     app = NetdashApp(interval=2)
     async with app.run_test(size=size) as pilot:

@@ -9,11 +9,11 @@ import time
 import pytest
 from rich.console import Console
 
-from netdash import app as app_module
-from netdash.app import NetdashApp
-from netdash.model import Outcome, Via
-from netdash.probe import ProbeLimits
-from netdash.widgets import InterfaceDiagram, ListenerTable
+from netdash.core.model import Outcome, Via
+from netdash.probe.engine import ProbeLimits
+from netdash.tui import app as app_module
+from netdash.tui.app import NetdashApp
+from netdash.tui.widgets import InterfaceDiagram, ListenerTable
 from tests.support import netns
 from tests.support.servers import Running, bound_socket
 
@@ -139,7 +139,7 @@ async def test_refresh_key_polls_now_and_quit_key_exits() -> None:
 
 async def test_poll_failure_is_shown_and_the_app_recovers() -> None:
     calls = {"n": 0}
-    from netdash.collect import collect_snapshot
+    from netdash.sources.collect import collect_snapshot
 
     def flaky():  # type: ignore[no-untyped-def]
         calls["n"] += 1

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from netdash.app import NetdashApp
-from netdash.probe import ProbeLimits
-from netdash.widgets import ListenerTable
-from netdash.widgets.screens import DetailsScreen, HelpScreen, KillScreen
+from netdash.probe.engine import ProbeLimits
+from netdash.tui.app import NetdashApp
+from netdash.tui.widgets import ListenerTable
+from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen
 from tests.support.servers import bound_socket, start_http_server, wait_listening
 from tests.test_app import as_text, key_for, wait_until
 
@@ -125,8 +125,8 @@ async def test_kill_asks_then_stops_a_real_process_and_cancel_does_not() -> None
 
 async def test_kill_refuses_a_reused_pid() -> None:
     """The pid's create time must match: a different process with that pid is not signalled."""
-    from netdash.app import send_signal
-    from netdash.model import Process
+    from netdash.core.model import Process
+    from netdash.tui.app import send_signal
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -231,7 +231,7 @@ def test_child_helper_sanity() -> None:
 
 
 async def test_allowed_exposure_is_acknowledged_not_alarming() -> None:
-    from netdash.allow import parse_allow
+    from netdash.core.policy import parse_allow
 
     app = NetdashApp(interval=0.3, allow=[parse_allow("1300")])
     async with app.run_test(size=(120, 40)) as pilot:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench import run, scenario
-from netdash.collect import ProcessCache, collect_snapshot
-from netdash.linux import count_established
+from netdash.sources.collect import ProcessCache, collect_snapshot
+from netdash.sources.sock_diag import count_established
 
 pytestmark = pytest.mark.netns
 

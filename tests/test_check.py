@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from netdash.allow import parse_allow
-from netdash.hints import fix_hint
-from netdash.model import Listener, Process
+from netdash.core.hints import fix_hint
+from netdash.core.model import Listener, Process
+from netdash.core.policy import parse_allow
 from tests.support import netns
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Unit tests for ``netdash.classify``: pure functions, no sockets, no I/O."""
+"""Unit tests for ``netdash.core.addresses``: pure functions, no sockets, no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netdash.classify import (
+from netdash.core.addresses import (
     choose_lan,
     interfaces_reaching,
     leader,
@@ -18,7 +18,7 @@ from netdash.classify import (
     scope_of,
     validate_lan,
 )
-from netdash.model import Interface, Listener, Process, Scope, Snapshot, Via
+from netdash.core.model import Interface, Listener, Process, Scope, Snapshot, Via
 
 LO = Interface("lo", is_up=True, addresses=("127.0.0.1", "::1"), is_loopback=True)
 ETH0 = Interface("eth0", is_up=True, addresses=("192.168.1.100", "2001:db8::5", "fe80::1%eth0"))
@@ -488,7 +488,7 @@ def test_probe_urls_bracket_ipv6_and_keep_zones(
 ) -> None:
     import httpx
 
-    from netdash.probe import build_url
+    from netdash.probe.engine import build_url
 
     host = str(ip) + (f"%{zone}" if zone and ip.version == 6 else "")
     url = build_url("http", host, port)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from netdash.collect import ProcessCache, collect_snapshot, read_default_route_interfaces
-from netdash.model import Listener, Snapshot
+from netdash.core.model import Listener, Snapshot
+from netdash.sources.collect import ProcessCache, collect_snapshot, read_default_route_interfaces
 from tests.support import netns
 from tests.support.servers import bound_socket
 
@@ -147,7 +147,7 @@ def test_unreadable_owner_is_listed_as_unknown_and_view_is_partial() -> None:
     s = bound_socket("127.0.0.1")
     code = (
         "import json, os\n"
-        "from netdash.collect import collect_snapshot\n"
+        "from netdash.sources.collect import collect_snapshot\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "sn = collect_snapshot()\n"
         f"li = [x for x in sn.listeners if x.port == {port(s)}]\n"
@@ -171,7 +171,7 @@ def test_unreadable_owner_is_listed_as_unknown_and_view_is_partial() -> None:
 def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where sock_diag is unavailable, psutil's table is used; where that needs root too
     (macOS), each process's own table. We cannot run macOS: make both refuse here."""
-    from netdash import linux
+    from netdash.sources import sock_diag as linux
 
     def refuse_netlink(udp: bool = True) -> list[linux.RawSocket]:
         raise PermissionError("netlink refused (simulated)")

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netdash.app import NetdashApp
-from netdash.classify import own_addresses
-from netdash.collect import collect_snapshot, read_interfaces
-from netdash.model import Listener, Outcome
-from netdash.probe import ProbeLimits, decode_certificate, probe_listeners
-from netdash.widgets import ListenerTable
+from netdash.core.addresses import own_addresses
+from netdash.core.model import Listener, Outcome
+from netdash.probe.engine import ProbeLimits, decode_certificate, probe_listeners
+from netdash.sources.collect import collect_snapshot, read_interfaces
+from netdash.tui.app import NetdashApp
+from netdash.tui.widgets import ListenerTable
 from tests.conftest import require
 from tests.test_app import key_for, row_text, wait_until
 from tests.test_probe_peers import http_answer, raw_server, read_request

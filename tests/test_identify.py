@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from netdash.identify import identify_answer, identify_banner, identify_http
+from netdash.probe.identify import identify_answer, identify_banner, identify_http
 
 DJANGO = {
     "server": "WSGIServer/0.2 CPython/3.12.1",

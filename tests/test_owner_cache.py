@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from netdash import linux
-from netdash.collect import ProcessCache, collect_snapshot
+from netdash.sources import sock_diag as linux
+from netdash.sources.collect import ProcessCache, collect_snapshot
 from tests.support.servers import bound_socket
 
 
@@ -190,7 +190,7 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
     import sys as system
     import time as clock
 
-    from netdash.linux import HolderCache
+    from netdash.sources.sock_diag import HolderCache
 
     server = socket_module.socket()
     server.bind(("127.0.0.1", 0))
@@ -217,7 +217,7 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
 
 HELPER_SCRIPT = """
 import json, os, socket, subprocess, sys
-from netdash import linux
+from netdash.sources import sock_diag as linux
 
 os.sched_getaffinity = lambda pid: {0, 1}  # two CPUs, even on a one-CPU runner
 linux.PARALLEL_MIN_FDS = 0  # a helper however few files are open

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from netdash.classify import own_addresses
-from netdash.collect import read_interfaces
-from netdash.model import Listener, Outcome, Via
-from netdash.probe import ProbeLimits, probe_listeners
+from netdash.core.addresses import own_addresses
+from netdash.core.model import Listener, Outcome, Via
+from netdash.probe.engine import ProbeLimits, probe_listeners
+from netdash.sources.collect import read_interfaces
 from tests.support import netns
 from tests.support.servers import bound_socket, start_uvicorn
 

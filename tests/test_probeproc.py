@@ -1,4 +1,4 @@
-"""Probing in child processes (netdash.probeproc) against the session's real servers."""
+"""Probing in child processes (netdash.probe.child) against the session's real servers."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netdash.classify import own_addresses
-from netdash.collect import read_interfaces
-from netdash.model import Listener, Outcome, ProbeResult, Via
-from netdash.probe import ProbeLimits, probe_listeners
-from netdash.probeproc import (
+from netdash.core.addresses import own_addresses
+from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.probe.child import (
     default_processes,
     probe_in_processes,
     result_from_wire,
     result_to_wire,
 )
+from netdash.probe.engine import ProbeLimits, probe_listeners
+from netdash.sources.collect import read_interfaces
 from tests.support import netns
 
 LAN = {4: netns.LAN_V4, 6: netns.LAN_V6}
@@ -54,7 +54,7 @@ def children_of(pid: int) -> set[int]:
             except OSError:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == pid and b"netdash.probeproc" in cmdline:
+            if ppid == pid and b"netdash.probe.child" in cmdline:
                 found.add(int(entry.name))
     return found
 

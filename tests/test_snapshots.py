@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from netdash.app import NetdashApp
-from netdash.classify import leader
-from netdash.model import Snapshot
-from netdash.render import group_results
+from netdash.core.addresses import leader
+from netdash.core.model import Snapshot
+from netdash.output.text import group_results
+from netdash.tui.app import NetdashApp
 from tests.support.fixed import SNAPSHOT, TAKEN_AT, probe_results
 
 

@@ -17,8 +17,8 @@ import time
 import psutil
 import pytest
 
-from netdash.app import NetdashApp
-from netdash.probe import ProbeLimits
+from netdash.probe.engine import ProbeLimits
+from netdash.tui.app import NetdashApp
 from tests.test_app import wait_until
 from tests.test_ss_agreement import ss_listeners
 

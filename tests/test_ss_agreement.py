@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from netdash.classify import scope_of
-from netdash.collect import collect_snapshot
-from netdash.model import Scope
+from netdash.core.addresses import scope_of
+from netdash.core.model import Scope
+from netdash.sources.collect import collect_snapshot
 from tests.support import netns
 
 pytestmark = pytest.mark.netns

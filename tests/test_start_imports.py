@@ -36,17 +36,17 @@ def test_list_json_imports_only_what_it_uses(tmp_path: Path) -> None:
         "assert code == 0, code\n",
         home=tmp_path,
     )
-    assert "netdash.render" in loaded  # the check below is not vacuous
-    for module in ("netdash.check", "netdash.prom", "netdash.hints", "tomllib"):
+    assert "netdash.output.text" in loaded  # the check below is not vacuous
+    for module in ("netdash.core.assess", "netdash.output.prom", "netdash.core.hints", "tomllib"):
         assert module not in loaded, module
     for package in ("rich", "asyncio", "httpx", "textual"):
         assert not any(m == package or m.startswith(package + ".") for m in loaded), package
 
 
 def test_the_dashboard_imports_httpx_only_to_probe() -> None:
-    loaded = modules_after("import netdash.app, netdash.probe, netdash.probeproc")
+    loaded = modules_after("import netdash.tui.app, netdash.probe.engine, netdash.probe.child")
     assert "textual" in loaded
     assert not any(m == "httpx" or m.startswith("httpx.") for m in loaded)
     assert "httpx" in modules_after(
-        "from netdash.probe import build_url\nbuild_url('http', '::1', 8000)"
+        "from netdash.probe.engine import build_url\nbuild_url('http', '::1', 8000)"
     )

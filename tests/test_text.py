@@ -1,4 +1,4 @@
-"""Unit tests for ``netdash.text.clean`` and the labels built from it."""
+"""Unit tests for ``netdash.core.text.clean`` and the labels built from it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from netdash.model import Interface, Listener, Process, Snapshot
-from netdash.render import print_table, process_label
-from netdash.text import clean
+from netdash.core.model import Interface, Listener, Process, Snapshot
+from netdash.core.text import clean
+from netdash.output.text import print_table, process_label
 
 UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs")
 

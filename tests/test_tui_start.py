@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-import netdash.app
+import netdash.tui.app
 from netdash import cli
-from netdash.collect import ProcessCache
-from netdash.model import Interface, Snapshot
+from netdash.core.model import Interface, Snapshot
+from netdash.sources.collect import ProcessCache
 
 
 def snapshot(n: int) -> Snapshot:
@@ -44,7 +44,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[ProcessCache | None]:
         return snapshot(len(caches) - 1)
 
     monkeypatch.setattr(cli, "collect_snapshot", collect)
-    monkeypatch.setattr(netdash.app, "NetdashApp", FakeApp)
+    monkeypatch.setattr(netdash.tui.app, "NetdashApp", FakeApp)
     return caches
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from netdash.freeport import ADDRESSES, COMMON_PORTS, port_state, suggest_ports
+from netdash.sources.freeport import ADDRESSES, COMMON_PORTS, port_state, suggest_ports
 from tests.support import netns
 from tests.support.cli import run_cli
 from tests.support.servers import bound_socket, close_listening, free_port

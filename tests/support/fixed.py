@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netdash.model import Interface, Listener, Outcome, ProbeResult, Process, Snapshot, Via
+from netdash.core.model import Interface, Listener, Outcome, ProbeResult, Process, Snapshot, Via
 
 TAKEN_AT = 1_795_000_000.0  # fixed, shown as "unchanged since HH:MM:SS" (tests set TZ=UTC)
 

@@ -16,7 +16,7 @@ label tells machines apart, so none is added here. Metrics:
   ``netdash_check_allowed``, ``netdash_check_ignored``.
 
 Label values are escaped as the format requires (backslash, double quote, newline), after
-:func:`netdash.text.clean` has shown control characters as escapes. Pure: no I/O.
+:func:`netdash.core.text.clean` has shown control characters as escapes. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from netdash import __version__
-from netdash.check import EXPOSED, CheckReport, leading_program
-from netdash.classify import scope_of
-from netdash.model import ListenerKey, ProbeResult, Snapshot
-from netdash.render import Verdict, ipv4_loopback_ports, verdict, visible
+from netdash.core.addresses import scope_of
+from netdash.core.assess import EXPOSED, CheckReport, leading_program
+from netdash.core.model import ListenerKey, ProbeResult, Snapshot
+from netdash.output.text import Verdict, ipv4_loopback_ports, verdict, visible
 
 __all__ = ["check_metrics", "listing_metrics"]
 

@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netdash import __version__
-from netdash.classify import SCOPE_ORDER, listener_reach, parse_address, scope_of, service_ids
-from netdash.model import (
+from netdash.core.addresses import SCOPE_ORDER, listener_reach, parse_address, scope_of, service_ids
+from netdash.core.model import (
     Interface,
     Listener,
     ListenerKey,
@@ -25,7 +25,7 @@ from netdash.model import (
     Snapshot,
     Via,
 )
-from netdash.text import clean
+from netdash.core.text import clean
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:

@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 
 import psutil
 
-from netdash import __version__, classify
-from netdash.allow import AllowRule, parse_allow
-from netdash.classify import own_addresses
-from netdash.collect import collect_snapshot
+from netdash import __version__
 from netdash.config import Config, ConfigError, load_config, parse_interval
-from netdash.model import ListenerKey, ProbeResult, Snapshot
+from netdash.core import addresses as classify
+from netdash.core.addresses import own_addresses
+from netdash.core.model import ListenerKey, ProbeResult, Snapshot
+from netdash.core.policy import AllowRule, parse_allow
+from netdash.sources.collect import collect_snapshot
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ examples:
   netdash check --allow 22 --allow 5353/udp --udp
   netdash check --allow sshd --allow '[::]:8000'
   netdash check --json                      findings as JSON (schema/netdash-check.schema.json)
-  netdash check --format prometheus > /var/lib/node_exporter/netdash.prom.tmp
+  netdash check --format prometheus > /var/lib/node_exporter/netdash.output.prom.tmp
 """
 
 WHO_EPILOG = """\
@@ -367,8 +368,8 @@ def _lan_for(snapshot: Snapshot, args: argparse.Namespace, config: Config) -> di
 def _probe(
     snapshot: Snapshot, lan: Mapping[int, str], timeout: float, only: Sequence[Any] | None = None
 ) -> dict[ListenerKey, list[ProbeResult]]:
-    from netdash.probe import ProbeLimits, probe_listeners
-    from netdash.render import group_results
+    from netdash.output.text import group_results
+    from netdash.probe.engine import ProbeLimits, probe_listeners
 
     limits = ProbeLimits(connect_timeout=timeout, read_timeout=timeout, deadline=3 * timeout)
     listeners = snapshot.listeners if only is None else tuple(only)
@@ -414,7 +415,7 @@ def _console() -> Console:
 
 def _run_list(args: argparse.Namespace) -> int:
     # check and prom (and their hints, allow rules) only for --exposed and Prometheus output.
-    from netdash.render import ipv4_loopback_ports, print_table, snapshot_to_json, verdict
+    from netdash.output.text import ipv4_loopback_ports, print_table, snapshot_to_json, verdict
 
     output = _format(args, "table")
     config = _load(args)
@@ -422,7 +423,7 @@ def _run_list(args: argparse.Namespace) -> int:
     lan = _lan_for(snapshot, args, config)
     results = _probe(snapshot, lan, args.timeout) if args.probe else None
     if args.exposed:
-        from netdash.check import EXPOSED
+        from netdash.core.assess import EXPOSED
 
         v4_ports = ipv4_loopback_ports(snapshot.listeners)
         kept = tuple(
@@ -436,7 +437,7 @@ def _run_list(args: argparse.Namespace) -> int:
         document["exposed_only"] = args.exposed
         _write(_json_text(document))
     elif output == "prometheus":
-        from netdash.prom import listing_metrics
+        from netdash.output.prom import listing_metrics
 
         _write(listing_metrics(snapshot, results, udp=args.udp))
     else:
@@ -456,8 +457,8 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from netdash.check import evaluate, report_to_json, report_to_text
-    from netdash.prom import check_metrics
+    from netdash.core.assess import evaluate, report_to_json, report_to_text
+    from netdash.output.prom import check_metrics
 
     output = _format(args, "text")
     config = _load(args)
@@ -471,7 +472,7 @@ def _run_check(args: argparse.Namespace) -> int:
     lan = _lan_for(snapshot, args, config)
     results = None
     if args.probe:
-        from netdash.render import visible
+        from netdash.output.text import visible
 
         results = _probe(snapshot, lan, args.timeout, visible(snapshot.listeners, args.udp))
     report = evaluate(snapshot, results, rules, ignore, udp=args.udp)
@@ -485,8 +486,9 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_who(args: argparse.Namespace) -> int:
-    from netdash.model import Via
-    from netdash.render import (
+    from netdash.core.model import Via
+    from netdash.core.text import clean
+    from netdash.output.text import (
         address_label,
         ipv4_loopback_ports,
         pid_label,
@@ -499,7 +501,6 @@ def _run_who(args: argparse.Namespace) -> int:
         service_rows,
         snapshot_to_json,
     )
-    from netdash.text import clean
 
     config = _load(args)
     snapshot = collect_snapshot()
@@ -540,7 +541,7 @@ def _run_who(args: argparse.Namespace) -> int:
 
 
 def _run_free(args: argparse.Namespace) -> int:
-    from netdash.freeport import port_state, suggest_ports
+    from netdash.sources.freeport import port_state, suggest_ports
 
     if args.port is None:
         ports = suggest_ports(args.count or 1)
@@ -572,8 +573,8 @@ def _run_free(args: argparse.Namespace) -> int:
 def _holders(port: int) -> list[str]:
     """``held by …`` lines for the TCP listeners on ``port``; none when the table is
     unreadable (the bind test has already answered)."""
-    from netdash.check import endpoint
-    from netdash.render import pid_label, process_label
+    from netdash.core.assess import endpoint
+    from netdash.output.text import pid_label, process_label
 
     try:
         snapshot = collect_snapshot()
@@ -631,7 +632,7 @@ def _compact_json(document: object, end: str = "") -> str:
 
 
 def _run_tui(args: argparse.Namespace) -> int:
-    from netdash.collect import ProcessCache
+    from netdash.sources.collect import ProcessCache
 
     config = _load(args)
     # The first snapshot is read now, before the dashboard's modules load (~0.2 s of
@@ -650,7 +651,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     def collector() -> Snapshot:
         return first.pop() if first else collect_snapshot(cache)
 
-    from netdash.app import NetdashApp
+    from netdash.tui.app import NetdashApp
 
     NetdashApp(
         interval=args.interval if args.interval is not None else config.interval,

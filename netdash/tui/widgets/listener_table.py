@@ -13,9 +13,9 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from netdash.classify import is_exposed
-from netdash.model import Listener, ListenerKey, ProbeResult, Scope, Via
-from netdash.render import (
+from netdash.core.addresses import is_exposed
+from netdash.core.model import Listener, ListenerKey, ProbeResult, Scope, Via
+from netdash.output.text import (
     PortKey,
     ServiceRow,
     Verdict,

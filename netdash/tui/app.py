@@ -30,9 +30,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash import __version__
-from netdash.allow import AllowRule, first_match
-from netdash.check import ignored_reach
-from netdash.classify import (
+from netdash.core.addresses import (
     choose_lan,
     is_exposed,
     leader,
@@ -41,18 +39,21 @@ from netdash.classify import (
     resolve_lan,
     scope_of,
 )
-from netdash.collect import (
-    ProcessCache,
-    ProcessDetails,
-    collect_snapshot,
-    established_connections,
-    process_details,
+from netdash.core.assess import ignored_reach
+from netdash.core.hints import fix_hint
+from netdash.core.model import (
+    Listener,
+    ListenerKey,
+    Outcome,
+    ProbeResult,
+    Process,
+    Scope,
+    Snapshot,
+    Via,
 )
-from netdash.hints import fix_hint
-from netdash.model import Listener, ListenerKey, Outcome, ProbeResult, Process, Scope, Snapshot, Via
-from netdash.probe import ProbeLimits, build_url, probe_listeners
-from netdash.probeproc import probe_in_processes
-from netdash.render import (
+from netdash.core.policy import AllowRule, first_match
+from netdash.core.text import clean
+from netdash.output.text import (
     VERDICT_STYLE,
     ServiceRow,
     Verdict,
@@ -63,9 +64,17 @@ from netdash.render import (
     verdict_sentence,
     visible,
 )
-from netdash.text import clean
-from netdash.widgets import InterfaceDiagram, ListenerTable
-from netdash.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
+from netdash.probe.child import probe_in_processes
+from netdash.probe.engine import ProbeLimits, build_url, probe_listeners
+from netdash.sources.collect import (
+    ProcessCache,
+    ProcessDetails,
+    collect_snapshot,
+    established_connections,
+    process_details,
+)
+from netdash.tui.widgets import InterfaceDiagram, ListenerTable
+from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
 
 __all__ = ["NetdashApp"]
 
@@ -104,7 +113,7 @@ class NetdashApp(App[None]):
     ``auto_probe`` probes every listener that appears after the first poll. ``clock`` gives
     the time for result ages (seconds since the epoch; tests freeze it). ``bell`` rings the
     terminal bell on a new exposure. ``browser`` opens a URL (``webbrowser.open``; the
-    boundary tests replace). ``allow`` rules (``netdash.allow``, from the config file)
+    boundary tests replace). ``allow`` rules (``netdash.core.policy``, from the config file)
     acknowledge exposures: they raise no warning. ``ignore_interfaces`` are left out of the
     diagram.
     """
@@ -132,7 +141,7 @@ class NetdashApp(App[None]):
     SORTS = ("scope", "port", "process")
 
     CHILD_PROCESSES_FROM = 64
-    """Probe runs of at least this many targets go to child processes (netdash.probeproc);
+    """Probe runs of at least this many targets go to child processes (netdash.probe.child);
     smaller ones run in a thread here, which answers ~0.25 s sooner (a child's start-up)
     and costs the dashboard little."""
 
@@ -575,7 +584,7 @@ class NetdashApp(App[None]):
         self.probe_status = f"probing 0/{total}…"
         self._update_status()
         own = own_addresses(snapshot.interfaces)
-        # Large runs go to child processes (netdash.probeproc), so hundreds of connections
+        # Large runs go to child processes (netdash.probe.child), so hundreds of connections
         # neither compete with key presses and drawing for the GIL nor share this core;
         # results stream back one by one. Small runs, or when no child can start, run on
         # their own event loop in a thread here.
@@ -943,7 +952,7 @@ def _alive(target: Process) -> bool:
 
 def fix_hint_for(row: ServiceRow, results: Sequence[ProbeResult]) -> str | None:
     """How to bind the row's program to loopback, for a row bound beyond it
-    (``netdash.hints.fix_hint``, shared with ``netdash check``)."""
+    (``netdash.core.hints.fix_hint``, shared with ``netdash check``)."""
     if row.scope is Scope.LOOPBACK:
         return None
     identified = next((r.identified for r in results if r.identified), None)

@@ -3,11 +3,11 @@
 A probe run over hundreds of listeners is CPU work in Python (httpx, asyncio): about 2 ms of
 CPU per target. In the dashboard's process it competes with drawing and key presses for the
 GIL; on one core it is also bounded by that core. :func:`probe_in_processes` runs
-:func:`netdash.probe.probe_listeners` in one or more children (``python -m
-netdash.probeproc``, this same interpreter and netdash) and streams their results back.
+:func:`netdash.probe.engine.probe_listeners` in one or more children (``python -m
+netdash.probe.child``, this same interpreter and netdash) and streams their results back.
 
 The children inherit this process's network namespace and environment; they probe exactly the
-targets :func:`netdash.classify.probe_targets` gives, with the same safety rules (own
+targets :func:`netdash.core.addresses.probe_targets` gives, with the same safety rules (own
 addresses only, ``GET /`` only, no redirects, no proxies). A child stops when its stdin
 closes, so it never outlives the run: cancelling the run, quitting, or the parent dying all
 end it.
@@ -15,7 +15,7 @@ end it.
 Wire format (private between parent and child of one netdash version): the parent writes one
 JSON line ``{"listeners": [[protocol, address, port, family, dual_stack], ...], "lan":
 {"4": address, ...}, "own": [address, ...], "limits": {ProbeLimits fields}}`` and keeps stdin
-open; the child writes one JSON line per :class:`~netdash.model.ProbeResult` as it arrives.
+open; the child writes one JSON line per :class:`~netdash.core.model.ProbeResult` as it arrives.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from netdash.classify import IPAddress, LanAddresses
-from netdash.model import Listener, Outcome, ProbeResult, Via
-from netdash.probe import ProbeLimits, probe_jobs, uncontacted
-from netdash.text import clean
+from netdash.core.addresses import IPAddress, LanAddresses
+from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.core.text import clean
+from netdash.probe.engine import ProbeLimits, probe_jobs, uncontacted
 
 __all__ = ["default_processes", "probe_in_processes", "result_from_wire", "result_to_wire"]
 
@@ -89,7 +89,7 @@ async def probe_in_processes(
     on_result: Callable[[ProbeResult], None] | None = None,
     processes: int | None = None,
 ) -> list[ProbeResult]:
-    """:func:`netdash.probe.probe_listeners` over ``processes`` child processes (default
+    """:func:`netdash.probe.engine.probe_listeners` over ``processes`` child processes (default
     :func:`default_processes`), each with an equal share of ``limits.concurrency``.
 
     ``on_result`` is called in the caller's event loop with each result as it arrives.
@@ -127,7 +127,7 @@ async def probe_in_processes(
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "netdash.probeproc",
+                "netdash.probe.child",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -192,7 +192,7 @@ def _failed(job: tuple[Any, ...], detail: str) -> ProbeResult:
 
 
 async def _child(request: dict[str, Any]) -> None:
-    from netdash.probe import probe_listeners
+    from netdash.probe.engine import probe_listeners
 
     listeners = [
         Listener(protocol=str(p), address=str(a), port=int(port), family=int(f), dual_stack=d)
@@ -233,7 +233,7 @@ def main() -> int:
     try:
         request = json.loads(sys.stdin.buffer.readline())
     except ValueError as exc:
-        print(f"netdash.probeproc: bad request: {exc}", file=sys.stderr)
+        print(f"netdash.probe.child: bad request: {exc}", file=sys.stderr)
         return 2
     try:
         asyncio.run(_child(request))

@@ -3,7 +3,8 @@
 Everything operating-system specific lives here. Sources:
 
 * listening sockets: on Linux the kernel's sock_diag netlink dump, as ``ss`` does, with
-  owners from ``/proc/*/fd`` (``netdash.linux``): it also gives IPV6_V6ONLY, socket inodes
+  owners from ``/proc/*/fd`` (``netdash.sources.sock_diag``): it also gives IPV6_V6ONLY,
+  socket inodes
   and owning uids. Elsewhere, or when netlink is refused, ``psutil.net_connections()``;
   where that needs root (macOS), each process's own ``Process.net_connections()``;
 * owners: ``psutil.Process`` (name, username, cmdline, create_time), cached by
@@ -28,8 +29,8 @@ from pathlib import Path
 
 import psutil
 
-from netdash import linux
-from netdash.model import Interface, Listener, Process, Snapshot
+from netdash.core.model import Interface, Listener, Process, Snapshot
+from netdash.sources import sock_diag as linux
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ class ProcessCache:
     for processes not seen in a poll are dropped by :meth:`retain`.
 
     ``holders`` remembers which processes hold which listening sockets on Linux
-    (:class:`netdash.linux.HolderCache`), so ``/proc/*/fd`` is not read in full at every poll.
+    (:class:`netdash.sources.sock_diag.HolderCache`), so ``/proc/*/fd`` is not read in full at
+    every poll.
     """
 
     def __init__(self) -> None:

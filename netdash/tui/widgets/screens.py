@@ -15,10 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from netdash.collect import ProcessDetails
-from netdash.model import ProbeResult
-from netdash.render import VERDICT_STYLE, ServiceRow, Verdict, address_label, stack_label
-from netdash.text import clean
+from netdash.core.model import ProbeResult
+from netdash.core.text import clean
+from netdash.output.text import VERDICT_STYLE, ServiceRow, Verdict, address_label, stack_label
+from netdash.sources.collect import ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
 

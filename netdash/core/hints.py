@@ -6,7 +6,7 @@ The hint is chosen from what is known of the program, most specific first:
    mapping, whatever runs inside the container);
 2. the command line (``uvicorn``, ``vite``, ``next dev``, ``manage.py runserver``, ``flask``,
    ``jupyter``, ``gunicorn``, ``python -m http.server`` …, as a word or a script's name);
-3. what a probe identified (``identified`` from :mod:`netdash.identify`: ``"Vite"``,
+3. what a probe identified (``identified`` from :mod:`netdash.probe.identify`: ``"Vite"``,
    ``"Flask (Werkzeug)"`` …);
 4. the process name again for daemons (``sshd``, ``postgres``, ``redis-server``, ``mysqld``)
    and plain ``node``;
@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netdash.model import Process
+from netdash.core.model import Process
 
 __all__ = ["Hint", "fix_hint"]
 
@@ -148,7 +148,7 @@ def fix_hint(
     protocol: str = "tcp",
 ) -> Hint:
     """The hint for an exposed listener bound to ``address``:``port``, held by ``processes``
-    (as in :class:`netdash.model.Listener`; may be empty or unreadable), with ``identified``
+    (as in :class:`netdash.core.model.Listener`; may be empty or unreadable), with ``identified``
     the name a probe gave what answered (``ProbeResult.identified``; ``None`` when unknown or
     not probed); ``protocol`` is ``"tcp"`` or ``"udp"`` (UDP allow rules name it).
     Always returns a hint; ``tool == "generic"`` when nothing more is known.

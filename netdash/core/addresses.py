@@ -10,7 +10,7 @@ import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
-from netdash.model import Interface, Listener, ListenerIdentity, Scope, Snapshot, Via
+from netdash.core.model import Interface, Listener, ListenerIdentity, Scope, Snapshot, Via
 
 __all__ = [
     "SCOPE_ORDER",

@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netdash import __version__
-from netdash.classify import IPAddress, LanAddresses, parse_address, probe_targets
-from netdash.identify import (
+from netdash.core.addresses import IPAddress, LanAddresses, parse_address, probe_targets
+from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.probe.identify import (
     Identity,
     identify_answer,
     identify_banner,
     identify_http,
 )
-from netdash.model import Listener, Outcome, ProbeResult, Via
 
 if TYPE_CHECKING:
     import httpx  # imported where used: ~50 ms, which the dashboard's start need not pay

@@ -1,13 +1,13 @@
 """``netdash check``: which listeners are exposed beyond what the user has allowed.
 
-An exposure is a listener whose verdict (:func:`netdash.render.verdict`) is ``exposed`` or
+An exposure is a listener whose verdict (:func:`netdash.output.text.verdict`) is ``exposed`` or
 ``exposed-unverified``: bound beyond loopback, proven reachable on the LAN address or not
 (yet) shown otherwise. Each exposure is, in this order:
 
 * *ignored* when every non-loopback interface it is reachable through is one the user
   ignores (``ignore_interfaces``: a listener on ``docker0``'s address, say);
-* *allowed* when an allow rule (:mod:`netdash.allow`) matches it;
-* else a *finding*, with a fix hint (:mod:`netdash.hints`).
+* *allowed* when an allow rule (:mod:`netdash.core.policy`) matches it;
+* else a *finding*, with a fix hint (:mod:`netdash.core.hints`).
 
 Pure: the caller collects and probes; nothing here performs I/O.
 """
@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from netdash import __version__
-from netdash.allow import AllowRule, first_match
-from netdash.classify import listener_reach, scope_of
-from netdash.hints import Hint, fix_hint
-from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
-from netdash.render import (
+from netdash.core.addresses import listener_reach, scope_of
+from netdash.core.hints import Hint, fix_hint
+from netdash.core.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
+from netdash.core.policy import AllowRule, first_match
+from netdash.core.text import clean
+from netdash.output.text import (
     Verdict,
     findings,
     ipv4_loopback_ports,
@@ -34,7 +35,6 @@ from netdash.render import (
     verdict,
     visible,
 )
-from netdash.text import clean
 
 __all__ = [
     "CHECK_SCHEMA_VERSION",

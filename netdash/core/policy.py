@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from netdash.classify import IPAddress, parse_address
-from netdash.model import Listener
+from netdash.core.addresses import IPAddress, parse_address
+from netdash.core.model import Listener
 
 __all__ = ["AllowRule", "first_match", "parse_allow", "parse_allow_list"]
 

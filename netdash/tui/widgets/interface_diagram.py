@@ -14,10 +14,10 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from netdash.classify import listener_reach, scope_of
-from netdash.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
-from netdash.render import probe_label
-from netdash.text import clean
+from netdash.core.addresses import listener_reach, scope_of
+from netdash.core.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
+from netdash.core.text import clean
+from netdash.output.text import probe_label
 
 __all__ = ["InterfaceDiagram", "build_compact_diagram", "build_diagram"]
 

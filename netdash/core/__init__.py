@@ -1,0 +1,1 @@
+"""Pure data and decisions: the model, addresses, policy, hints and the assessment."""

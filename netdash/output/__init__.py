@@ -1,0 +1,1 @@
+"""Renderings of an assessment: text, JSON and Prometheus; the column declaration."""

@@ -1,0 +1,1 @@
+"""Probing this machine's own listeners: the engine, identifications, child processes."""

@@ -1,0 +1,1 @@
+"""What the operating system says, read into plain records: sockets, owners, interfaces."""

@@ -1,0 +1,6 @@
+"""Widgets of the netdash dashboard."""
+
+from netdash.tui.widgets.interface_diagram import InterfaceDiagram
+from netdash.tui.widgets.listener_table import ListenerTable
+
+__all__ = ["InterfaceDiagram", "ListenerTable"]
