@@ -208,7 +208,8 @@ class ProbeResult:
     ``tls``); ``banner`` is the first line a server-first peer sent; ``certificate`` the TLS
     certificate's subject and ``self_signed`` whether its issuer is its subject;
     ``identified`` names the server or framework (``None``: unknown) and ``evidence`` says
-    why; ``docs`` is a documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
+    why; ``kind`` is the identification's stable key (``"uvicorn"``, ``"flask"``, ``"ssh"``),
+    the program a fix hint is about, where ``identified`` is display text; ``docs`` is a documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
     reason for ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
     """
 
@@ -230,3 +231,4 @@ class ProbeResult:
     evidence: str | None = None
     docs: str | None = None
     probed_at: float = 0.0
+    kind: str | None = None
