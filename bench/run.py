@@ -46,7 +46,8 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _collect_and_classify(cache: Any) -> int:
-    from netdash.core.addresses import choose_lan, listener_reach, scope_of
+    from netdash.core.addresses import listener_reach, scope_of
+    from netdash.core.lan import choose_lan
     from netdash.sources.collect import collect_snapshot
 
     snapshot = collect_snapshot(cache)
@@ -276,7 +277,8 @@ def probe_throughput(repeat: int) -> Figures:
     """Wall time of probing every TCP listener (loopback and LAN targets, default limits: 1 s
     connect and read timeouts), two ways: ``probe_listeners`` in this process (one core), and
     ``probe_in_processes`` (child processes, what the TUI does)."""
-    from netdash.core.addresses import choose_lan, own_addresses
+    from netdash.core.addresses import own_addresses
+    from netdash.core.lan import choose_lan
     from netdash.probe.child import default_processes, probe_in_processes
     from netdash.probe.engine import ProbeLimits, probe_listeners
     from netdash.sources.collect import collect_snapshot

@@ -8,16 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netdash.core.addresses import (
-    choose_lan,
-    interfaces_reaching,
-    leader,
-    parse_address,
-    probe_targets,
-    resolve_lan,
-    scope_of,
-    validate_lan,
-)
+from netdash.core.addresses import interfaces_reaching, parse_address, scope_of
+from netdash.core.lan import choose_lan, probe_targets, resolve_lan, validate_lan
+from netdash.core.services import leader
 from netdash.core.model import Interface, Listener, Process, Scope, Snapshot, Via
 
 LO = Interface("lo", is_up=True, addresses=("127.0.0.1", "::1"), is_loopback=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netdash.cli import _compact_json
+from netdash.output.json import compact_json
 
 SCALARS = (
     st.none()
@@ -31,7 +31,7 @@ def dumps(document: object) -> str:
 
 @given(DOCUMENTS)
 def test_compact_json_is_json_dumps(document: object) -> None:
-    assert _compact_json(document) == dumps(document)
+    assert compact_json(document) == dumps(document)
 
 
 def test_repeated_strings_and_shared_lists_encode_alike() -> None:
@@ -41,15 +41,15 @@ def test_repeated_strings_and_shared_lists_encode_alike() -> None:
     shared = [{"pid": 1, "cmdline": cmdline}]
     document = {"listeners": [{"port": p, "processes": shared} for p in range(50)]}
     document["non-finite"] = [math.inf, -math.inf, math.nan, 1e300, -0.0]
-    assert _compact_json(document) == dumps(document)
+    assert compact_json(document) == dumps(document)
 
 
 def test_what_json_dumps_refuses_is_refused() -> None:
     looped: list[object] = []
     looped.append(looped)
     with pytest.raises(ValueError, match="Circular reference"):
-        _compact_json(looped)
+        compact_json(looped)
     with pytest.raises(TypeError, match="not JSON serializable"):
-        _compact_json({"a": {1, 2}})
+        compact_json({"a": {1, 2}})
     with pytest.raises(TypeError):
-        _compact_json({(1, 2): "tuple keys"})
+        compact_json({(1, 2): "tuple keys"})

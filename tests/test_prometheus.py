@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from netdash.core.model import Interface, Listener, Process, Snapshot
+from netdash.core.assess import Assessment
 from netdash.output.prom import listing_metrics
 from tests.support import netns
 from tests.support.cli import run_cli
@@ -87,7 +88,7 @@ def test_label_values_are_escaped_and_reuseport_sockets_are_one_series() -> None
         ),
         taken_at=1.5,
     )
-    metrics = parse(listing_metrics(snapshot, None))
+    metrics = parse(listing_metrics(Assessment(snapshot)))
     [sample] = metrics["netdash_listener_info"]
     assert sample.value == 2
     assert sample.labels["program"] == 'we"ird\\na\\x0ame\\x1b[31m'

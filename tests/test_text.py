@@ -13,7 +13,9 @@ from rich.text import Text
 
 from netdash.core.model import Interface, Listener, Process, Snapshot
 from netdash.core.text import clean
-from netdash.output.text import print_table, process_label
+from netdash.core.assess import Assessment
+from netdash.output.labels import process_label
+from netdash.output.text import print_table
 
 UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs")
 
@@ -185,7 +187,7 @@ def test_evil_process_name_printed_literally_in_table() -> None:
     )
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None, force_terminal=False)
-    print_table(snap, {}, None, console)
+    print_table(Assessment(snap), {}, console)
     output = buffer.getvalue()
     assert "[red]evil\\x1b[2J" in output
     assert "\x1b" not in output

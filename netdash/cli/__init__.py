@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,6 @@ import psutil
 
 from netdash import __version__
 from netdash.config import Config, ConfigError, load_config, parse_interval
-from netdash.core import addresses as classify
 from netdash.core.addresses import own_addresses
 from netdash.core.model import ListenerKey, ProbeResult, Snapshot
 from netdash.core.policy import AllowRule, parse_allow
@@ -343,7 +341,9 @@ def resolve_lan(
     line, an environment variable); it prefixes the error message. Raises :class:`UsageError`.
     """
     try:
-        return classify.resolve_lan(snapshot, overrides or ())
+        from netdash.core.lan import resolve_lan as resolve
+
+        return resolve(snapshot, overrides or ())
     except ValueError as exc:
         message = str(exc)
         if source is not None:
@@ -368,7 +368,7 @@ def _lan_for(snapshot: Snapshot, args: argparse.Namespace, config: Config) -> di
 def _probe(
     snapshot: Snapshot, lan: Mapping[int, str], timeout: float, only: Sequence[Any] | None = None
 ) -> dict[ListenerKey, list[ProbeResult]]:
-    from netdash.output.text import group_results
+    from netdash.core.services import group_results
     from netdash.probe.engine import ProbeLimits, probe_listeners
 
     limits = ProbeLimits(connect_timeout=timeout, read_timeout=timeout, deadline=3 * timeout)
@@ -414,40 +414,40 @@ def _console() -> Console:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    # check and prom (and their hints, allow rules) only for --exposed and Prometheus output.
-    from netdash.output.text import ipv4_loopback_ports, print_table, snapshot_to_json, verdict
+    from netdash.core.assess import Assessment
 
     output = _format(args, "table")
     config = _load(args)
     snapshot = collect_snapshot()
     lan = _lan_for(snapshot, args, config)
     results = _probe(snapshot, lan, args.timeout) if args.probe else None
+    assessment = Assessment(snapshot, results, udp=args.udp)
     if args.exposed:
-        from netdash.core.assess import EXPOSED
-
-        v4_ports = ipv4_loopback_ports(snapshot.listeners)
-        kept = tuple(
-            li
-            for li in snapshot.listeners
-            if verdict(li, (results or {}).get(li.key, ()), v4_ports) in EXPOSED
+        # The assessment of the listing shown: the exposed listeners only.
+        kept = tuple(a.listener for a in assessment.exposures)
+        assessment = Assessment(
+            dataclasses.replace(snapshot, listeners=kept), results, udp=args.udp
         )
-        snapshot = dataclasses.replace(snapshot, listeners=kept)
     if output == "json":
-        document = snapshot_to_json(snapshot, lan, results, udp=args.udp)
+        from netdash.output.json import snapshot_to_json
+
+        document = snapshot_to_json(assessment, lan)
         document["exposed_only"] = args.exposed
         _write(_json_text(document))
     elif output == "prometheus":
         from netdash.output.prom import listing_metrics
 
-        _write(listing_metrics(snapshot, results, udp=args.udp))
+        _write(listing_metrics(assessment))
     else:
+        from netdash.output.text import print_table
+
         try:
             console = _console()
-            if args.exposed and not any(args.udp or li.protocol == "tcp" for li in kept):
+            if args.exposed and not assessment.shown:
                 kinds = "TCP or UDP" if args.udp else "TCP"
                 console.print(f"No exposed {kinds} listeners.", markup=False)
             else:
-                print_table(snapshot, lan, results, console, udp=args.udp)
+                print_table(assessment, lan, console)
             sys.stdout.flush()
         except BrokenPipeError:
             raise
@@ -457,86 +457,61 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from netdash.core.assess import evaluate, report_to_json, report_to_text
-    from netdash.output.prom import check_metrics
+    from netdash.core.assess import Assessment
+    from netdash.core.policy import Policy
+    from netdash.core.services import visible
 
     output = _format(args, "text")
     config = _load(args)
-    rules = (*config.allow, *args.allow)
     ignore = (
         tuple(args.ignore_interface)
         if args.ignore_interface is not None
         else config.ignore_interfaces
     )
+    policy = Policy.of((*config.allow, *args.allow), ignore)
     snapshot = collect_snapshot()
     lan = _lan_for(snapshot, args, config)
     results = None
     if args.probe:
-        from netdash.output.text import visible
-
         results = _probe(snapshot, lan, args.timeout, visible(snapshot.listeners, args.udp))
-    report = evaluate(snapshot, results, rules, ignore, udp=args.udp)
+    assessment = Assessment(snapshot, results, policy, udp=args.udp)
     if output == "json":
-        _write(_json_text(report_to_json(report)))
+        from netdash.output.json import check_to_json
+
+        _write(_json_text(check_to_json(assessment)))
     elif output == "prometheus":
-        _write(check_metrics(report, results))
+        from netdash.output.prom import check_metrics
+
+        _write(check_metrics(assessment))
     else:
-        _write(report_to_text(report))
-    return report.exit_code
+        from netdash.output.text import check_text
+
+        _write(check_text(assessment))
+    return assessment.exit_code
 
 
 def _run_who(args: argparse.Namespace) -> int:
-    from netdash.core.model import Via
-    from netdash.core.text import clean
-    from netdash.output.text import (
-        address_label,
-        ipv4_loopback_ports,
-        pid_label,
-        probe_label,
-        process_label,
-        row_processes,
-        row_results,
-        row_verdict,
-        server_label,
-        service_rows,
-        snapshot_to_json,
-    )
+    from netdash.core.assess import Assessment
 
     config = _load(args)
     snapshot = collect_snapshot()
     lan = _lan_for(snapshot, args, config)
     mine = tuple(li for li in snapshot.listeners if li.port == args.port)
     results = _probe(snapshot, lan, args.timeout, mine) if args.probe else None
+    assessment = Assessment(snapshot, results, udp=True)
     if args.json:
-        document = snapshot_to_json(
-            dataclasses.replace(snapshot, listeners=mine), lan, results, udp=True
-        )
+        from netdash.output.json import snapshot_to_json
+
+        document = snapshot_to_json(assessment, lan, mine)
         document["port"] = args.port
         _write(_json_text(document))
         return 0 if mine else 1
     if not mine:
         _write(f"nothing listens on port {args.port} (TCP or UDP)\n")
         return 1
-    v4_ports = ipv4_loopback_ports(snapshot.listeners)
-    lines: list[str] = []
-    for _scope, rows in service_rows(list(mine)):
-        for row in rows:
-            got = row_results(row, results or {})
-            processes = row_processes(row)
-            user = next((p.user for p in processes if p.user), None)
-            owner = f"{process_label(processes)} (pid {pid_label(processes)}"
-            owner += f", user {clean(user, 30)})" if user else ")"
-            line = (
-                f"{row.first.protocol} {args.port}: {owner} on {address_label(row, got)}, "
-                f"{row.scope.value}, {row_verdict(row, got, v4_ports).value}"
-            )
-            if results is not None:
-                loop = probe_label(got, Via.LOOPBACK) or "-"
-                lan_text = probe_label(got, Via.LAN) or "-"
-                what = server_label(got)
-                line += f"; loopback {loop}, LAN {lan_text}" + (f", {what}" if what else "")
-            lines.append(line)
-    _write("\n".join(lines) + "\n")
+    from netdash.output.text import who_lines
+
+    _write("\n".join(who_lines(assessment, mine, args.port)) + "\n")
     return 0
 
 
@@ -573,8 +548,7 @@ def _run_free(args: argparse.Namespace) -> int:
 def _holders(port: int) -> list[str]:
     """``held by …`` lines for the TCP listeners on ``port``; none when the table is
     unreadable (the bind test has already answered)."""
-    from netdash.core.assess import endpoint
-    from netdash.output.text import pid_label, process_label
+    from netdash.output.labels import endpoint, pid_label, process_label
 
     try:
         snapshot = collect_snapshot()
@@ -589,46 +563,10 @@ def _holders(port: int) -> list[str]:
 
 def _json_text(document: object) -> str:
     """JSON for standard output: indented for a person at a terminal, compact (and several
-    times faster: Python's C encoder) for a pipe or a file."""
-    if sys.stdout.isatty():
-        return json.dumps(document, indent=2) + "\n"
-    return _compact_json(document, end="\n")
+    times faster) for a pipe or a file."""
+    from netdash.output.json import json_text
 
-
-class _EncodedStrings(dict[str, str]):
-    """The JSON text of each distinct string, escaped once (:meth:`dict.__getitem__` is the
-    string encoder of :func:`_compact_json`): a process's command line repeats in every
-    listener it holds, and escaping a long one (a Java class path) costs far more than a
-    dictionary look-up."""
-
-    def __missing__(self, text: str) -> str:
-        encoded = self[text] = json.encoder.encode_basestring_ascii(text)
-        return encoded
-
-
-def _compact_json(document: object, end: str = "") -> str:
-    """Exactly ``json.dumps(document, separators=(",", ":")) + end``, faster when strings repeat:
-    CPython's C encoder (``json.encoder.c_make_encoder``, what ``json.dumps`` itself uses)
-    with :class:`_EncodedStrings` as its string encoder. A 1,000-listener listing whose
-    holders have long command lines (3.8 MB, bench "medium") takes 6 ms instead of 27 ms.
-    Falls back to ``json.dumps`` where the C encoder is missing (PyPy)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return json.dumps(document, separators=(",", ":")) + end
-    # The arguments json.JSONEncoder.iterencode passes for dumps' defaults and these
-    # separators: circular check on, TypeError for other types, ASCII, NaN allowed.
-    encode = make(
-        {},
-        json.JSONEncoder().default,
-        _EncodedStrings().__getitem__,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-    return "".join([*encode(document, 0), end])  # one copy of megabytes, not two
+    return json_text(document, pretty=sys.stdout.isatty())
 
 
 def _run_tui(args: argparse.Namespace) -> int:

@@ -1,293 +1,411 @@
-"""``netdash check``: which listeners are exposed beyond what the user has allowed.
+"""The assessment: every listener's verdict, reach, policy state and fix hint, and the counts.
 
-An exposure is a listener whose verdict (:func:`netdash.output.text.verdict`) is ``exposed`` or
-``exposed-unverified``: bound beyond loopback, proven reachable on the LAN address or not
-(yet) shown otherwise. Each exposure is, in this order:
+Computed once per snapshot and probe results by pure functions; every output (``list``,
+``check``, ``who``, JSON, Prometheus, the dashboard's header, table, verdict line and details)
+reads the same :class:`Assessment`, and none re-derives a verdict or a policy.
 
-* *ignored* when every non-loopback interface it is reachable through is one the user
-  ignores (``ignore_interfaces``: a listener on ``docker0``'s address, say);
-* *allowed* when an allow rule (:mod:`netdash.core.policy`) matches it;
-* else a *finding*, with a fix hint (:mod:`netdash.core.hints`).
+A listener's verdict (:class:`netdash.core.model.Verdict`) rests on its bind address and what
+probing showed:
 
-Pure: the caller collects and probes; nothing here performs I/O.
+* ``exposed``: a probe to the LAN address was accepted;
+* ``exposed-unverified``: bound beyond loopback, not (yet) seen accepting on the LAN address;
+* ``ipv6-loopback-only``: bound to ``::1`` while nothing serves that port on IPv4 loopback;
+* ``local-only``: bound to loopback.
+
+An exposure (``exposed`` or ``exposed-unverified``) is, in this order: *ignored* when every
+non-loopback interface it is reachable through is ignored; *allowed* when an allow rule
+matches it; else a *finding*, with a fix hint (:mod:`netdash.core.hints`). Nothing here
+performs I/O; per-listener facts are computed on first use and kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import functools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from netdash import __version__
-from netdash.core.addresses import listener_reach, scope_of
+from netdash.core.addresses import listener_reach, parse_address, scope_of
 from netdash.core.hints import Hint, fix_hint
-from netdash.core.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
-from netdash.core.policy import AllowRule, first_match
-from netdash.core.text import clean
-from netdash.output.text import (
+from netdash.core.model import (
+    Interface,
+    Listener,
+    ListenerIdentity,
+    ProbeResult,
+    Process,
+    Scope,
+    Snapshot,
     Verdict,
-    findings,
-    ipv4_loopback_ports,
-    pid_label,
-    probe_label,
-    process_label,
-    server_label,
-    verdict,
+    Via,
+)
+from netdash.core.policy import AllowRule, Policy
+from netdash.core.services import (
+    ResultsByListener,
+    ServiceRow,
+    row_processes,
+    service_rows,
     visible,
 )
+from netdash.core.text import clean
 
 __all__ = [
-    "CHECK_SCHEMA_VERSION",
     "EXPOSED",
-    "CheckReport",
-    "Exposure",
-    "endpoint",
-    "evaluate",
-    "ignored_reach",
-    "leading_program",
-    "report_to_json",
-    "report_to_text",
+    "SEVERITY",
+    "Assessment",
+    "ListenerAssessment",
+    "PortKey",
+    "RowAssessment",
+    "findings",
+    "ipv4_loopback_ports",
+    "most_severe",
+    "verdict",
 ]
 
-CHECK_SCHEMA_VERSION = 1
-"""Version of the ``netdash check --json`` document (schema/netdash-check.schema.json)."""
-
 EXPOSED = frozenset({Verdict.EXPOSED, Verdict.EXPOSED_UNVERIFIED})
-"""The verdicts that count as exposed."""
+"""The verdicts that count as exposed (``--exposed``, ``netdash_exposed_listeners``)."""
+
+SEVERITY: tuple[Verdict, ...] = (
+    Verdict.EXPOSED,
+    Verdict.EXPOSED_UNVERIFIED,
+    Verdict.IPV6_LOOPBACK_ONLY,
+    Verdict.LOCAL_ONLY,
+)
+"""Verdicts, most severe first: a row of several listeners takes the first that applies."""
+
+PortKey = tuple[str, int]
+"""``(protocol, port)``."""
 
 
-def endpoint(address: str, port: int) -> str:
-    """``0.0.0.0:8000``, ``[::]:8000``: an address and port as a URL would write them."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+def ipv4_loopback_ports(listeners: Iterable[Listener]) -> frozenset[PortKey]:
+    """``(protocol, port)`` pairs that accept on IPv4 loopback: bound to 127.0.0.0/8,
+    ``0.0.0.0``, or a ``::`` socket not known to be IPv6-only."""
+    ports: set[PortKey] = set()
+    for listener in listeners:
+        ip = parse_address(listener.address)
+        v4_local = ip.version == 4 and (ip.is_loopback or ip.is_unspecified)
+        dual_wildcard = listener.address == "::" and listener.dual_stack is not False
+        if v4_local or dual_wildcard:
+            ports.add((listener.protocol, listener.port))
+    return frozenset(ports)
 
 
-def leading_program(listener: Listener) -> str:
-    """The name of the first readable holder (the parent of a pre-fork family), else
-    ``"unknown"``. Cleaned of control characters."""
-    for process in listener.processes:
-        if process.name:
-            return clean(process.name, 60)
-    return "unknown"
+def verdict(
+    listener: Listener,
+    results: Sequence[ProbeResult] = (),
+    v4_loopback: Collection[PortKey] | None = None,
+) -> Verdict:
+    """The verdict for one listener from its own probe results. ``v4_loopback`` is
+    :func:`ipv4_loopback_ports` of the whole snapshot; without it an ``::1`` listener is
+    simply local-only."""
+    if any(r.via is Via.LAN and r.outcome.accepted for r in results):
+        return Verdict.EXPOSED
+    if scope_of(listener.address) is not Scope.LOOPBACK:
+        return Verdict.EXPOSED_UNVERIFIED
+    if (
+        v4_loopback is not None
+        and listener.address == "::1"
+        and (listener.protocol, listener.port) not in v4_loopback
+    ):
+        return Verdict.IPV6_LOOPBACK_ONLY
+    return Verdict.LOCAL_ONLY
 
 
-@dataclass(frozen=True)
-class Exposure:
-    """One exposed listener and what ``check`` makes of it.
+def most_severe(verdicts: Collection[Verdict]) -> Verdict:
+    """The first of :data:`SEVERITY` in ``verdicts``; ``local-only`` for none."""
+    for level in SEVERITY:
+        if level in verdicts:
+            return level
+    return Verdict.LOCAL_ONLY
 
-    ``reach`` names the up interfaces it is reachable through; ``identified`` is what a probe
-    named (``None`` when unknown or not probed) and ``what`` the identified server or its
-    ``Server`` header (``""``: nothing said); ``notes`` are the probe's findings (a host
-    check that refused the LAN address, a redirect to localhost); ``lan_probe`` is the LAN
-    probe's short text (``"http 200"``, ``""`` when not probed); ``allowed_by`` is the
-    matching rule (``None``: not allowed); ``ignored`` is true when it is reachable only
-    through ignored interfaces.
-    """
 
-    listener: Listener
-    verdict: Verdict
-    scope: Scope
-    reach: tuple[str, ...]
-    identified: str | None
-    what: str
-    lan_probe: str
-    notes: tuple[str, ...]
-    hint: Hint
-    allowed_by: AllowRule | None = None
-    ignored: bool = False
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return parse_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def findings(results: Sequence[ProbeResult]) -> list[str]:
+    """Facts worth a user's attention in one listener's results, in words:
+    a host check that refused the LAN address (the port is reachable all the same), and a
+    redirect that sends LAN visitors to localhost (where their own machine answers)."""
+    out: list[str] = []
+    loop_ok = any(
+        r.via is Via.LOOPBACK and r.status is not None and r.status < 400 for r in results
+    )
+    for result in results:
+        if result.via is not Via.LAN or result.status is None:
+            continue
+        if result.status in (400, 403, 421) and loop_ok:
+            out.append(f"reachable, host check refused ({result.status} for Host {result.target})")
+        if result.location and _is_loopback_host(_host_of(result.location)):
+            out.append(f"redirects LAN visitors to {clean(result.location, 80)}")
+    return list(dict.fromkeys(out))
+
+
+class ListenerAssessment:
+    """What netdash makes of one listener: its ``verdict`` (from ``results``, its own probe
+    results), and, computed on first use: ``scope``, ``reach`` (names of the up interfaces it
+    is reachable through), the policy state (``allowed_by``, ``ignored``), the probe's
+    ``identified``/``kind`` and ``notes`` (findings in words), and the fix ``hint``."""
+
+    __slots__ = ("__dict__", "_assessment", "listener", "results", "verdict")
+
+    def __init__(
+        self,
+        assessment: Assessment,
+        listener: Listener,
+        results: Sequence[ProbeResult],
+        verdict: Verdict,
+    ) -> None:
+        self._assessment = assessment
+        self.listener = listener
+        self.results = tuple(results)
+        self.verdict = verdict
+
+    def __repr__(self) -> str:
+        li = self.listener
+        return f"<ListenerAssessment {li.protocol} {li.address}:{li.port} {self.verdict.value}>"
+
+    @property
+    def exposed(self) -> bool:
+        """``exposed`` or ``exposed-unverified``."""
+        return self.verdict in EXPOSED
+
+    @functools.cached_property
+    def scope(self) -> Scope:
+        return scope_of(self.listener.address)
+
+    @functools.cached_property
+    def reach(self) -> tuple[str, ...]:
+        return self._assessment.reach_of(self.listener)
+
+    @functools.cached_property
+    def allowed_by(self) -> AllowRule | None:
+        """The first allow rule matching the listener (whatever its verdict), or ``None``."""
+        return self._assessment.policy.allowing(self.listener)
+
+    @functools.cached_property
+    def ignored(self) -> bool:
+        """Reachable only through ignored (non-loopback) interfaces."""
+        return self._assessment.policy.ignores(self.reach, self._assessment.loopback_interfaces)
+
+    @property
+    def acknowledged(self) -> str | None:
+        """Why this listener needs no alarm, in words (an allow rule matches it, or it is
+        reachable only through ignored interfaces); ``None`` otherwise."""
+        if self.allowed_by is not None:
+            return f"allowed by rule {self.allowed_by.spec!r}"
+        if self.ignored:
+            return "reachable only through ignored interfaces"
+        return None
 
     @property
     def is_finding(self) -> bool:
-        return self.allowed_by is None and not self.ignored
+        """Exposed, neither ignored nor allowed: what ``check`` fails on and the header counts."""
+        return self.exposed and not self.ignored and self.allowed_by is None
+
+    @functools.cached_property
+    def identified(self) -> str | None:
+        """What a probe named (display text), ``None`` when unknown or not probed."""
+        return next((r.identified for r in self.results if r.identified), None)
+
+    @functools.cached_property
+    def kind(self) -> str | None:
+        """The identification's stable key (``ProbeResult.kind``), ``None`` when unknown."""
+        return next((r.kind for r in self.results if r.kind), None)
+
+    @functools.cached_property
+    def notes(self) -> tuple[str, ...]:
+        """The probe's findings in words (:func:`findings`)."""
+        return tuple(findings(self.results))
+
+    @functools.cached_property
+    def hint(self) -> Hint:
+        """How to bind it to loopback instead (:func:`netdash.core.hints.fix_hint`)."""
+        li = self.listener
+        return fix_hint(li.processes, self.kind, li.address, li.port, li.protocol)
 
 
-@dataclass(frozen=True)
-class CheckReport:
-    """Every exposure of one snapshot, in snapshot order; ``local`` counts the listeners
-    shown that are not exposed. ``exit_code`` is 1 with any finding, else 0."""
+class RowAssessment:
+    """One service row (:class:`netdash.core.services.ServiceRow`) as assessed: its listeners'
+    assessments (``members``), the most severe ``verdict``, the probe ``results`` of every
+    endpoint in the row (each endpoint once), and the ``lead`` member whose policy state and
+    hint speak for the row (its first listener)."""
 
-    snapshot: Snapshot
-    exposures: tuple[Exposure, ...]
-    local: int
-    probed: bool
-    udp: bool
-    rules: tuple[AllowRule, ...]
+    __slots__ = ("lead", "members", "probed", "results", "row", "verdict")
+
+    def __init__(
+        self, row: ServiceRow, members: Sequence[ListenerAssessment], probed: bool = False
+    ) -> None:
+        self.row = row
+        self.probed = probed
+        self.members = tuple(members)
+        self.lead = self.members[0]
+        self.verdict = most_severe({m.verdict for m in self.members})
+        results: list[ProbeResult] = []
+        seen: set[tuple[str, str, int]] = set()
+        for member in self.members:  # SO_REUSEPORT sockets share an endpoint: its results once
+            if member.listener.key not in seen:
+                seen.add(member.listener.key)
+                results += member.results
+        self.results = tuple(results)
 
     @property
-    def findings(self) -> list[Exposure]:
-        return [e for e in self.exposures if e.is_finding]
+    def exposed(self) -> bool:
+        return self.verdict in EXPOSED
 
     @property
-    def allowed(self) -> list[Exposure]:
-        return [e for e in self.exposures if e.allowed_by is not None and not e.ignored]
+    def acknowledged(self) -> str | None:
+        """:attr:`ListenerAssessment.acknowledged` of every listener of an exposed row when
+        all of them are acknowledged (the lead's reason), else ``None``."""
+        if not self.exposed or any(m.acknowledged is None for m in self.members):
+            return None
+        return self.lead.acknowledged
 
     @property
-    def ignored(self) -> list[Exposure]:
-        return [e for e in self.exposures if e.ignored]
+    def hint(self) -> Hint:
+        return self.lead.hint
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The probe's findings over the row's results, in words (:func:`findings`)."""
+        return tuple(findings(self.results))
+
+    @property
+    def processes(self) -> tuple[Process, ...]:
+        """Every process of the row, parent first, each once."""
+        return row_processes(self.row)
+
+    @property
+    def reach(self) -> tuple[str, ...]:
+        """Interfaces through which any listener of the row is reachable, each once, in the
+        order its listeners reach them."""
+        return tuple(dict.fromkeys(n for m in self.members for n in m.reach))
+
+
+class Assessment:
+    """Every listener of ``snapshot`` assessed against ``results`` (probe results by listener
+    key; ``None``: not probed) and ``policy``; ``udp`` says whether UDP listeners are in view
+    (:attr:`shown`; every other count is over the shown listeners).
+
+    Per-listener facts are computed when first asked (:meth:`of`), so a dashboard that shows
+    a filtered view of 20,000 listeners pays only for what it shows and counts.
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        results: ResultsByListener | None = None,
+        policy: Policy | None = None,
+        udp: bool = False,
+    ) -> None:
+        self.snapshot = snapshot
+        self.results: Mapping[tuple[str, str, int], Sequence[ProbeResult]] = results or {}
+        self.probed = results is not None
+        self.policy = policy or Policy()
+        self.udp = udp
+        self._of: dict[ListenerIdentity, ListenerAssessment] = {}
+        self._reach: dict[tuple[str, bool | None, str | None], tuple[str, ...]] = {}
+
+    def reach_of(self, listener: Listener) -> tuple[str, ...]:
+        """:func:`netdash.core.addresses.listener_reach` over the snapshot's interfaces,
+        worked out once per bind address, IPV6_V6ONLY and bound device (most listeners share
+        a handful of bind addresses)."""
+        how = (listener.address, listener.dual_stack, listener.bound_device)
+        found = self._reach.get(how)
+        if found is None:
+            found = self._reach[how] = listener_reach(listener, self.snapshot.interfaces)
+        return found
+
+    @functools.cached_property
+    def v4_loopback(self) -> frozenset[PortKey]:
+        """:func:`ipv4_loopback_ports` of the whole snapshot."""
+        return ipv4_loopback_ports(self.snapshot.listeners)
+
+    @functools.cached_property
+    def loopback_interfaces(self) -> frozenset[str]:
+        return frozenset(i.name for i in self.snapshot.interfaces if i.is_loopback)
+
+    @property
+    def interfaces(self) -> tuple[Interface, ...]:
+        return self.snapshot.interfaces
+
+    def of(self, listener: Listener) -> ListenerAssessment:
+        """The assessment of one listener of the snapshot (computed once)."""
+        found = self._of.get(listener.identity)
+        if found is None:
+            mine = self.results.get(listener.key, ())
+            found = ListenerAssessment(
+                self, listener, mine, verdict(listener, mine, self.v4_loopback)
+            )
+            self._of[listener.identity] = found
+        return found
+
+    @functools.cached_property
+    def shown(self) -> tuple[Listener, ...]:
+        """The listeners in view: TCP, and UDP too when :attr:`udp`."""
+        return tuple(visible(self.snapshot.listeners, self.udp))
+
+    @functools.cached_property
+    def listeners(self) -> tuple[ListenerAssessment, ...]:
+        """The assessment of every shown listener, in snapshot order."""
+        return tuple(self.of(li) for li in self.shown)
+
+    @functools.cached_property
+    def exposures(self) -> tuple[ListenerAssessment, ...]:
+        """Shown listeners whose verdict is ``exposed`` or ``exposed-unverified``."""
+        return tuple(a for a in self.listeners if a.exposed)
+
+    @property
+    def findings(self) -> list[ListenerAssessment]:
+        """Exposures neither allowed nor ignored."""
+        return [a for a in self.exposures if a.is_finding]
+
+    @property
+    def allowed(self) -> list[ListenerAssessment]:
+        """Exposures an allow rule accepts (and not ignored)."""
+        return [a for a in self.exposures if a.allowed_by is not None and not a.ignored]
+
+    @property
+    def ignored(self) -> list[ListenerAssessment]:
+        """Exposures reachable only through ignored interfaces."""
+        return [a for a in self.exposures if a.ignored]
+
+    @property
+    def local(self) -> int:
+        """How many shown listeners are not exposed."""
+        return len(self.listeners) - len(self.exposures)
+
+    @property
+    def verified(self) -> int:
+        """Findings whose verdict is ``exposed`` (a LAN probe was accepted)."""
+        return sum(1 for a in self.findings if a.verdict is Verdict.EXPOSED)
 
     @property
     def exit_code(self) -> int:
+        """``netdash check``'s status (CONTRACTS.md): 1 with any finding, else 0."""
         return 1 if self.findings else 0
 
+    def row(self, row: ServiceRow) -> RowAssessment:
+        """The assessment of one service row of this snapshot."""
+        return RowAssessment(row, [self.of(li) for li in row.listeners], self.probed)
 
-def ignored_reach(
-    listener: Listener, interfaces: Sequence[Interface], ignore: Collection[str]
-) -> bool:
-    """True when ``ignore`` is not empty and every non-loopback interface the listener is
-    reachable through is in it (a listener reachable through none is not ignored)."""
-    if not ignore:
-        return False
-    loopback = {i.name for i in interfaces if i.is_loopback}
-    outside = [n for n in listener_reach(listener, interfaces) if n not in loopback]
-    return bool(outside) and all(n in ignore for n in outside)
-
-
-def evaluate(
-    snapshot: Snapshot,
-    results: Mapping[ListenerKey, Sequence[ProbeResult]] | None,
-    rules: Sequence[AllowRule] = (),
-    ignore_interfaces: Collection[str] = (),
-    udp: bool = False,
-) -> CheckReport:
-    """Sort the snapshot's exposed listeners into findings, allowed and ignored.
-
-    ``results`` are probe results by listener key (``None``: not probed); UDP listeners are
-    considered only with ``udp``.
-    """
-    shown = visible(snapshot.listeners, udp)
-    v4_ports = ipv4_loopback_ports(snapshot.listeners)
-    exposures: list[Exposure] = []
-    local = 0
-    for listener in shown:
-        mine = list((results or {}).get(listener.key, ()))
-        v = verdict(listener, mine, v4_ports)
-        if v not in EXPOSED:
-            local += 1
-            continue
-        identified = next((r.identified for r in mine if r.identified), None)
-        exposures.append(
-            Exposure(
-                listener=listener,
-                verdict=v,
-                scope=scope_of(listener.address),
-                reach=listener_reach(listener, snapshot.interfaces),
-                identified=identified,
-                lan_probe=probe_label(mine, Via.LAN),
-                what=server_label(mine),
-                notes=tuple(findings(mine)),
-                hint=fix_hint(
-                    listener.processes,
-                    identified,
-                    listener.address,
-                    listener.port,
-                    listener.protocol,
-                ),
-                allowed_by=first_match(listener, rules),
-                ignored=ignored_reach(listener, snapshot.interfaces, ignore_interfaces),
-            )
-        )
-    return CheckReport(
-        snapshot=snapshot,
-        exposures=tuple(exposures),
-        local=local,
-        probed=results is not None,
-        udp=udp,
-        rules=tuple(rules),
-    )
-
-
-def _line(exposure: Exposure) -> str:
-    li = exposure.listener
-    mark = "‼" if exposure.verdict is Verdict.EXPOSED else "⚠"
-    owner = process_label(li)
-    pid = pid_label(li)
-    user = next((p.user for p in li.processes if p.user), None)
-    who = f"{owner} (pid {pid}" + (f", user {clean(user, 30)})" if user else ")")
-    via = ", ".join(clean(n, 20) for n in exposure.reach) or "no interface"
-    text = (
-        f"{mark} {exposure.verdict.value}: {li.protocol} {endpoint(li.address, li.port)} "
-        f"{who}, {exposure.scope.value} via {via}"
-    )
-    if exposure.lan_probe:
-        text += f"; LAN probe: {exposure.lan_probe}"
-    if exposure.what:
-        text += f", {exposure.what}"
-    return text
-
-
-def report_to_text(report: CheckReport) -> str:
-    """The human report: each finding with program, pid, address, port and fix hint, then
-    what was allowed or ignored, then a one-line summary. Ends with a newline."""
-    out: list[str] = []
-    for exposure in report.findings:
-        out.append(_line(exposure))
-        for note in exposure.notes:
-            out.append(f"    {clean(note, 120)}")
-        out.append(f"    fix: {exposure.hint.text}")
-    allowed = report.allowed
-    if allowed:
-        out.append("allowed:")
-        for exposure in allowed:
-            rule = exposure.allowed_by.spec if exposure.allowed_by else ""
-            out.append(f"  {_line(exposure)} [allowed by {rule}]")
-    if report.ignored:
-        out.append("ignored (reachable only through ignored interfaces):")
-        for exposure in report.ignored:
-            out.append(f"  {_line(exposure)}")
-    n = len(report.findings)
-    kinds = "TCP and UDP" if report.udp else "TCP"
-    tail = f"{len(allowed)} allowed, {len(report.ignored)} ignored, {report.local} local-only"
-    if not report.probed:
-        tail += "; not probed (--probe verifies)"
-    if n:
-        noun = "listener" if n == 1 else "listeners"
-        out.append(f"FAIL: {n} exposed {kinds} {noun} not allowed ({tail})")
-    else:
-        out.append(f"OK: nothing exposed beyond what is allowed ({tail})")
-    return "\n".join(out) + "\n"
-
-
-def _exposure_json(exposure: Exposure) -> dict[str, Any]:
-    li = exposure.listener
-    return {
-        "protocol": li.protocol,
-        "address": li.address,
-        "port": li.port,
-        "family": li.family,
-        "scope": exposure.scope.value,
-        "verdict": exposure.verdict.value,
-        "interfaces": list(exposure.reach),
-        "program": leading_program(li),
-        "pids": list(li.pids),
-        "user": next((p.user for p in li.processes if p.user), None),
-        "cmdline": next((list(p.cmdline) for p in li.processes if p.cmdline), []),
-        "identified": exposure.identified,
-        "lan_probe": exposure.lan_probe or None,
-        "server": exposure.what or None,
-        "findings": list(exposure.notes),
-        "hint": {"tool": exposure.hint.tool, "text": exposure.hint.text},
-        "allowed_by": exposure.allowed_by.spec if exposure.allowed_by else None,
-        "ignored": exposure.ignored,
-    }
-
-
-def report_to_json(report: CheckReport) -> dict[str, Any]:
-    """The ``netdash check --json`` document (schema/netdash-check.schema.json).
-
-    ``ok`` is true when there is no finding; ``findings``, ``allowed`` and ``ignored`` hold
-    exposure objects (program, pids, address, port, scope, verdict, hint, …).
-    """
-    return {
-        "schema_version": CHECK_SCHEMA_VERSION,
-        "netdash_version": __version__,
-        "hostname": report.snapshot.hostname,
-        "taken_at": report.snapshot.taken_at,
-        "partial": report.snapshot.partial,
-        "probed": report.probed,
-        "udp": report.udp,
-        "ok": not report.findings,
-        "allow": [r.spec for r in report.rules],
-        "local_only": report.local,
-        "findings": [_exposure_json(e) for e in report.findings],
-        "allowed": [_exposure_json(e) for e in report.allowed],
-        "ignored": [_exposure_json(e) for e in report.ignored],
-    }
+    def rows(
+        self, listeners: Sequence[Listener] | None = None
+    ) -> list[tuple[Scope, list[RowAssessment]]]:
+        """``listeners`` (default :attr:`shown`) as assessed service rows by scope, most
+        exposed scope first (:func:`netdash.core.services.service_rows`)."""
+        chosen = self.shown if listeners is None else listeners
+        return [
+            (scope, [self.row(r) for r in members]) for scope, members in service_rows(list(chosen))
+        ]

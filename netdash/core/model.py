@@ -19,6 +19,7 @@ __all__ = [
     "Process",
     "Scope",
     "Snapshot",
+    "Verdict",
     "Via",
 ]
 
@@ -36,6 +37,25 @@ class Scope(str, enum.Enum):
     LOOPBACK = "loopback"
     ALL_INTERFACES = "all-interfaces"
     SPECIFIC_INTERFACE = "specific-interface"
+
+
+class Verdict(str, enum.Enum):
+    """The one thing to know about a listener, from its scope and what probing showed.
+
+    ``EXPOSED``: a probe to the LAN address connected: other devices on that network can
+    reach it (barring a firewall, which a probe from this machine does not cross).
+    ``EXPOSED_UNVERIFIED``: bound beyond loopback, but not (yet) seen accepting on the LAN
+    address: not probed, or the LAN probe was inconclusive.
+    ``LOCAL_ONLY``: bound to loopback: only this machine can connect.
+    ``IPV6_LOOPBACK_ONLY``: bound to ``::1`` with nothing on IPv4 loopback for that port:
+    ``http://127.0.0.1:PORT`` is refused while ``http://[::1]:PORT`` answers (Vite on
+    Node 17+). Not down, just not on IPv4.
+    """
+
+    EXPOSED = "exposed"
+    EXPOSED_UNVERIFIED = "exposed-unverified"
+    LOCAL_ONLY = "local-only"
+    IPV6_LOOPBACK_ONLY = "ipv6-loopback-only"
 
 
 class Via(str, enum.Enum):
@@ -209,7 +229,8 @@ class ProbeResult:
     certificate's subject and ``self_signed`` whether its issuer is its subject;
     ``identified`` names the server or framework (``None``: unknown) and ``evidence`` says
     why; ``kind`` is the identification's stable key (``"uvicorn"``, ``"flask"``, ``"ssh"``),
-    the program a fix hint is about, where ``identified`` is display text; ``docs`` is a documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
+    the program a fix hint is about, where ``identified`` is display text; ``docs`` is a
+    documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
     reason for ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
     """
 

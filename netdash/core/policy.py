@@ -1,4 +1,6 @@
-"""Allow rules: exposures a user has acknowledged, so ``netdash check`` does not fail on them.
+"""Policy: the exposures a user has acknowledged (allow rules) and the interfaces they ignore.
+
+Allow rules are exposures a user has acknowledged, so ``netdash check`` does not fail on them.
 
 A rule is written as text (``--allow SPEC``, the config file's ``allow`` list, or
 ``NETDASH_ALLOW``) in one of five forms:
@@ -11,19 +13,23 @@ A rule is written as text (``--allow SPEC``, the config file's ``allow`` list, o
 
 Address rules compare bind addresses, not reach: ``192.168.1.100:8000`` does not allow a
 listener on ``0.0.0.0:8000`` (which every other interface reaches too); write
-``0.0.0.0:8000`` for that. Pure: nothing here performs I/O.
+``0.0.0.0:8000`` for that.
+
+Ignored interfaces (``ignore_interfaces``, ``--ignore-interface``): an exposure reachable only
+through them (a listener on ``docker0``'s address, say) is *ignored*, not a finding.
+Pure: nothing here performs I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.model import Listener
 
-__all__ = ["AllowRule", "first_match", "parse_allow", "parse_allow_list"]
+__all__ = ["AllowRule", "Policy", "first_match", "parse_allow"]
 
 _PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$", re.IGNORECASE)
 _PROGRAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+@-]*$")
@@ -120,14 +126,36 @@ def parse_allow(spec: str) -> AllowRule:
     )
 
 
-def parse_allow_list(specs: Iterable[str]) -> tuple[AllowRule, ...]:
-    """:func:`parse_allow` for each spec, in order; raises on the first bad one."""
-    return tuple(parse_allow(s) for s in specs)
-
-
 def first_match(listener: Listener, rules: Sequence[AllowRule]) -> AllowRule | None:
     """The first rule that allows ``listener``, or ``None``."""
     for rule in rules:
         if rule.matches(listener):
             return rule
     return None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the user has said about exposures: ``rules`` (allow rules, in order: the first
+    match is reported) and ``ignore_interfaces`` (interface names). One object, resolved once
+    from the configuration and the command line, read by the assessment."""
+
+    rules: tuple[AllowRule, ...] = ()
+    ignore_interfaces: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, rules: Iterable[AllowRule] = (), ignore: Iterable[str] = ()) -> Policy:
+        return cls(tuple(rules), frozenset(ignore))
+
+    def allowing(self, listener: Listener) -> AllowRule | None:
+        """The first rule that allows ``listener``, or ``None``."""
+        return first_match(listener, self.rules) if self.rules else None
+
+    def ignores(self, reach: Collection[str], loopback: Collection[str]) -> bool:
+        """True when interfaces are ignored and every non-loopback interface in ``reach`` (the
+        names a listener is reachable through) is one of them; a listener reachable through
+        no non-loopback interface is not ignored."""
+        if not self.ignore_interfaces:
+            return False
+        outside = [n for n in reach if n not in loopback]
+        return bool(outside) and all(n in self.ignore_interfaces for n in outside)

@@ -22,13 +22,12 @@ Label values are escaped as the format requires (backslash, double quote, newlin
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from netdash import __version__
-from netdash.core.addresses import scope_of
-from netdash.core.assess import EXPOSED, CheckReport, leading_program
-from netdash.core.model import ListenerKey, ProbeResult, Snapshot
-from netdash.output.text import Verdict, ipv4_loopback_ports, verdict, visible
+from netdash.core.assess import Assessment, ListenerAssessment
+from netdash.core.model import Verdict
+from netdash.output.labels import leading_program
 
 __all__ = ["check_metrics", "listing_metrics"]
 
@@ -62,16 +61,7 @@ class _Writer:
         return "\n".join(self.lines) + "\n"
 
 
-def _write(
-    out: _Writer,
-    snapshot: Snapshot,
-    results: Mapping[ListenerKey, Sequence[ProbeResult]] | None,
-    udp: bool,
-    allowed: Mapping[tuple[str, str, int, int], str] | None,
-) -> None:
-    shown = visible(snapshot.listeners, udp)
-    v4_ports = ipv4_loopback_ports(snapshot.listeners)
-    verdicts = [verdict(li, list((results or {}).get(li.key, ())), v4_ports) for li in shown]
+def _write(out: _Writer, assessment: Assessment, check: bool) -> None:
     out.family("netdash_info", "netdash version that wrote this file (always 1).")
     out.sample("netdash_info", 1, {"version": __version__})
     out.family(
@@ -80,22 +70,23 @@ def _write(
         "SO_REUSEPORT sockets sharing the labels).",
     )
     series: Counter[tuple[tuple[str, str | int], ...]] = Counter()
-    for listener, v in zip(shown, verdicts, strict=True):
+    for assessed in assessment.listeners:
+        listener = assessed.listener
         labels: dict[str, str | int] = {
             "protocol": listener.protocol,
             "address": listener.address,
             "port": listener.port,
             "family": listener.family,
-            "scope": scope_of(listener.address).value,
-            "verdict": v.value,
+            "scope": assessed.scope.value,
+            "verdict": assessed.verdict.value,
             "program": leading_program(listener),
         }
-        if allowed is not None:
-            labels["allowed"] = allowed.get(listener.identity, "false")
+        if check:
+            labels["allowed"] = _allowed_label(assessed)
         series[tuple(labels.items())] += 1
     for key, count in series.items():
         out.sample("netdash_listener_info", count, dict(key))
-    counts = Counter(verdicts)
+    counts = Counter(a.verdict for a in assessment.listeners)
     out.family("netdash_listeners", "Listeners by verdict.")
     for v in Verdict:
         out.sample("netdash_listeners", counts[v], {"verdict": v.value})
@@ -103,48 +94,45 @@ def _write(
         "netdash_exposed_listeners",
         "Listeners whose verdict is exposed or exposed-unverified (bound beyond loopback).",
     )
-    out.sample("netdash_exposed_listeners", sum(counts[v] for v in EXPOSED))
+    out.sample("netdash_exposed_listeners", len(assessment.exposures))
     out.family("netdash_probed", "1 when listeners were probed (verdict exposed is proven).")
-    out.sample("netdash_probed", 1 if results is not None else 0)
+    out.sample("netdash_probed", 1 if assessment.probed else 0)
     out.family("netdash_partial", "1 when some socket owners could not be read (not root).")
-    out.sample("netdash_partial", 1 if snapshot.partial else 0)
+    out.sample("netdash_partial", 1 if assessment.snapshot.partial else 0)
     out.family("netdash_snapshot_timestamp_seconds", "When the socket table was read, Unix time.")
-    out.sample("netdash_snapshot_timestamp_seconds", round(snapshot.taken_at, 3))
+    out.sample("netdash_snapshot_timestamp_seconds", round(assessment.snapshot.taken_at, 3))
 
 
-def listing_metrics(
-    snapshot: Snapshot,
-    results: Mapping[ListenerKey, Sequence[ProbeResult]] | None,
-    udp: bool = False,
-) -> str:
+def _allowed_label(assessed: ListenerAssessment) -> str:
+    """``ignored``, ``true`` (an allow rule accepts the exposure) or ``false``."""
+    if not assessed.exposed:
+        return "false"
+    if assessed.ignored:
+        return "ignored"
+    return "true" if assessed.allowed_by is not None else "false"
+
+
+def listing_metrics(assessment: Assessment) -> str:
     """The textfile for ``netdash list --format prometheus``; ends with a newline."""
     out = _Writer()
-    _write(out, snapshot, results, udp, None)
+    _write(out, assessment, check=False)
     return out.text()
 
 
-def check_metrics(
-    report: CheckReport, results: Mapping[ListenerKey, Sequence[ProbeResult]] | None
-) -> str:
+def check_metrics(assessment: Assessment) -> str:
     """The textfile for ``netdash check --format prometheus``: the listing's metrics, with an
     ``allowed`` label on each listener, and the check's counts."""
-    allowed: dict[tuple[str, str, int, int], str] = {}
-    for exposure in report.exposures:
-        if exposure.ignored:
-            allowed[exposure.listener.identity] = "ignored"
-        elif exposure.allowed_by is not None:
-            allowed[exposure.listener.identity] = "true"
     out = _Writer()
-    _write(out, report.snapshot, results, report.udp, allowed)
+    _write(out, assessment, check=True)
     out.family(
         "netdash_check_findings",
         "Exposed listeners neither allowed nor ignored (netdash check exits 1 when > 0).",
     )
-    out.sample("netdash_check_findings", len(report.findings))
+    out.sample("netdash_check_findings", len(assessment.findings))
     out.family("netdash_check_allowed", "Exposed listeners an allow rule accepts.")
-    out.sample("netdash_check_allowed", len(report.allowed))
+    out.sample("netdash_check_allowed", len(assessment.allowed))
     out.family(
         "netdash_check_ignored", "Exposed listeners reachable only through ignored interfaces."
     )
-    out.sample("netdash_check_ignored", len(report.ignored))
+    out.sample("netdash_check_ignored", len(assessment.ignored))
     return out.text()

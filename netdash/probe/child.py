@@ -30,7 +30,8 @@ import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from netdash.core.addresses import IPAddress, LanAddresses
+from netdash.core.addresses import IPAddress
+from netdash.core.lan import LanAddresses
 from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.core.text import clean
 from netdash.probe.engine import ProbeLimits, probe_jobs, uncontacted

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netdash import __version__
-from netdash.core.addresses import IPAddress, LanAddresses, parse_address, probe_targets
+from netdash.core.addresses import IPAddress, parse_address
+from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.probe.identify import (
     Identity,
@@ -469,7 +470,7 @@ def _is_own(target: str, own: Collection[IPAddress]) -> bool:
 
 def probe_jobs(listeners: Iterable[Listener], lan: LanAddresses) -> list[tuple[Listener, Via, str]]:
     """``(listener, via, target)`` for every target of every TCP listener, in target order per
-    listener (``classify.probe_targets``). UDP listeners are skipped (never sent HTTP), and so
+    listener (``lan.probe_targets``). UDP listeners are skipped (never sent HTTP), and so
     are SO_REUSEPORT siblings after the first: they share one endpoint."""
     jobs: list[tuple[Listener, Via, str]] = []
     seen: set[tuple[str, str, int]] = set()
@@ -505,10 +506,10 @@ async def probe_listeners(
     limits: ProbeLimits | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
-    """Probe every TCP listener at each of its targets (``classify.probe_targets``), concurrently.
+    """Probe every TCP listener at each of its targets (``lan.probe_targets``), concurrently.
 
     ``lan`` maps family to this machine's LAN address; ``own`` is the set of this machine's
-    addresses (``classify.own_addresses``). Every target is checked against it before any
+    addresses (``own_addresses``). Every target is checked against it before any
     connection is made: one that is not this machine's (a listener bound to an address the
     machine no longer holds) is never contacted and gets a ``not-applicable`` result.
     ``on_result`` is called with each result as it arrives, in the caller's event loop.

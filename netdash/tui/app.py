@@ -30,17 +30,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash import __version__
-from netdash.core.addresses import (
-    choose_lan,
-    is_exposed,
-    leader,
-    own_addresses,
-    probe_targets,
-    resolve_lan,
-    scope_of,
-)
-from netdash.core.assess import ignored_reach
-from netdash.core.hints import fix_hint
+from netdash.core.addresses import own_addresses, scope_of
+from netdash.core.assess import Assessment
+from netdash.core.lan import choose_lan, probe_targets, resolve_lan
 from netdash.core.model import (
     Listener,
     ListenerKey,
@@ -49,21 +41,13 @@ from netdash.core.model import (
     Process,
     Scope,
     Snapshot,
+    Verdict,
     Via,
 )
-from netdash.core.policy import AllowRule, first_match
+from netdash.core.policy import AllowRule, Policy
+from netdash.core.services import ServiceRow, leader, row_processes, visible
 from netdash.core.text import clean
-from netdash.output.text import (
-    VERDICT_STYLE,
-    ServiceRow,
-    Verdict,
-    ipv4_loopback_ports,
-    row_processes,
-    row_results,
-    verdict,
-    verdict_sentence,
-    visible,
-)
+from netdash.output.labels import VERDICT_STYLE, verdict_sentence
 from netdash.probe.child import probe_in_processes
 from netdash.probe.engine import ProbeLimits, build_url, probe_listeners
 from netdash.sources.collect import (
@@ -160,8 +144,8 @@ class NetdashApp(App[None]):
         ignore_interfaces: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        self.allow = tuple(allow)
-        self.ignore_interfaces = frozenset(ignore_interfaces)
+        self.policy = Policy.of(allow, ignore_interfaces)
+        self.ignore_interfaces = self.policy.ignore_interfaces
         self.clock = clock
         self.bell_on_exposure = bell
         self.browser = browser
@@ -181,7 +165,10 @@ class NetdashApp(App[None]):
         self.probe_limits = probe_limits or ProbeLimits()
         self.snapshot: Snapshot | None = None
         self.lan: dict[int, str] = {}
-        self.results: dict[ListenerKey, list[ProbeResult]] = {}
+        self._results: dict[ListenerKey, list[ProbeResult]] = {}
+        self._results_version = 0
+        self._assessment: Assessment | None = None
+        self._assessment_key: tuple[int, int, bool] | None = None
         self._probed_owners: dict[ListenerKey, int | None] = {}  # leader pid when probed
         self.poll_error: str | None = None
         self.lan_problem: str | None = None
@@ -345,24 +332,40 @@ class NetdashApp(App[None]):
             listener
             for listener in after.listeners
             if listener.key not in known
-            and is_exposed(scope_of(listener.address))
-            and self._acknowledged(listener) is None
             and (self.udp or listener.protocol == "tcp")
+            and self.assessment.of(listener).is_finding
         ]
         if new:
             self._warn("New exposure: " + _summary(new))
 
-    def _acknowledged(self, listener: Listener) -> str | None:
-        """Why an exposure needs no alarm: an allow rule of the config matches it, or it is
-        reachable only through interfaces the config ignores; ``None`` otherwise."""
-        rule = first_match(listener, self.allow)
-        if rule is not None:
-            return f"allowed by rule {rule.spec!r}"
-        if self.snapshot is not None and ignored_reach(
-            listener, self.snapshot.interfaces, self.ignore_interfaces
-        ):
-            return "reachable only through ignored interfaces"
-        return None
+    @property
+    def assessment(self) -> Assessment:
+        """The assessment of the current snapshot, results, policy and UDP toggle, made
+        again only when one of them changed (every view reads it; none re-derives a verdict).
+        Raises ``RuntimeError`` before the first snapshot."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            raise RuntimeError("no snapshot yet")
+        key = (id(snapshot), self._results_version, self.udp)
+        if self._assessment is None or self._assessment_key != key:
+            results = self._results if self._results else None
+            self._assessment = Assessment(snapshot, results, self.policy, udp=self.udp)
+            self._assessment_key = key
+        return self._assessment
+
+    @property
+    def results(self) -> dict[ListenerKey, list[ProbeResult]]:
+        """Probe results by listener key (assign a new dict, or call
+        :meth:`_results_changed` after changing it in place)."""
+        return self._results
+
+    @results.setter
+    def results(self, value: dict[ListenerKey, list[ProbeResult]]) -> None:
+        self._results = value
+        self._results_changed()
+
+    def _results_changed(self) -> None:
+        self._results_version += 1
 
     def _warn(self, message: str) -> None:
         self.notify(message, severity="warning", timeout=8, markup=False)
@@ -376,20 +379,11 @@ class NetdashApp(App[None]):
         if snapshot is None or not self.query(ListenerTable):
             return
         shown = self._shown(snapshot)
-        v4_ports = ipv4_loopback_ports(snapshot.listeners)
         compact = self.size.height < 30
         self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
             alive = {li.key for li in snapshot.listeners}
-            acknowledged = {li.key for li in shown if self._acknowledged(li)}
-            self.query_one(ListenerTable).show(
-                shown,
-                self.results,
-                v4_ports,
-                sort=self.sort,
-                alive=alive,
-                acknowledged=acknowledged,
-            )
+            self.query_one(ListenerTable).show(self.assessment, shown, sort=self.sort, alive=alive)
             if self.ignore_interfaces:
                 kept = tuple(i for i in snapshot.interfaces if i.name not in self.ignore_interfaces)
                 snapshot = replace(snapshot, interfaces=kept)
@@ -421,12 +415,8 @@ class NetdashApp(App[None]):
         if not self.show_ipv6:
             shown = [li for li in shown if li.family == 4]
         if self.exposed_only:
-            shown = [
-                li
-                for li in shown
-                if verdict(li, self.results.get(li.key, ()))
-                in (Verdict.EXPOSED, Verdict.EXPOSED_UNVERIFIED)
-            ]
+            assessment = self.assessment
+            shown = [li for li in shown if assessment.of(li).exposed]
         if self.filter_text:
             shown = [li for li in shown if matches(li, self.filter_text)]
         return shown
@@ -439,12 +429,12 @@ class NetdashApp(App[None]):
         line = Text()
         row = tables.first().selected_row()
         if row is not None and self.snapshot is not None:
-            mine = row_results(row, self.results)
-            v4_ports = ipv4_loopback_ports(self.snapshot.listeners)
-            v, sentence = verdict_sentence(row, mine, v4_ports)
+            assessed = self.assessment.row(row)
+            mine = assessed.results
+            v, sentence = verdict_sentence(assessed)
             line.append(f"{row.first.port} ", style="bold")
             line.append(sentence, style=VERDICT_STYLE[v])
-            why = self._acknowledged(row.first) if is_exposed(row.scope) else None
+            why = assessed.lead.acknowledged if assessed.exposed else None
             if why:
                 line.append(f" · acknowledged: {why}", style="cyan")
             ages = [r.probed_at for r in mine if r.probed_at]
@@ -473,16 +463,11 @@ class NetdashApp(App[None]):
         if snapshot is None:
             line.append(f"netdash {__version__} · reading sockets…")
         else:
-            listeners = visible(snapshot.listeners, self.udp)
-            alarming = [li for li in listeners if self._acknowledged(li) is None]
-            verdicts = [verdict(li, self.results.get(li.key, ())) for li in alarming]
-            verified = verdicts.count(Verdict.EXPOSED)
-            exposed = verified + verdicts.count(Verdict.EXPOSED_UNVERIFIED)
-            allowed = sum(
-                1
-                for li in listeners
-                if is_exposed(scope_of(li.address)) and self._acknowledged(li) is not None
-            )
+            assessment = self.assessment
+            listeners = assessment.shown
+            exposed = len(assessment.findings)
+            verified = assessment.verified
+            allowed = len(assessment.exposures) - exposed
             line.append(clean(snapshot.hostname, 30), style="bold")
             line.append(" · LAN ")
             line.append(", ".join(self.lan.values()) or "none", style="bold cyan")
@@ -561,7 +546,8 @@ class NetdashApp(App[None]):
         start = time.perf_counter()
         fresh: dict[ListenerKey, list[ProbeResult]] = {}
         owners = {li.key: leader(li) for li in listeners}
-        before = {li.key: verdict(li, self.results.get(li.key, ())) for li in listeners}
+        assessment = self.assessment
+        before = {li.key: assessment.of(li).verdict for li in listeners}
 
         loop = asyncio.get_running_loop()
         stop = threading.Event()
@@ -576,6 +562,7 @@ class NetdashApp(App[None]):
             done += 1
             fresh.setdefault(result.listener, []).append(result)
             self.results[result.listener] = fresh[result.listener]
+            self._results_changed()
             self._probed_owners[result.listener] = owners[result.listener]
             self.probe_status = f"probing {done}/{total}…"
             self._changed_results.add(result.listener)
@@ -610,11 +597,13 @@ class NetdashApp(App[None]):
             stop.set()  # also when this worker is cancelled: the thread stops its probes
         if only is None:  # a full run replaces every result, including vanished listeners'
             self.results = {k: v for k, v in self.results.items() if k in fresh}
+        after = self.assessment
         verified = [
             listener
             for listener in listeners
-            if self._acknowledged(listener) is None
-            and verdict(listener, fresh.get(listener.key, ())) is Verdict.EXPOSED
+            if listener.key in fresh
+            and after.of(listener).is_finding
+            and after.of(listener).verdict is Verdict.EXPOSED
             and before.get(listener.key) is not Verdict.EXPOSED
         ]
         if verified:
@@ -714,9 +703,11 @@ class NetdashApp(App[None]):
         row = self._selected()
         if row is None or self.snapshot is None:
             return
-        results = row_results(row, self.results)
-        v, sentence = verdict_sentence(row, results, ipv4_loopback_ports(self.snapshot.listeners))
-        hint = fix_hint_for(row, results)
+        assessed = self.assessment.row(row)
+        results = assessed.results
+        v, sentence = verdict_sentence(assessed)
+        # The same hint as `netdash check` gives for the row's (first) listener.
+        hint = assessed.hint.text if row.scope is not Scope.LOOPBACK else None
 
         def render(procs: Sequence[ProcessDetails] | None, conns: int | None) -> Any:
             return details_renderable(row, v, sentence, results, procs, conns, hint, self.clock())
@@ -753,7 +744,9 @@ class NetdashApp(App[None]):
 
     def _selected_url(self) -> str | None:
         row = self._selected()
-        return None if row is None else url_for(row, row_results(row, self.results))
+        if row is None or self.snapshot is None:
+            return None
+        return url_for(row, self.assessment.row(row).results)
 
     def action_open(self) -> None:
         url = self._selected_url()
@@ -830,8 +823,7 @@ class NetdashApp(App[None]):
         changed, self._changed_results = self._changed_results, set()
         if self.snapshot is None or not self.query(ListenerTable):
             return
-        v4_ports = ipv4_loopback_ports(self.snapshot.listeners)
-        self.query_one(ListenerTable).update_results(changed, self.results, v4_ports)
+        self.query_one(ListenerTable).update_results(changed, self.assessment)
         self._update_status()
         self._update_verdict()
 
@@ -948,13 +940,3 @@ def _alive(target: Process) -> bool:
         return target.create_time is None or proc.create_time() == target.create_time
     except psutil.NoSuchProcess:
         return False
-
-
-def fix_hint_for(row: ServiceRow, results: Sequence[ProbeResult]) -> str | None:
-    """How to bind the row's program to loopback, for a row bound beyond it
-    (``netdash.core.hints.fix_hint``, shared with ``netdash check``)."""
-    if row.scope is Scope.LOOPBACK:
-        return None
-    identified = next((r.identified for r in results if r.identified), None)
-    hint = fix_hint(row_processes(row), identified, row.first.address, row.first.port)
-    return hint.text

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from netdash.core.addresses import listener_reach, scope_of
 from netdash.core.model import Interface, Listener, ListenerKey, ProbeResult, Scope, Snapshot, Via
 from netdash.core.text import clean
-from netdash.output.text import probe_label
+from netdash.output.labels import probe_label
 
 __all__ = ["InterfaceDiagram", "build_compact_diagram", "build_diagram"]
 

@@ -13,65 +13,22 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from netdash.core.addresses import is_exposed
-from netdash.core.model import Listener, ListenerKey, ProbeResult, Scope, Via
-from netdash.output.text import (
-    PortKey,
-    ServiceRow,
-    Verdict,
-    address_label,
-    pid_label,
-    probe_label,
-    process_label,
-    row_processes,
-    row_results,
-    row_verdict,
-    server_label,
-    service_rows,
-)
+from netdash.core.assess import Assessment, RowAssessment
+from netdash.core.model import Listener, ListenerKey, Scope
+from netdash.core.services import ServiceRow, row_processes, service_rows
+from netdash.output.columns import DASHBOARD, view
+from netdash.output.labels import process_label
 
-__all__ = ["ListenerTable", "port_label"]
+__all__ = ["ListenerTable"]
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("verdict", ""),
-    ("address", "ADDRESS"),
-    ("port", "PORT"),
-    ("process", "PROCESS"),
-    ("loopback", "LOOPBACK"),
-    ("lan", "LAN"),
-    ("pid", "PID"),
-    ("what", "WHAT"),
-)
+COLUMNS = view(DASHBOARD)
+"""The dashboard's columns (:mod:`netdash.output.columns`)."""
 
 GROUP_STYLE = {
     Scope.ALL_INTERFACES: "bold white on dark_red",
     Scope.SPECIFIC_INTERFACE: "bold black on dark_orange",
     Scope.LOOPBACK: "bold black on green",
 }
-
-VERDICT_CELL = {
-    Verdict.EXPOSED: Text("‼", style="bold red"),
-    Verdict.EXPOSED_UNVERIFIED: Text("⚠", style="yellow"),
-    Verdict.LOCAL_ONLY: Text("·", style="green"),
-    Verdict.IPV6_LOOPBACK_ONLY: Text("⁶", style="bold cyan"),
-}
-"""Column 0 marks each row: ``‼`` exposed (accepted on the LAN address), ``⚠`` exposed by
-bind, not verified, ``·`` local only, ``⁶`` IPv6 loopback only (127.0.0.1 refused)."""
-
-
-def _outcome_cell(results: Sequence[ProbeResult], via: Via) -> Text:
-    label = probe_label(results, via)
-    if not label:
-        return Text("")
-    answered = any(r.outcome.accepted for r in results if r.via is via)
-    if via is Via.LAN and answered:
-        return Text(label, style="bold red")
-    return Text(label, style="green" if answered else "dim")
-
-
-def port_label(listener: Listener) -> str:
-    """``8000`` for TCP, ``5353/udp`` for UDP."""
-    return str(listener.port) if listener.protocol == "tcp" else f"{listener.port}/udp"
 
 
 class ListenerTable(DataTable[Text]):
@@ -100,38 +57,30 @@ class ListenerTable(DataTable[Text]):
         self._row_listeners: dict[str, frozenset[ListenerKey]] = {}
         self._gone: dict[str, tuple[float, str, list[Text]]] = {}  # key -> (until, group, cells)
         self.rows_by_key: dict[str, ServiceRow] = {}
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for column in COLUMNS:
+            self.add_column(column.header, key=column.key)
 
-    def _cells(
-        self, row: ServiceRow, results: Sequence[ProbeResult], v4_loopback: Collection[PortKey]
-    ) -> list[Text]:
-        processes = row_processes(row)
+    @staticmethod
+    def _cells(row: RowAssessment) -> list[Text]:
+        """The row's cells, from the column declarations; every cell a ``Text`` (no markup)."""
         return [
-            VERDICT_CELL[row_verdict(row, results, v4_loopback)],
-            Text(address_label(row, results)),
-            Text(port_label(row.first), justify="right"),
-            Text(process_label(processes)),
-            _outcome_cell(results, Via.LOOPBACK),
-            _outcome_cell(results, Via.LAN),
-            Text(pid_label(processes), justify="right"),
-            Text(server_label(results)),
+            Text(
+                c.value(row),
+                style=c.style(row),
+                justify="right" if c.justify == "right" else None,
+            )
+            for c in COLUMNS
         ]
 
-    def update_results(
-        self,
-        changed: Collection[ListenerKey],
-        results: Mapping[ListenerKey, Sequence[ProbeResult]],
-        v4_loopback: Collection[PortKey] = frozenset(),
-    ) -> None:
+    def update_results(self, changed: Collection[ListenerKey], assessment: Assessment) -> None:
         """Redraw only the rows holding a listener in ``changed`` (probe results arriving):
         no regrouping, no diagram, so a large table stays responsive while probing."""
         for key, row in self.rows_by_key.items():
             if key not in self._order or not any(li.key in changed for li in row.listeners):
                 continue
-            cells = self._cells(row, row_results(row, results), v4_loopback)
-            for (column, _), cell in zip(COLUMNS, cells, strict=True):
-                self._set_cell(key, column, cell)
+            cells = self._cells(assessment.row(row))
+            for column, cell in zip(COLUMNS, cells, strict=True):
+                self._set_cell(key, column.key, cell)
 
     def _set_cell(self, key: str, column: str, cell: Text) -> None:
         """Update one cell if it changed, widening its column only when the cell is wider.
@@ -147,21 +96,18 @@ class ListenerTable(DataTable[Text]):
 
     def show(
         self,
+        assessment: Assessment,
         listeners: Sequence[Listener],
-        results: Mapping[ListenerKey, Sequence[ProbeResult]],
-        v4_loopback: Collection[PortKey] = frozenset(),
         sort: str = "scope",
         alive: Collection[ListenerKey] | None = None,
-        acknowledged: Collection[ListenerKey] = frozenset(),
     ) -> None:
-        """Bring the table in line with ``listeners``. ``v4_loopback`` is
-        ``render.ipv4_loopback_ports`` of the whole snapshot (for the IPv6-loopback-only mark).
-        ``sort`` is ``"scope"`` (grouped under scope headers, most exposed first), ``"port"``
+        """Bring the table in line with ``listeners`` (of ``assessment``'s snapshot), each
+        row's cells from ``assessment``. ``sort`` is ``"scope"`` (grouped under scope
+        headers, most exposed first), ``"port"``
         or ``"process"`` (one flat list). ``alive`` holds the keys of every listener that
         still exists: a row that leaves the view only because of a filter or toggle does not
         fade out as if it had vanished (``None``: every row that leaves fades).
-        ``acknowledged`` holds listeners whose exposure the config allows: an exposed row all
-        of whose listeners are acknowledged is marked ``✓`` instead of ``‼``/``⚠``.
+        An exposed row all of whose listeners the policy acknowledges is marked ``✓``.
 
         When the set of rows is unchanged, only changed cells are updated. When rows come or go,
         the table is rebuilt in scope order and the cursor is put back on the same service
@@ -186,9 +132,7 @@ class ListenerTable(DataTable[Text]):
             if scope is not None:
                 rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
             for row in members:
-                cells = self._cells(row, row_results(row, results), v4_loopback)
-                if is_exposed(row.scope) and all(li.key in acknowledged for li in row.listeners):
-                    cells[0] = Text("✓", style="bold cyan")
+                cells = self._cells(assessment.row(row))
                 live_cells[row.key] = (row.scope.value, cells)
                 self._row_listeners[row.key] = frozenset(li.key for li in row.listeners)
                 rows.append((row.key, self._fresh(row.key, cells)))
@@ -203,8 +147,8 @@ class ListenerTable(DataTable[Text]):
         order = [key for key, _ in rows]
         if order == self._order:
             for key, cells in rows:
-                for (column, _), cell in zip(COLUMNS, cells, strict=True):
-                    self._set_cell(key, column, cell)
+                for column, cell in zip(COLUMNS, cells, strict=True):
+                    self._set_cell(key, column.key, cell)
             return
         selected = self._selected_key()
         cursor_row, scroll_y = self.cursor_row, self.scroll_y

@@ -15,9 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from netdash.core.model import ProbeResult
+from netdash.core.model import ProbeResult, Verdict
+from netdash.core.services import ServiceRow
 from netdash.core.text import clean
-from netdash.output.text import VERDICT_STYLE, ServiceRow, Verdict, address_label, stack_label
+from netdash.output.labels import VERDICT_STYLE, address_label, stack_label
 from netdash.sources.collect import ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]

@@ -1,0 +1,159 @@
+"""Every column of every table, declared once: the dashboard's table, ``netdash list``'s table
+and ``who`` read these declarations (as dolphie's panels declare theirs).
+
+A :class:`Column` names its header, the plain text of a cell (from a
+:class:`~netdash.core.assess.RowAssessment`), its style, its alignment and its width policy:
+``priority`` orders what a narrow terminal gives up first (0 is never dropped), and a
+``number`` is never cut. A view is a tuple of column keys. Adding a column is one entry in
+:data:`COLUMNS` and its key in the views that show it.
+
+Plain strings and Rich style names only: renderers (Rich tables, Textual's DataTable) wrap
+the text in ``rich.text.Text``, so nothing here is parsed as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netdash.core.assess import RowAssessment
+from netdash.core.model import Via
+from netdash.core.text import clean
+from netdash.output.labels import (
+    ALLOWED_MARK,
+    VERDICT_MARK,
+    VERDICT_STYLE,
+    address_label,
+    no_lan_probe,
+    pid_label,
+    port_label,
+    probe_label,
+    process_label,
+    server_label,
+)
+
+__all__ = [
+    "COLUMNS",
+    "DASHBOARD",
+    "LIST",
+    "LIST_PROBED",
+    "Column",
+    "view",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. ``value`` gives a cell's text, ``style`` its Rich style (``""``: none);
+    ``justify`` is ``"left"`` or ``"right"``; ``priority`` 0 is never dropped, higher numbers
+    go first at narrow widths; ``number`` marks cells that must never be cut; ``no_wrap``
+    keeps a cell on one line."""
+
+    key: str
+    header: str
+    value: Callable[[RowAssessment], str]
+    style: Callable[[RowAssessment], str] = lambda _: ""
+    justify: str = "left"
+    priority: int = 1
+    number: bool = False
+    no_wrap: bool = False
+
+
+def _mark(row: RowAssessment) -> str:
+    return ALLOWED_MARK if row.acknowledged else VERDICT_MARK[row.verdict]
+
+
+def _mark_style(row: RowAssessment) -> str:
+    if row.acknowledged:
+        return "bold cyan"
+    return {"‼": "bold red", "⚠": "yellow", "·": "green", "⁶": "bold cyan"}[_mark(row)]
+
+
+def _probe_style(via: Via) -> Callable[[RowAssessment], str]:
+    def style(row: RowAssessment) -> str:
+        answered = any(r.outcome.accepted for r in row.results if r.via is via)
+        if via is Via.LAN and answered:
+            return "bold red"
+        return "green" if answered else "dim"
+
+    return style
+
+
+def _lan_or_why(row: RowAssessment) -> str:
+    """The LAN probe's label, or why a probed listing has none (UDP, no LAN address)."""
+    label = probe_label(row.results, Via.LAN)
+    if label or not row.probed:
+        return label
+    return no_lan_probe(row.row)
+
+
+def _interfaces(row: RowAssessment) -> str:
+    return ", ".join(clean(n, 20) for n in row.reach) or "no interface"
+
+
+COLUMNS: dict[str, Column] = {
+    c.key: c
+    for c in (
+        Column("mark", "", _mark, _mark_style, priority=0),
+        Column("proto", "PROTO", lambda r: r.row.first.protocol, priority=3),
+        Column("address", "ADDRESS", lambda r: address_label(r.row, r.results), priority=0),
+        Column(
+            "port",
+            "PORT",
+            lambda r: port_label(r.row.first),
+            justify="right",
+            number=True,
+            priority=0,
+        ),
+        Column("process", "PROCESS", lambda r: process_label(r.processes), priority=0),
+        Column(
+            "pid",
+            "PID",
+            lambda r: pid_label(r.processes),
+            justify="right",
+            number=True,
+            priority=2,
+        ),
+        Column("interfaces", "INTERFACES", _interfaces, priority=3),
+        Column(
+            "verdict",
+            "VERDICT",
+            lambda r: r.verdict.value,
+            lambda r: VERDICT_STYLE[r.verdict],
+            priority=0,
+        ),
+        Column(
+            "loopback",
+            "LOOPBACK",
+            lambda r: probe_label(r.results, Via.LOOPBACK),
+            _probe_style(Via.LOOPBACK),
+            priority=1,
+            no_wrap=True,
+        ),
+        Column(
+            "lan",
+            "LAN",
+            lambda r: probe_label(r.results, Via.LAN),
+            _probe_style(Via.LAN),
+            priority=1,
+            no_wrap=True,
+        ),
+        Column("lan_why", "LAN", _lan_or_why, _probe_style(Via.LAN), priority=1, no_wrap=True),
+        Column("what", "WHAT", lambda r: server_label(r.results), priority=2),
+    )
+}
+"""Every column, by key."""
+
+DASHBOARD = ("mark", "address", "port", "process", "loopback", "lan", "pid", "what")
+"""The dashboard's table."""
+
+LIST = ("proto", "address", "port", "pid", "process", "interfaces", "verdict")
+"""``netdash list``'s table, not probed."""
+
+LIST_PROBED = (*LIST, "loopback", "lan_why", "what")
+"""``netdash list --probe``'s table."""
+
+
+def view(keys: tuple[str, ...]) -> tuple[Column, ...]:
+    """The columns of a view, in order."""
+    return tuple(COLUMNS[k] for k in keys)

@@ -1,0 +1,230 @@
+"""Words for listeners and probe results, shared by every output (the CLI table, ``who``,
+``check``, the dashboard) so they always say the same thing.
+
+Plain strings, no Rich: text from other programs goes through :func:`netdash.core.text.clean`
+here, and renderers wrap the result in ``rich.text.Text`` (never parsed as markup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netdash.core.addresses import scope_of
+from netdash.core.assess import RowAssessment, findings
+from netdash.core.model import Listener, Outcome, ProbeResult, Process, Scope, Verdict, Via
+from netdash.core.services import ServiceRow
+from netdash.core.text import clean
+
+__all__ = [
+    "SCOPE_TITLES",
+    "VERDICT_MARK",
+    "VERDICT_STYLE",
+    "address_label",
+    "endpoint",
+    "leading_program",
+    "one_result",
+    "owner_label",
+    "pid_label",
+    "port_label",
+    "probe_label",
+    "process_label",
+    "server_label",
+    "stack_label",
+    "verdict_sentence",
+]
+
+SCOPE_TITLES = {
+    Scope.ALL_INTERFACES: "all-interfaces (wildcard): every device on every network can connect",
+    Scope.SPECIFIC_INTERFACE: "specific-interface: devices on that interface's network can connect",
+    Scope.LOOPBACK: "loopback: only this machine can connect",
+}
+
+
+def stack_label(listener: Listener, results: Sequence[ProbeResult] = ()) -> str:
+    """For a ``::`` listener: ``dual-stack`` or ``IPv6 only`` as the kernel reported
+    (IPV6_V6ONLY), else as IPv4 probes showed (``… (probed)``), else ``IPv4 unknown``.
+    Empty for every other listener."""
+    if listener.family != 6 or scope_of(listener.address) is not Scope.ALL_INTERFACES:
+        return ""
+    if listener.dual_stack is not None:
+        return "dual-stack" if listener.dual_stack else "IPv6 only"
+    v4 = [r for r in results if ":" not in r.target]
+    if v4:
+        return (
+            "dual-stack (probed)" if any(r.outcome.accepted for r in v4) else "IPv6 only (probed)"
+        )
+    return "IPv4 unknown"
+
+
+def address_label(row: ServiceRow, results: Sequence[ProbeResult] = ()) -> str:
+    """The bind addresses of a row: ``0.0.0.0, :: (dual-stack)``; ``×4`` marks an address
+    and port shared by 4 sockets (SO_REUSEPORT); ``%eth0`` a socket bound to a device."""
+    parts: list[str] = []
+    for listener, count in zip(row.listeners, row.sockets_on_endpoint, strict=True):
+        text = listener.address
+        if listener.bound_device and "%" not in text:
+            text += f"%{listener.bound_device}"
+        if count > 1:
+            text += f" ×{count}"
+        stack = stack_label(listener, results)
+        if stack:
+            text += f" ({stack})"
+        if text not in parts:
+            parts.append(text)
+    return ", ".join(parts)
+
+
+def process_label(processes: Listener | Sequence[Process]) -> str:
+    """``uvicorn``; ``gunicorn +3 workers`` when the other holders are its children; ``+N``
+    for other co-holders; ``unknown`` (with the owning user when known: ``unknown (postgres)``).
+    """
+    procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
+    named = [p for p in procs if p.name]
+    if not named:
+        users = [p.user for p in procs if p.user]
+        return f"unknown ({clean(users[0], 20)})" if users else "unknown"
+    first = named[0]
+    label = clean(first.name, 40)
+    others = [p for p in procs if p is not first]
+    if not others:
+        return label
+    if all(p.ppid == first.pid for p in others):
+        noun = "worker" if len(others) == 1 else "workers"
+        return f"{label} +{len(others)} {noun}"
+    return f"{label} +{len(others)}"
+
+
+def pid_label(processes: Listener | Sequence[Process]) -> str:
+    procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
+    pids = [p.pid for p in procs if p.pid is not None]
+    if not pids:
+        return "?"
+    return str(pids[0]) + (f" +{len(pids) - 1}" if len(pids) > 1 else "")
+
+
+def one_result(result: ProbeResult) -> str:
+    if result.outcome in (Outcome.HTTP, Outcome.TLS) and result.status is not None:
+        return f"{result.outcome.value} {result.status}"
+    return result.outcome.value
+
+
+def _family(result: ProbeResult) -> str:
+    return "v6" if ":" in result.target else "v4"
+
+
+def probe_label(results: Sequence[ProbeResult], via: Via) -> str:
+    """Short text for the results of one via: ``http 200``, ``refused``. A ``::`` listener
+    tried over both families that answered over one only reads ``http 200 (v6 only)``; other
+    mixed results are listed per family (``v6 refused · v4 timeout``).
+    ``""`` when that via was not probed."""
+    mine = [r for r in results if r.via is via]
+    if not mine:
+        return ""
+    parts = [one_result(r) for r in mine]
+    if len(set(parts)) == 1:
+        return parts[0]
+    accepted = [r for r in mine if r.outcome.accepted]
+    if len(accepted) == 1:
+        return f"{one_result(accepted[0])} ({_family(accepted[0])} only)"
+    return " · ".join(f"{_family(r)} {part}" for r, part in zip(mine, parts, strict=True))
+
+
+def server_label(results: Sequence[ProbeResult]) -> str:
+    """What answered: the identified server or framework, else the ``Server`` header, else
+    the protocol named by a greeting; ``""`` when nothing says."""
+    for result in results:
+        if result.identified:
+            return clean(result.identified, 40)
+    for result in results:
+        if result.server:
+            return clean(result.server, 40)
+    return ""
+
+
+def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
+    """The line a user reads first about a row: the verdict and what it rests on."""
+    v = assessed.verdict
+    row, results = assessed.row, assessed.results
+    first = row.first
+    what = server_label(results)
+    docs = next((r.docs for r in results if r.docs), None)
+    extra = findings(results)
+    if v is Verdict.EXPOSED:
+        lan = next(r for r in results if r.via is Via.LAN and r.outcome.accepted)
+        said = (
+            one_result(lan) + (f", {what}" if what else "") + (f", docs at {docs}" if docs else "")
+        )
+        text = f"EXPOSED: accepts connections on the LAN address {lan.target} ({said})"
+    elif v is Verdict.EXPOSED_UNVERIFIED:
+        lan_results = [r for r in results if r.via is Via.LAN]
+        if not results:
+            why = "not probed yet (p)"
+        elif not lan_results:
+            why = "no LAN address to probe"
+        else:
+            why = "LAN probe: " + probe_label(results, Via.LAN)
+        text = f"exposed by bind ({address_label(row, results)}), not verified: {why}"
+    elif v is Verdict.IPV6_LOOPBACK_ONLY:
+        port = first.port
+        text = (
+            f"IPv6 loopback only: http://127.0.0.1:{port} is refused, http://[::1]:{port} answers"
+        )
+    else:
+        text = "local only: bound to loopback, only this machine can connect"
+        if any(r.via is Via.LAN for r in results):
+            text += f" (LAN probe: {probe_label(results, Via.LAN)})"
+    if v is not Verdict.EXPOSED and what:
+        text += f"; {what}"
+    return v, "; ".join([text, *extra])
+
+
+VERDICT_STYLE = {
+    Verdict.EXPOSED: "bold red",
+    Verdict.EXPOSED_UNVERIFIED: "yellow",
+    Verdict.LOCAL_ONLY: "green",
+    Verdict.IPV6_LOOPBACK_ONLY: "cyan",
+}
+
+
+VERDICT_MARK = {
+    Verdict.EXPOSED: "‼",
+    Verdict.EXPOSED_UNVERIFIED: "⚠",
+    Verdict.LOCAL_ONLY: "·",
+    Verdict.IPV6_LOOPBACK_ONLY: "⁶",
+}
+"""The mark of each verdict (the dashboard's first column, ``check``'s lines); ``✓``
+(:data:`ALLOWED_MARK`) replaces it for an exposure the user acknowledged."""
+
+ALLOWED_MARK = "✓"
+
+
+def port_label(listener: Listener) -> str:
+    """``8000`` for TCP, ``5353/udp`` for UDP."""
+    return str(listener.port) if listener.protocol == "tcp" else f"{listener.port}/udp"
+
+
+def owner_label(processes: Listener | Sequence[Process]) -> str:
+    """``uvicorn (pid 4242, user ada)``: program, pid and the first known user."""
+    procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
+    user = next((p.user for p in procs if p.user), None)
+    text = f"{process_label(procs)} (pid {pid_label(procs)}"
+    return text + (f", user {clean(user, 30)})" if user else ")")
+
+
+def no_lan_probe(row: ServiceRow) -> str:
+    """Why a probed row has no LAN result: UDP is never probed, or there is no LAN address."""
+    return "not probed (udp)" if row.first.protocol == "udp" else "no LAN address"
+
+
+def endpoint(address: str, port: int) -> str:
+    """``0.0.0.0:8000``, ``[::]:8000``: an address and port as a URL would write them."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def leading_program(listener: Listener) -> str:
+    """The name of the first readable holder (the parent of a pre-fork family), else
+    ``"unknown"``. Cleaned of control characters."""
+    for process in listener.processes:
+        if process.name:
+            return clean(process.name, 60)
+    return "unknown"
