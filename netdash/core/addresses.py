@@ -16,7 +16,6 @@ __all__ = [
     "SCOPE_ORDER",
     "IPAddress",
     "interfaces_reaching",
-    "is_exposed",
     "listener_reach",
     "own_addresses",
     "parse_address",
@@ -59,11 +58,6 @@ def scope_of(address: str) -> Scope:
     if ip.is_unspecified:
         return Scope.ALL_INTERFACES
     return Scope.SPECIFIC_INTERFACE
-
-
-def is_exposed(scope: Scope) -> bool:
-    """True when devices other than this machine may connect (any non-loopback scope)."""
-    return scope is not Scope.LOOPBACK
 
 
 def same_address(a: IPAddress, b: IPAddress) -> bool:

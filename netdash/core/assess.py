@@ -24,7 +24,6 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from netdash.core.addresses import listener_reach, parse_address, scope_of
-from netdash.core.hints import Hint, fix_hint
 from netdash.core.model import (
     Interface,
     Listener,
@@ -45,6 +44,10 @@ from netdash.core.services import (
     visible,
 )
 from netdash.core.text import clean
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from netdash.core.hints import Hint
 
 __all__ = [
     "EXPOSED",
@@ -232,6 +235,8 @@ class ListenerAssessment:
     @functools.cached_property
     def hint(self) -> Hint:
         """How to bind it to loopback instead (:func:`netdash.core.hints.fix_hint`)."""
+        from netdash.core.hints import fix_hint  # only outputs that show hints load them
+
         li = self.listener
         return fix_hint(li.processes, self.kind, li.address, li.port, li.protocol)
 
