@@ -176,7 +176,7 @@ def evaluate(
                 notes=tuple(findings(mine)),
                 hint=fix_hint(
                     listener.processes,
-                    identified,
+                    next((r.kind for r in mine if r.kind), None),
                     listener.address,
                     listener.port,
                     listener.protocol,

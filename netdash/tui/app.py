@@ -955,6 +955,7 @@ def fix_hint_for(row: ServiceRow, results: Sequence[ProbeResult]) -> str | None:
     (``netdash.core.hints.fix_hint``, shared with ``netdash check``)."""
     if row.scope is Scope.LOOPBACK:
         return None
-    identified = next((r.identified for r in results if r.identified), None)
-    hint = fix_hint(row_processes(row), identified, row.first.address, row.first.port)
+    kind = next((r.kind for r in results if r.kind), None)
+    first = row.first
+    hint = fix_hint(row_processes(row), kind, first.address, first.port, first.protocol)
     return hint.text
