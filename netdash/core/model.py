@@ -209,8 +209,9 @@ class ProbeResult:
     certificate's subject and ``self_signed`` whether its issuer is its subject;
     ``identified`` names the server or framework (``None``: unknown) and ``evidence`` says
     why; ``kind`` is the identification's stable key (``"uvicorn"``, ``"flask"``, ``"ssh"``),
-    the program a fix hint is about, where ``identified`` is display text; ``docs`` is a documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
-    reason for ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
+    the program a fix hint is about, where ``identified`` is display text; ``docs`` is a
+    documentation path it offers (FastAPI's ``/docs``); ``detail`` is the reason for
+    ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
     """
 
     listener: ListenerKey
