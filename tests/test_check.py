@@ -224,7 +224,7 @@ def _p(name: str, *cmdline: str) -> Process:
 
 
 @pytest.mark.parametrize(
-    ("processes", "identified", "tool", "needle"),
+    ("processes", "kind", "tool", "needle"),
     [
         (
             (_p("uvicorn", "/v/bin/uvicorn", "app:app", "--host", "0.0.0.0"),),
@@ -235,7 +235,7 @@ def _p(name: str, *cmdline: str) -> Process:
         ((_p("python3", "python3", "-m", "uvicorn", "app:app"),), None, "uvicorn", "--host"),
         (
             (_p("python3", "python3", "app.py"),),
-            "Flask (Werkzeug)",
+            "flask",
             "flask",
             'app.run(host="127.0.0.1")',
         ),
@@ -265,7 +265,7 @@ def _p(name: str, *cmdline: str) -> Process:
             "--ip=127.0.0.1",
         ),
         ((_p("node", "node", "server.js"),), None, "node", "listen(8000, '127.0.0.1')"),
-        ((_p("node", "node", "server.js"),), "Vite", "vite", "server.host"),
+        ((_p("node", "node", "server.js"),), "vite", "vite", "server.host"),
         (
             (
                 _p(
@@ -281,7 +281,7 @@ def _p(name: str, *cmdline: str) -> Process:
                     "80",
                 ),
             ),
-            "FastAPI (uvicorn)",
+            "uvicorn",
             "docker",
             "-p 127.0.0.1:8000:80",
         ),
@@ -291,9 +291,9 @@ def _p(name: str, *cmdline: str) -> Process:
     ],
 )
 def test_fix_hints(
-    processes: tuple[Process, ...], identified: str | None, tool: str, needle: str
+    processes: tuple[Process, ...], kind: str | None, tool: str, needle: str
 ) -> None:
-    hint = fix_hint(processes, identified, "0.0.0.0", 8000)
+    hint = fix_hint(processes, kind, "0.0.0.0", 8000)
     assert hint.tool == tool
     assert needle in hint.text
 

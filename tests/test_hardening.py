@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from netdash.core.addresses import own_addresses
 from netdash.core.model import Listener, Outcome
-from netdash.probe.engine import ProbeLimits, decode_certificate, probe_listeners
+from netdash.probe.engine import ProbeLimits, probe_listeners
+from netdash.probe.tls import decode_certificate
 from netdash.sources.collect import collect_snapshot, read_interfaces
 from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import ListenerTable

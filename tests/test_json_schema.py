@@ -63,6 +63,10 @@ def test_who_and_exposed_list_match_the_schema(servers: Any) -> None:
     check = validator("netdash-list.schema.json")
     who = document("who", str(servers["uvicorn_any"].port), "--json", "--probe")
     check.validate(who)
+    probes = [p for li in who["listeners"] for p in li["probes"]]
+    assert probes and {(p["identified"], p["kind"]) for p in probes} == {
+        ("FastAPI (uvicorn)", "uvicorn")
+    }
     exposed = document("list", "--json", "--exposed")
     check.validate(exposed)
     assert exposed["exposed_only"] is True

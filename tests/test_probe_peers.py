@@ -19,7 +19,9 @@ import trustme
 from netdash.core.addresses import own_addresses
 from netdash.core.assess import findings, verdict
 from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.probe import identify
 from netdash.probe.engine import ProbeLimits, probe_listeners
+from netdash.probe.identify import FollowUp, Identification
 from netdash.sources.collect import read_interfaces
 from tests.support import netns
 from tests.support.servers import close_listening, free_port, start_uvicorn, wait_listening
@@ -121,6 +123,7 @@ async def test_server_first_protocols_are_banners_and_get_no_request(
     for result in results:
         assert result.outcome is Outcome.BANNER
         assert result.identified == name
+        assert result.kind == name.replace(" ", "-")  # "ftp or smtp": "ftp-or-smtp"
         assert result.banner
     assert all(chunk == b"" for chunk in received)  # we said nothing, only closed
 
@@ -269,7 +272,7 @@ async def test_flask_is_identified_by_werkzeug(flask_server: int) -> None:
     results = await probe(flask_server)
     for result in results:
         assert (result.outcome, result.status) == (Outcome.HTTP, 200)
-        assert result.identified == "Flask (Werkzeug)"
+        assert (result.identified, result.kind) == ("Flask (Werkzeug)", "flask")
         assert result.evidence and result.evidence.startswith("Server: Werkzeug")
         assert result.title == "Flask & friends"
 
@@ -277,9 +280,40 @@ async def test_flask_is_identified_by_werkzeug(flask_server: int) -> None:
 async def test_fastapi_and_http_server_are_identified(servers) -> None:  # type: ignore[no-untyped-def]
     fastapi = await probe(servers["uvicorn_any"].port)
     assert {r.identified for r in fastapi} == {"FastAPI (uvicorn)"}
+    assert {r.kind for r in fastapi} == {"uvicorn"}
     assert {r.docs for r in fastapi} == {"/docs"}
     plain = await probe(servers["http_lo4"].port, "127.0.0.1")
-    assert by_via(plain)[Via.LOOPBACK].identified == "Python http.server"
+    loop = by_via(plain)[Via.LOOPBACK]
+    assert (loop.identified, loop.kind) == ("Python http.server", "http.server")
+
+
+@pytest.mark.parametrize(("confirms", "name"), [(True, "Demo (confirmed)"), (False, "Demo")])
+async def test_the_engine_makes_the_follow_up_an_identification_declares(
+    monkeypatch: pytest.MonkeyPatch, confirms: bool, name: str
+) -> None:
+    demo = Identification(
+        "demo",
+        "Demo",
+        lambda a: a.low.startswith("demo"),
+        "Server: {server}",
+        follow_up=FollowUp("/version", b'"demo"', "Demo (confirmed)", "Server: demo; /version"),
+    )
+    monkeypatch.setattr(identify, "HTTP_IDENTIFICATIONS", (demo,))
+    paths: list[str] = []
+
+    def serve(conn: socket.socket) -> None:
+        request = read_request(conn)
+        if not request:
+            return  # the probe's first connection listens for a greeting and says nothing
+        path = request.split(b" ", 2)[1].decode()
+        paths.append(path)
+        body = b'{"demo": 1}' if path == "/version" and confirms else b"{}"
+        conn.sendall(http_answer("200 OK", {"Server": "demo/1"}, body))
+
+    with raw_server(serve, "127.0.0.1") as port:
+        [loop, _lan] = await probe(port, "127.0.0.1")
+    assert (loop.identified, loop.kind) == (name, "demo")
+    assert paths == ["/", "/version"]  # GET / and the one declared follow-up, nothing more
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +340,7 @@ async def test_tls_reports_certificate_and_self_signed(tls_servers: dict[str, in
     issued = await probe(tls_servers["issued"])
     for result in issued:
         assert (result.outcome, result.status) == (Outcome.TLS, 200)
-        assert result.identified == "FastAPI (uvicorn)"
+        assert (result.identified, result.kind) == ("FastAPI (uvicorn)", "uvicorn")
         assert result.self_signed is False
         assert result.certificate is not None
     [self_signed, _lan] = await probe(tls_servers["self"], "127.0.0.1")

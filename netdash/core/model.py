@@ -230,8 +230,8 @@ class ProbeResult:
     ``identified`` names the server or framework (``None``: unknown) and ``evidence`` says
     why; ``kind`` is the identification's stable key (``"uvicorn"``, ``"flask"``, ``"ssh"``),
     the program a fix hint is about, where ``identified`` is display text; ``docs`` is a
-    documentation path it offers (FastAPI's ``/docs``); ``detail`` is the
-    reason for ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
+    documentation path it offers (FastAPI's ``/docs``); ``detail`` is the reason for
+    ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
     """
 
     listener: ListenerKey

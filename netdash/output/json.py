@@ -74,6 +74,7 @@ def _probe_json(result: ProbeResult) -> dict[str, Any]:
         "certificate": result.certificate,
         "self_signed": result.self_signed,
         "identified": result.identified,
+        "kind": result.kind,
         "evidence": result.evidence,
         "docs": result.docs,
         "detail": result.detail,

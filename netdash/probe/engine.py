@@ -4,12 +4,15 @@ Per target: connect and listen first (server-first protocols greet and are never
 anything); if the peer stays quiet, ``GET /`` with httpx; if that is not HTTP, one plain
 ``GET / HTTP/1.0`` on a raw connection to read what it does say (PostgreSQL, Redis, a TLS
 alert); if the port speaks TLS, HTTPS with verification off and a look at the certificate.
-For an answer from uvicorn, one more request, ``GET /openapi.json``, tells FastAPI apart.
+When the identification that matched ``GET /`` declares a follow-up request
+(:class:`netdash.probe.identify.FollowUp`: uvicorn's ``GET /openapi.json`` tells FastAPI
+apart), that one request is made too.
 
 Safety rules, enforced here rather than left to callers:
 
 * only this machine's own addresses are contacted (any other target is ``not-applicable``);
-* ``GET`` only (``/`` and at most one identification path), redirects never followed, no
+* ``GET`` only (``/`` and at most the one follow-up path the matched identification
+  declares), redirects never followed, no
   cookies or credentials, proxy variables ignored (``trust_env=False``), a ``User-Agent``
   naming netdash and its version;
 * every probe is bounded: connect and read timeouts, a total deadline, a byte cap on what is
@@ -27,7 +30,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from netdash import __version__
@@ -35,11 +38,13 @@ from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.probe.identify import (
+    FollowUp,
     Identity,
     identify_answer,
     identify_banner,
     identify_http,
 )
+from netdash.probe.tls import decode_certificate, unverified_context
 
 if TYPE_CHECKING:
     import httpx  # imported where used: ~50 ms, which the dashboard's start need not pay
@@ -237,98 +242,10 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
         return _Answer(Outcome.ERROR, detail=_reason(exc))
 
 
-_NAME_OIDS = {
-    "2.5.4.3": "CN",
-    "2.5.4.6": "C",
-    "2.5.4.7": "L",
-    "2.5.4.8": "ST",
-    "2.5.4.10": "O",
-    "2.5.4.11": "OU",
-}
-
-
-def _der(data: bytes, offset: int) -> tuple[int, int, int]:
-    """(tag, start of content, end of content) of the DER element at ``offset``
-    (ITU-T X.690). Raises ``ValueError`` on truncated or oversized input."""
-    if offset + 2 > len(data):
-        raise ValueError("truncated")
-    tag, length = data[offset], data[offset + 1]
-    start = offset + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):
-            raise ValueError("bad length")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if start + length > len(data):
-        raise ValueError("truncated")
-    return tag, start, start + length
-
-
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out = []
-    while start < end:
-        element = _der(data, start)
-        out.append(element)
-        start = element[2]
-    return out
-
-
-def _oid(raw: bytes) -> str:
-    if not raw:
-        return ""
-    parts = [raw[0] // 40, raw[0] % 40]
-    value = 0
-    for byte in raw[1:]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            parts.append(value)
-            value = 0
-    return ".".join(map(str, parts))
-
-
-def _name(data: bytes, start: int, end: int) -> str:
-    """An X.501 Name as ``CN=localhost, O=…`` (common attributes only)."""
-    parts = []
-    for _, set_start, set_end in _children(data, start, end):
-        for _, seq_start, seq_end in _children(data, set_start, set_end):
-            attrs = _children(data, seq_start, seq_end)
-            if len(attrs) != 2:
-                continue
-            (_, oid_start, oid_end), (_, value_start, value_end) = attrs
-            key = _NAME_OIDS.get(_oid(data[oid_start:oid_end]))
-            if key:
-                parts.append(f"{key}={data[value_start:value_end].decode('utf-8', 'replace')}")
-    return ", ".join(parts)
-
-
-def decode_certificate(der: bytes) -> tuple[str | None, bool | None]:
-    """(subject, self-signed) of a DER X.509 certificate (RFC 5280 §4.1), read in memory:
-    the subject as ``CN=…, O=…``, and whether the issuer is the subject. ``(None, None)``
-    for anything that does not parse."""
-    try:
-        _, cert_start, cert_end = _der(der, 0)
-        _, tbs_start, tbs_end = _children(der, cert_start, cert_end)[0]
-        fields = _children(der, tbs_start, tbs_end)
-        if fields and fields[0][0] == 0xA0:  # [0] version
-            fields = fields[1:]
-        issuer, subject = fields[2], fields[4]
-    except (ValueError, IndexError):
-        return None, None
-    subject_raw = der[subject[1] : subject[2]]
-    issuer_raw = der[issuer[1] : issuer[2]]
-    try:
-        text = _name(der, subject[1], subject[2]) or None
-    except ValueError:
-        text = None
-    return text, subject_raw == issuer_raw
-
-
 async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str | None, bool | None]:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    opened = await _connect(host, port, limits, tls=context)
+    """(subject, self-signed) of the certificate the peer presents (:mod:`netdash.probe.tls`);
+    ``(None, None)`` when no TLS connection opens or nothing decodes."""
+    opened = await _connect(host, port, limits, tls=unverified_context())
     if isinstance(opened, _Answer):
         return None, None
     _, writer = opened
@@ -415,6 +332,7 @@ class _Prober:
             identified=identity.name if identity else None,
             evidence=identity.evidence if identity else None,
             docs=identity.docs if identity else None,
+            kind=identity.kind if identity else None,
             probed_at=started_at,
         )
 
@@ -446,13 +364,19 @@ class _Prober:
     async def _identify(
         self, target: str, port: int, answer: _Answer, scheme: str = "http"
     ) -> Identity | None:
+        """What answered ``GET /``, refined by the one follow-up request the matched
+        identification declares (:mod:`netdash.probe.identify`), if any."""
         headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
-        openapi = False
-        if headers.get("server", "").lower().startswith("uvicorn"):
-            openapi = await self._is_openapi(build_url(scheme, target, port, "/openapi.json"))
-        return identify_http(answer.status or 0, headers, answer.body, openapi=openapi)
+        identity = identify_http(answer.status or 0, headers, answer.body)
+        if identity is None or identity.follow_up is None:
+            return identity
+        follow_up = identity.follow_up
+        confirmed = await self._confirms(build_url(scheme, target, port, follow_up.path), follow_up)
+        return follow_up.refine(identity) if confirmed else replace(identity, follow_up=None)
 
-    async def _is_openapi(self, url: str) -> bool:
+    async def _confirms(self, url: str, follow_up: FollowUp) -> bool:
+        """``GET url`` (same client, limits and headers as ``GET /``); whether its answer
+        confirms ``follow_up``. An HTTP error counts as not confirmed."""
         import httpx
 
         client = self.tls if url.startswith("https") else self.plain
@@ -460,7 +384,7 @@ class _Prober:
             answer = await _get(client, url, self.limits)
         except httpx.HTTPError:
             return False
-        return answer.status == 200 and b'"openapi"' in answer.body[:4096]
+        return follow_up.confirmed_by(answer.status or 0, answer.body)
 
 
 def _is_own(target: str, own: Collection[IPAddress]) -> bool:
