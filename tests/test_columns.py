@@ -1,0 +1,65 @@
+"""The column declarations that the dashboard, ``netdash list`` and ``who`` share. Pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from netdash.core.assess import Assessment
+from netdash.output.columns import COLUMNS, DASHBOARD, LIST, LIST_PROBED, view
+from netdash.output.text import who_lines
+from tests.support.fixed import SNAPSHOT, probe_results
+
+
+def _rows(probed: bool) -> list:  # type: ignore[type-arg]
+    results: dict | None = None  # type: ignore[type-arg]
+    if probed:
+        results = {}
+        for result in probe_results():
+            results.setdefault(result.listener, []).append(result)
+    assessment = Assessment(SNAPSHOT, results, udp=True)
+    return [row for _, rows in assessment.rows() for row in rows]
+
+
+@pytest.mark.parametrize("keys", [DASHBOARD, LIST, LIST_PROBED])
+def test_every_view_names_declared_columns_once(keys: tuple[str, ...]) -> None:
+    assert len(set(keys)) == len(keys)
+    assert all(k in COLUMNS for k in keys)
+
+
+def test_the_views_keep_their_headers() -> None:
+    assert [c.header for c in view(DASHBOARD)] == [
+        "", "ADDRESS", "PORT", "PROCESS", "LOOPBACK", "LAN", "PID", "WHAT",
+    ]  # fmt: skip
+    assert [c.header for c in view(LIST_PROBED)] == [
+        "PROTO", "ADDRESS", "PORT", "PID", "PROCESS", "INTERFACES", "VERDICT",
+        "LOOPBACK", "LAN", "WHAT",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("probed", [False, True])
+def test_every_column_gives_one_line_of_text_and_a_style_for_every_row(probed: bool) -> None:
+    rows = _rows(probed)
+    assert {r.verdict.value for r in rows} >= {"exposed-unverified", "local-only"}
+    for column in COLUMNS.values():
+        for row in rows:
+            text = column.value(row)
+            assert isinstance(text, str) and "\n" not in text and "\x1b" not in text
+            assert isinstance(column.style(row), str)
+
+
+def test_numbers_are_right_aligned_and_never_dropped_first() -> None:
+    numbers = [c for c in COLUMNS.values() if c.number]
+    assert {c.key for c in numbers} == {"port", "pid"}
+    assert all(c.justify == "right" for c in numbers)
+    assert all(c.value(row).split(" ")[0].split("/")[0].isdigit() or c.value(row) == "?"
+               for c in numbers for row in _rows(False))  # fmt: skip
+
+
+def test_who_uses_the_same_words_as_the_tables() -> None:
+    assessment = Assessment(SNAPSHOT, udp=True)
+    mine = [li for li in SNAPSHOT.listeners if li.port == 22]
+    (line,) = who_lines(assessment, mine, 22)
+    (row,) = [r for _, rows in assessment.rows(mine) for r in rows]
+    process = COLUMNS["process"].value(row)
+    assert line.startswith(f"tcp 22: {process} (pid {COLUMNS['pid'].value(row)}")
+    assert COLUMNS["address"].value(row) in line and row.verdict.value in line
