@@ -18,7 +18,7 @@ from textual.widgets import Button, Static
 from netdash.core.model import ProbeResult
 from netdash.core.text import clean
 from netdash.output.text import VERDICT_STYLE, ServiceRow, Verdict, address_label, stack_label
-from netdash.sources.collect import ProcessDetails
+from netdash.sources.processes import ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
 
