@@ -48,7 +48,7 @@ def _median(values: Sequence[float]) -> float:
 def _collect_and_classify(cache: Any) -> int:
     from netdash.core.addresses import listener_reach, scope_of
     from netdash.core.lan import choose_lan
-    from netdash.sources.collect import collect_snapshot
+    from netdash.sources.snapshot import collect_snapshot
 
     snapshot = collect_snapshot(cache)
     choose_lan(snapshot)
@@ -60,7 +60,7 @@ def _collect_and_classify(cache: Any) -> int:
 
 def in_process(repeat: int) -> Figures:
     """collect + classify: a first poll (fresh caches) and steady-state polls (one cache)."""
-    from netdash.sources.collect import ProcessCache
+    from netdash.sources.processes import ProcessCache
 
     def timed(call: Callable[[], int]) -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -281,7 +281,7 @@ def probe_throughput(repeat: int) -> Figures:
     from netdash.core.lan import choose_lan
     from netdash.probe.child import default_processes, probe_in_processes
     from netdash.probe.engine import ProbeLimits, probe_listeners
-    from netdash.sources.collect import collect_snapshot
+    from netdash.sources.snapshot import collect_snapshot
 
     snapshot = collect_snapshot()
     lan = choose_lan(snapshot)

@@ -139,7 +139,7 @@ async def test_refresh_key_polls_now_and_quit_key_exits() -> None:
 
 async def test_poll_failure_is_shown_and_the_app_recovers() -> None:
     calls = {"n": 0}
-    from netdash.sources.collect import collect_snapshot
+    from netdash.sources.snapshot import collect_snapshot
 
     def flaky():  # type: ignore[no-untyped-def]
         calls["n"] += 1

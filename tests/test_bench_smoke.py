@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench import run, scenario
-from netdash.sources.collect import ProcessCache, collect_snapshot
+from netdash.sources.processes import ProcessCache
+from netdash.sources.snapshot import collect_snapshot
 from netdash.sources.sock_diag import count_established
 
 pytestmark = pytest.mark.netns

@@ -14,7 +14,9 @@ import psutil
 import pytest
 
 from netdash.core.model import Listener, Snapshot
-from netdash.sources.collect import ProcessCache, collect_snapshot, read_default_route_interfaces
+from netdash.sources.interfaces import read_default_route_interfaces
+from netdash.sources.processes import ProcessCache
+from netdash.sources.snapshot import collect_snapshot
 from tests.support import netns
 from tests.support.servers import bound_socket
 
@@ -147,7 +149,7 @@ def test_unreadable_owner_is_listed_as_unknown_and_view_is_partial() -> None:
     s = bound_socket("127.0.0.1")
     code = (
         "import json, os\n"
-        "from netdash.sources.collect import collect_snapshot\n"
+        "from netdash.sources.snapshot import collect_snapshot\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "sn = collect_snapshot()\n"
         f"li = [x for x in sn.listeners if x.port == {port(s)}]\n"
@@ -171,9 +173,10 @@ def test_unreadable_owner_is_listed_as_unknown_and_view_is_partial() -> None:
 def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where sock_diag is unavailable, psutil's table is used; where that needs root too
     (macOS), each process's own table. We cannot run macOS: make both refuse here."""
-    from netdash.sources import sock_diag as linux
+    from netdash.sources import sock_diag
+    from netdash.sources.base import SocketRecord
 
-    def refuse_netlink(udp: bool = True) -> list[linux.RawSocket]:
+    def refuse_netlink(udp: bool = True) -> list[SocketRecord]:
         raise PermissionError("netlink refused (simulated)")
 
     def refuse_system_wide(kind: str = "inet") -> list[object]:
@@ -181,7 +184,7 @@ def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch
 
     s = bound_socket("127.0.0.1")
     try:
-        monkeypatch.setattr(linux, "dump_sockets", refuse_netlink)
+        monkeypatch.setattr(sock_diag, "dump_sockets", refuse_netlink)
         snapshot = collect_snapshot()
         assert snapshot.source == "psutil"
         assert [li.pids for li in snapshot.listeners if li.port == port(s)] == [(os.getpid(),)]

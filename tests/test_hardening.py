@@ -26,7 +26,8 @@ from netdash.core.addresses import own_addresses
 from netdash.core.model import Listener, Outcome
 from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.probe.tls import decode_certificate
-from netdash.sources.collect import collect_snapshot, read_interfaces
+from netdash.sources.interfaces import read_interfaces
+from netdash.sources.snapshot import collect_snapshot
 from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import ListenerTable
 from tests.conftest import require

@@ -1,4 +1,4 @@
-"""The caches that keep steady polls cheap: socket holders (``linux.HolderCache``) and process
+"""The caches that keep steady polls cheap: socket holders (``procfd.HolderCache``) and process
 metadata (``ProcessCache``) must give the same answers as reading everything afresh."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from netdash.sources import sock_diag as linux
-from netdash.sources.collect import ProcessCache, collect_snapshot
+from netdash.sources import procfd
+from netdash.sources.processes import ProcessCache
+from netdash.sources.snapshot import collect_snapshot
 from tests.support.servers import bound_socket
 
 
@@ -55,11 +56,11 @@ class Clock:
 
 def test_holder_cache_agrees_with_a_full_scan_through_every_change(tmp_path: Path) -> None:
     fake, clock = FakeProc(tmp_path), Clock()
-    cache = linux.HolderCache(proc=str(tmp_path), max_age=30.0, clock=clock)
+    cache = procfd.HolderCache(proc=str(tmp_path), max_age=30.0, clock=clock)
 
     def check(inodes: list[int]) -> dict[int, list[int]]:
         holders, _ = cache.holders(inodes)
-        assert holders == linux.socket_holders(inodes, proc=str(tmp_path))[0]
+        assert holders == procfd.socket_holders(inodes, proc=str(tmp_path))[0]
         return holders
 
     fake.process(100, ticks=5, inodes=[7, 8])
@@ -92,7 +93,7 @@ def test_holder_cache_rereads_everything_after_max_age(tmp_path: Path) -> None:
     """A socket passed to a process that already existed (SCM_RIGHTS) shows up by the next
     full re-read at the latest."""
     fake, clock = FakeProc(tmp_path), Clock()
-    cache = linux.HolderCache(proc=str(tmp_path), max_age=30.0, clock=clock)
+    cache = procfd.HolderCache(proc=str(tmp_path), max_age=30.0, clock=clock)
     fake.process(100, ticks=5, inodes=[7])
     fake.process(300, ticks=6, inodes=[])
     assert cache.holders([7])[0] == {7: [100]}
@@ -105,12 +106,12 @@ def test_holder_cache_rereads_everything_after_max_age(tmp_path: Path) -> None:
 
 
 def test_start_ticks_reads_the_process_start_time() -> None:
-    ticks = linux.start_ticks(os.getpid())
+    ticks = procfd.start_ticks(os.getpid())
     assert ticks is not None
     boot = psutil.boot_time()
     clk = os.sysconf("SC_CLK_TCK")
     assert abs(boot + ticks / clk - psutil.Process().create_time()) < 1.0
-    assert linux.start_ticks(2**22 + 12345) is None  # above pid_max: no such process
+    assert procfd.start_ticks(2**22 + 12345) is None  # above pid_max: no such process
 
 
 def test_process_cache_serves_a_known_process_without_psutil(
@@ -135,9 +136,9 @@ def test_process_cache_rereads_a_reused_pid(monkeypatch: pytest.MonkeyPatch) -> 
     try:
         first, _ = cache.get(child.pid)
         assert first is not None
-        real = linux.start_ticks(child.pid)
+        real = procfd.start_ticks(child.pid)
         assert real is not None
-        monkeypatch.setattr(linux, "start_ticks", lambda pid, proc="/proc": real + 1)
+        monkeypatch.setattr(procfd, "start_ticks", lambda pid, proc="/proc": real + 1)
         monkeypatch.setattr(psutil.Process, "create_time", lambda self: 1.0)  # "new" process
         second, _ = cache.get(child.pid)
         assert second is not None and second is not first and second.create_time == 1.0
@@ -190,7 +191,7 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
     import sys as system
     import time as clock
 
-    from netdash.sources.sock_diag import HolderCache
+    from netdash.sources.procfd import HolderCache
 
     server = socket_module.socket()
     server.bind(("127.0.0.1", 0))
@@ -217,10 +218,10 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
 
 HELPER_SCRIPT = """
 import json, os, socket, subprocess, sys
-from netdash.sources import sock_diag as linux
+from netdash.sources import procfd
 
 os.sched_getaffinity = lambda pid: {0, 1}  # two CPUs, even on a one-CPU runner
-linux.PARALLEL_MIN_FDS = 0  # a helper however few files are open
+procfd.PARALLEL_MIN_FDS = 0  # a helper however few files are open
 forks = []
 real_fork = os.fork
 def counting_fork():
@@ -234,29 +235,29 @@ child = subprocess.Popen(
     [sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(a.fileno(),)
 )
 try:
-    targets = linux._link_targets(inodes)
-    pids = sorted(linux._pids("/proc"))
+    targets = procfd._link_targets(inodes)
+    pids = sorted(procfd._pids("/proc"))
     ours = {os.getpid(): sorted(inodes), child.pid: [inodes[0]]}
-    found = {"helped": linux._heaviest_first(pids, "/proc") is not None}
+    found = {"helped": procfd._heaviest_first(pids, "/proc") is not None}
 
     def read(label):
-        got = linux.read_processes(pids, targets)
+        got = procfd.read_processes(pids, targets)
         assert sorted(pid for pid, _, _ in got) == pids, label  # every pid, once
         found[label] = {
-            str(pid): [ticks == linux.start_ticks(pid), sorted(held or ())]
+            str(pid): [ticks == procfd.start_ticks(pid), sorted(held or ())]
             for pid, ticks, held in got
             if pid in ours
         }
 
     read("helper")
-    real_helper = linux._helper
+    real_helper = procfd._helper
     def dying(queue, *args):  # takes every pid from the queue, then dies
         os.read(queue, 1 << 20)
         os._exit(3)
-    linux._helper = dying
+    procfd._helper = dying
     read("failed helper")
-    linux._helper = real_helper
-    linux._parse_helper = lambda data: None  # output that does not parse
+    procfd._helper = real_helper
+    procfd._parse_helper = lambda data: None  # output that does not parse
     read("bad output")
     def no_fork():
         raise OSError("no fork here")
@@ -291,8 +292,8 @@ def test_no_helper_is_forked_while_threads_run() -> None:
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        pids = sorted(linux._pids("/proc"))
-        assert linux._heaviest_first(pids, "/proc") is None
+        pids = sorted(procfd._pids("/proc"))
+        assert procfd._heaviest_first(pids, "/proc") is None
     finally:
         stop.set()
         thread.join()

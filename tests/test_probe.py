@@ -16,7 +16,7 @@ import trustme
 from netdash.core.addresses import own_addresses
 from netdash.core.model import Listener, Outcome, Via
 from netdash.probe.engine import ProbeLimits, probe_listeners
-from netdash.sources.collect import read_interfaces
+from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
 from tests.support.servers import bound_socket, start_uvicorn
 

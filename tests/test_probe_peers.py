@@ -22,7 +22,7 @@ from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.probe import identify
 from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.probe.identify import FollowUp, Identification
-from netdash.sources.collect import read_interfaces
+from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
 from tests.support.servers import close_listening, free_port, start_uvicorn, wait_listening
 

@@ -21,7 +21,7 @@ from netdash.probe.child import (
     result_to_wire,
 )
 from netdash.probe.engine import ProbeLimits, probe_listeners
-from netdash.sources.collect import read_interfaces
+from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
 
 LAN = {4: netns.LAN_V4, 6: netns.LAN_V6}

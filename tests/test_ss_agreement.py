@@ -17,7 +17,7 @@ import pytest
 
 from netdash.core.addresses import scope_of
 from netdash.core.model import Scope
-from netdash.sources.collect import collect_snapshot
+from netdash.sources.snapshot import collect_snapshot
 from tests.support import netns
 
 pytestmark = pytest.mark.netns

@@ -10,7 +10,7 @@ import pytest
 import netdash.tui.app
 from netdash import cli
 from netdash.core.model import Interface, Snapshot
-from netdash.sources.collect import ProcessCache
+from netdash.sources.processes import ProcessCache
 
 
 def snapshot(n: int) -> Snapshot:

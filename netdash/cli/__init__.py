@@ -22,7 +22,7 @@ from netdash.config import Config, ConfigError, load_config, parse_interval
 from netdash.core.addresses import own_addresses
 from netdash.core.model import ListenerKey, ProbeResult, Snapshot
 from netdash.core.policy import AllowRule, parse_allow
-from netdash.sources.collect import collect_snapshot
+from netdash.sources.snapshot import collect_snapshot
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -570,13 +570,13 @@ def _json_text(document: object) -> str:
 
 
 def _run_tui(args: argparse.Namespace) -> int:
-    from netdash.sources.collect import ProcessCache
+    from netdash.sources.processes import ProcessCache
 
     config = _load(args)
     # The first snapshot is read now, before the dashboard's modules load (~0.2 s of
     # imports), and handed to its first poll: that poll then answers at once instead of
     # reading /proc in a thread while the first frames are drawn, and a large scan can still
-    # share its work with a forked helper (one thread so far; linux.read_processes).
+    # share its work with a forked helper (one thread so far; procfd.read_processes).
     cache = ProcessCache()
     first: list[Snapshot] = []
     with contextlib.suppress(Exception):  # the dashboard's first poll reads again, says why

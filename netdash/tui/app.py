@@ -50,13 +50,13 @@ from netdash.core.text import clean
 from netdash.output.labels import VERDICT_STYLE, verdict_sentence
 from netdash.probe.child import probe_in_processes
 from netdash.probe.engine import ProbeLimits, build_url, probe_listeners
-from netdash.sources.collect import (
+from netdash.sources.processes import (
     ProcessCache,
     ProcessDetails,
-    collect_snapshot,
     established_connections,
     process_details,
 )
+from netdash.sources.snapshot import collect_snapshot
 from netdash.tui.widgets import InterfaceDiagram, ListenerTable
 from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
 

@@ -19,7 +19,7 @@ from netdash.core.model import ProbeResult, Verdict
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
 from netdash.output.labels import VERDICT_STYLE, address_label, stack_label
-from netdash.sources.collect import ProcessDetails
+from netdash.sources.processes import ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
 
