@@ -63,3 +63,34 @@ def test_who_uses_the_same_words_as_the_tables() -> None:
     process = COLUMNS["process"].value(row)
     assert line.startswith(f"tcp 22: {process} (pid {COLUMNS['pid'].value(row)}")
     assert COLUMNS["address"].value(row) in line and row.verdict.value in line
+
+
+@pytest.mark.parametrize("probed", [False, True])
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_drops_low_priority_columns_and_cuts_nothing(
+    probed: bool, width: int
+) -> None:
+    """At 80 columns `netdash list` drops columns by priority instead of cutting a verdict
+    or a number (the column declaration's width policy)."""
+    import io
+
+    from rich.console import Console
+
+    from netdash.output.text import print_table
+
+    results = None
+    if probed:
+        results = {}
+        for result in probe_results():
+            results.setdefault(result.listener, []).append(result)
+    assessment = Assessment(SNAPSHOT, results, udp=True)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=True)
+    print_table(assessment, {4: "192.168.1.100"}, console)
+    lines = buffer.getvalue().splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    text = buffer.getvalue()
+    assert "…" not in text, text
+    for row in [r for _, rows in assessment.rows() for r in rows]:
+        assert row.verdict.value in text
+        assert COLUMNS["port"].value(row) in text

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from netdash.core.assess import Assessment, ListenerAssessment
+from netdash.core.assess import Assessment, ListenerAssessment, RowAssessment
 from netdash.core.model import Listener, Verdict, Via
 from netdash.core.text import clean
-from netdash.output.columns import LIST, LIST_PROBED, view
+from netdash.output.columns import LIST, LIST_PROBED, Column, view
 from netdash.output.labels import (
     SCOPE_TITLES,
     VERDICT_MARK,
@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run t
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["check_text", "print_table", "who_lines"]
+__all__ = ["check_text", "fit", "print_table", "who_lines"]
 
 
 def print_table(assessment: Assessment, lan: Mapping[int, str], console: Console) -> None:
@@ -46,8 +46,11 @@ def print_table(assessment: Assessment, lan: Mapping[int, str], console: Console
     if not assessment.shown:
         console.print("No TCP or UDP listeners." if assessment.udp else "No TCP listeners.")
         return
+    groups = assessment.rows()
     columns = view(LIST_PROBED if assessment.probed else LIST)
-    for scope, rows in assessment.rows():
+    if console.is_terminal:  # piped output keeps every column
+        columns = fit(columns, [row for _, rows in groups for row in rows], console.width)
+    for scope, rows in groups:
         console.print()
         console.print(Text(SCOPE_TITLES[scope], style="bold"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -55,13 +58,41 @@ def print_table(assessment: Assessment, lan: Mapping[int, str], console: Console
             table.add_column(
                 column.header,
                 justify="right" if column.justify == "right" else "left",
-                no_wrap=column.no_wrap,
+                no_wrap=column.no_wrap or column.number,
+                min_width=_natural(column, rows) if column.number else None,
             )
         for row in rows:
             table.add_row(*(Text(c.value(row), style=c.style(row)) for c in columns))
             for line in row.notes:
                 table.add_row(Text(""), Text(f"↳ {line}", style="yellow"))
         console.print(table)
+
+
+def _natural(column: Column, rows: Sequence[RowAssessment]) -> int:
+    """The width a column needs to show every cell on one line (terminal cells)."""
+    from rich.cells import cell_len  # Rich only for the outputs that draw tables
+
+    return max([len(column.header), *(cell_len(column.value(r)) for r in rows)])
+
+
+def fit(columns: Sequence[Column], rows: Sequence[RowAssessment], width: int) -> tuple[Column, ...]:
+    """The columns to show in ``width`` terminal cells: while the table's natural width (each
+    column as wide as its widest cell, 3 cells between columns and 1 at each edge, as Rich's
+    ``SIMPLE_HEAD`` box draws it) exceeds ``width``, the column
+    with the highest ``priority`` goes (the rightmost of equals); priority 0 never goes."""
+    kept = list(columns)
+    natural = {c.key: _natural(c, rows) for c in kept}
+
+    def total() -> int:
+        return sum(natural[c.key] for c in kept) + 3 * (len(kept) - 1) + 2
+
+    while total() > width:
+        droppable = [c for c in kept if c.priority > 0]
+        if not droppable:
+            break
+        worst = max(droppable, key=lambda c: (c.priority, kept.index(c)))
+        kept.remove(worst)
+    return tuple(kept)
 
 
 def _line(exposure: ListenerAssessment) -> str:
