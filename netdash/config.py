@@ -72,7 +72,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    """Merged settings of the file and the environment (the command line is applied by the CLI).
+    """Merged settings of the file and the environment (:func:`resolve_settings` adds the
+    command line).
 
     ``interval`` is seconds; ``lan`` holds LAN address overrides as text (checked later
     against this machine's interfaces); ``allow`` the parsed rules in source order;
