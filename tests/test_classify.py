@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from netdash.core.addresses import interfaces_reaching, parse_address, scope_of
 from netdash.core.lan import choose_lan, probe_targets, resolve_lan, validate_lan
-from netdash.core.services import leader
 from netdash.core.model import Interface, Listener, Process, Scope, Snapshot, Via
+from netdash.core.services import leader
 
 LO = Interface("lo", is_up=True, addresses=("127.0.0.1", "::1"), is_loopback=True)
 ETH0 = Interface("eth0", is_up=True, addresses=("192.168.1.100", "2001:db8::5", "fe80::1%eth0"))

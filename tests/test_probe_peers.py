@@ -17,8 +17,8 @@ import pytest
 import trustme
 
 from netdash.core.addresses import own_addresses
-from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.core.assess import findings, verdict
+from netdash.core.model import Listener, Outcome, ProbeResult, Via
 from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.sources.collect import read_interfaces
 from tests.support import netns

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from netdash.core.model import Interface, Listener, Process, Snapshot
 from netdash.core.assess import Assessment
+from netdash.core.model import Interface, Listener, Process, Snapshot
 from netdash.output.prom import listing_metrics
 from tests.support import netns
 from tests.support.cli import run_cli

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from netdash.core.services import leader
 from netdash.core.model import Snapshot
-from netdash.core.services import group_results
+from netdash.core.services import group_results, leader
 from netdash.tui.app import NetdashApp
 from tests.support.fixed import SNAPSHOT, TAKEN_AT, probe_results
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
+from netdash.core.assess import Assessment
 from netdash.core.model import Interface, Listener, Process, Snapshot
 from netdash.core.text import clean
-from netdash.core.assess import Assessment
 from netdash.output.labels import process_label
 from netdash.output.text import print_table
 
