@@ -1,9 +1,11 @@
-"""Settings from a TOML file and the environment, merged under the command line.
+"""Settings: built-in defaults, a TOML file, the environment and the command line, resolved
+once into one :class:`Settings` that every command and the dashboard receive.
 
 Precedence, lowest first: built-in defaults < the config file < environment variables < the
 command line. Each key takes its value from the highest source that sets it, except
 ``allow``, whose rules add up over every source (a hook's ``--allow 8000`` keeps the user's
-own ``allow = ["sshd"]``).
+own ``allow = ["sshd"]``). :func:`load_config` reads the file and the environment into a
+:class:`Config`; :func:`resolve_settings` lays the command line over it.
 
 The file is ``config.toml`` in the platform's user config directory
 (``platformdirs.user_config_dir("netdash")``: ``~/.config/netdash/config.toml`` on Linux,
@@ -33,19 +35,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netdash.core.policy import AllowRule, parse_allow
+from netdash.core.policy import AllowRule, Policy, parse_allow
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from typing import Any
 
+    from netdash.core.model import Snapshot
+
 __all__ = [
     "KEYS",
     "Config",
     "ConfigError",
+    "Settings",
     "default_config_path",
     "load_config",
     "parse_interval",
+    "resolve_settings",
 ]
 
 KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe")
@@ -66,7 +72,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    """Merged settings of the file and the environment (the command line is applied by the CLI).
+    """Merged settings of the file and the environment (:func:`resolve_settings` adds the
+    command line).
 
     ``interval`` is seconds; ``lan`` holds LAN address overrides as text (checked later
     against this machine's interfaces); ``allow`` the parsed rules in source order;
@@ -225,3 +232,104 @@ def load_config(
             raise ConfigError(f"environment {name}: {exc}") from None
         sources[key] = name if key not in sources or key != "allow" else f"{sources[key]}, {name}"
     return Config(**values, sources=sources, path=chosen if chosen.is_file() else None)
+
+
+DEFAULT_OUTPUT = {"list": "table", "check": "text", "who": "text", "free": "text", None: "text"}
+"""The output format of each command (``None``: the dashboard) when none is asked for."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run of netdash uses, resolved once by :func:`resolve_settings` from the
+    defaults, the config file, the environment and the command line (in that order, each
+    beating the one before).
+
+    ``command`` is ``"list"``, ``"check"``, ``"who"``, ``"free"`` or ``None`` for the
+    dashboard. ``interval`` is seconds between dashboard polls. ``lan`` holds the LAN
+    address overrides as text (checked against this machine's interfaces by
+    :meth:`lan_for`) and ``lan_source`` where they came from: ``None`` for ``--lan`` (or no
+    override), else a file line (``"path:line"``) or ``"NETDASH_LAN"``. ``policy`` holds the
+    allow rules (file, environment and ``--allow``, added up) and the ignored interfaces
+    (``--ignore-interface`` replaces the configured ones). ``udp`` includes UDP listeners;
+    ``probe`` probes with ``timeout`` seconds per connect and read; ``output`` is the format
+    (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
+    listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
+    ``bell`` and ``auto_probe`` are the dashboard's. ``config_path`` is the file read, if any.
+    """
+
+    command: str | None = None
+    interval: float = 2.0
+    lan: tuple[str, ...] = ()
+    lan_source: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    udp: bool = False
+    probe: bool = False
+    timeout: float = 1.0
+    output: str = "text"
+    exposed: bool = False
+    port: int | None = None
+    count: int | None = None
+    bell: bool = False
+    auto_probe: bool = False
+    config_path: Path | None = None
+
+    def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
+        """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
+        applied. Raises :class:`ConfigError` naming where a bad override came from."""
+        from netdash.core.lan import resolve_lan
+
+        try:
+            return resolve_lan(snapshot, self.lan)
+        except ValueError as exc:
+            message = str(exc)
+            if self.lan_source is not None:
+                message = f"{self.lan_source}: lan: {message.replace('--lan ', '', 1)}"
+            raise ConfigError(message) from None
+
+
+def _output(command_line: Mapping[str, Any], command: str | None) -> str:
+    chosen: str | None = command_line.get("format")
+    if command_line.get("json"):
+        if chosen not in (None, "json"):
+            raise ConfigError(f"--json and --format {chosen} ask for different outputs")
+        return "json"
+    return chosen or DEFAULT_OUTPUT[command]
+
+
+def resolve_settings(
+    command_line: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The :class:`Settings` of one run: ``command_line`` (the parsed arguments as a mapping,
+    ``vars(args)``; a value the parser left at ``None`` is not given) over the config file
+    and ``environ`` (default ``os.environ``) read by :func:`load_config`, over the defaults.
+
+    ``free`` uses no configurable setting and reads no file. Raises :class:`ConfigError`:
+    conflicting output flags first, then the file and the environment.
+    """
+    command: str | None = command_line.get("command")
+    output = _output(command_line, command)
+    config = Config() if command == "free" else load_config(command_line.get("config"), environ)
+    given_lan = command_line.get("lan")
+    ignore = command_line.get("ignore_interface")
+    interval = command_line.get("interval")
+    auto_probe = command_line.get("auto_probe")
+    return Settings(
+        command=command,
+        interval=config.interval if interval is None else interval,
+        lan=tuple(given_lan) if given_lan else config.lan,
+        lan_source=None if given_lan else config.sources.get("lan"),
+        policy=Policy.of(
+            (*config.allow, *command_line.get("allow", ())),
+            config.ignore_interfaces if ignore is None else ignore,
+        ),
+        udp=bool(command_line.get("udp")),
+        probe=bool(command_line.get("probe")),
+        timeout=command_line.get("timeout", 1.0),
+        output=output,
+        exposed=bool(command_line.get("exposed")),
+        port=command_line.get("port"),
+        count=command_line.get("count"),
+        bell=bool(command_line.get("bell")),
+        auto_probe=config.auto_probe if auto_probe is None else auto_probe,
+        config_path=config.path,
+    )

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from netdash.config import Config, ConfigError, default_config_path, load_config
+from netdash.cli.parser import build_parser
+from netdash.config import (
+    Config,
+    ConfigError,
+    Settings,
+    default_config_path,
+    load_config,
+    resolve_settings,
+)
 from tests.support import netns
 from tests.support.cli import run_cli
 
@@ -164,3 +172,69 @@ def test_cli_lan_precedence_file_environment_command_line(tmp_path: Path) -> Non
         f"netdash: error: {bad}:2: lan: 8.8.8.8 is not an address of this machine; netdash "
         "only probes its own addresses (see `ip addr`)\n"
     )
+
+
+def settings(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
+    """The Settings of ``netdash ARGV`` with ``environ`` as the whole environment."""
+    return resolve_settings(vars(build_parser().parse_args(argv)), environ or {})
+
+
+def test_settings_command_line_beats_environment_beats_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'interval = 5\nlan = "198.18.0.1"\nallow = ["22"]\nignore_interfaces = "docker0"\n'
+        "auto_probe = true\n",
+    )
+    env = {"NETDASH_INTERVAL": "3", "NETDASH_ALLOW": "sshd", "NETDASH_AUTO_PROBE": "0"}
+    resolved = settings(["--config", str(path)], env)
+    assert (resolved.command, resolved.interval, resolved.auto_probe) == (None, 3.0, False)
+    assert (resolved.lan, resolved.lan_source) == (("198.18.0.1",), f"{path}:2")
+    assert [r.spec for r in resolved.policy.rules] == ["22", "sshd"]
+    assert resolved.policy.ignore_interfaces == {"docker0"}
+    assert resolved.config_path == path
+    resolved = settings(
+        ["--config", str(path), "--interval", "1", "--auto-probe", "--lan", "2001:db8::1"], env
+    )
+    assert (resolved.interval, resolved.auto_probe) == (1.0, True)
+    assert (resolved.lan, resolved.lan_source) == (("2001:db8::1",), None)
+
+
+def test_settings_of_check_add_allow_rules_and_replace_ignored_interfaces(tmp_path: Path) -> None:
+    path = write(tmp_path, 'allow = ["22"]\nignore_interfaces = ["docker0"]\n')
+    argv = ["check", "--config", str(path), "--allow", "5353/udp", "--ignore-interface", "virbr0"]
+    resolved = settings([*argv, "--udp", "--probe", "--timeout", "2", "--json"])
+    assert [r.spec for r in resolved.policy.rules] == ["22", "5353/udp"]
+    assert resolved.policy.ignore_interfaces == {"virbr0"}
+    assert (resolved.udp, resolved.probe, resolved.timeout, resolved.output) == (
+        True,
+        True,
+        2.0,
+        "json",
+    )
+    assert settings(["check", "--config", str(path)]).policy.ignore_interfaces == {"docker0"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "output"),
+    [
+        (["list"], "table"),
+        (["list", "--format", "prometheus"], "prometheus"),
+        (["check"], "text"),
+        (["check", "--format", "json", "--json"], "json"),
+        (["who", "22"], "text"),
+        (["who", "22", "--json"], "json"),
+        (["free"], "text"),
+    ],
+)
+def test_settings_output_format(argv: list[str], output: str) -> None:
+    assert settings([*argv, "--config", os.devnull] if argv[0] != "free" else argv).output == output
+
+
+def test_settings_conflicting_outputs_and_free_reading_no_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--json and --format table ask for different outputs"):
+        settings(["list", "--json", "--format", "table"])
+    broken = write(tmp_path, "allow = [7]\n")
+    resolved = settings(["--config", str(broken), "free", "8000", "--count", "2"])
+    assert (resolved.command, resolved.port, resolved.count) == ("free", 8000, 2)
+    with pytest.raises(ConfigError, match=":1: allow:"):
+        settings(["--config", str(broken), "list"])

@@ -24,9 +24,9 @@ def modules_after(code: str, home: Path | None = None) -> set[str]:
 
 
 def test_list_json_imports_only_what_it_uses(tmp_path: Path) -> None:
-    """`netdash list --json` to a pipe, no config file: loads neither fix hints, the text or
-    Prometheus output, TOML, Rich, asyncio nor httpx. (Nor typing, today; not asserted, as a
-    dependency may import it.)"""
+    """`netdash list --json` to a pipe, no config file: loads its own command and the JSON
+    output (and the Assessment every output reads), but neither the other commands, fix
+    hints, the text table, Prometheus output, TOML, Rich, asyncio, httpx nor Textual."""
     loaded = modules_after(
         "import io, sys\n"
         "from netdash import cli\n"
@@ -36,8 +36,11 @@ def test_list_json_imports_only_what_it_uses(tmp_path: Path) -> None:
         "assert code == 0, code\n",
         home=tmp_path,
     )
-    assert "netdash.output.json" in loaded  # the check below is not vacuous
-    for module in ("netdash.output.text", "netdash.output.prom", "netdash.core.hints", "tomllib"):
+    for module in ("netdash.cli.commands.list", "netdash.output.json"):
+        assert module in loaded, module  # the checks below are not vacuous
+    commands = [f"netdash.cli.commands.{c}" for c in ("check", "who", "free", "dashboard")]
+    hints = "netdash.core.hints"
+    for module in (*commands, "netdash.output.text", "netdash.output.prom", hints, "tomllib"):
         assert module not in loaded, module
     for package in ("rich", "asyncio", "httpx", "textual"):
         assert not any(m == package or m.startswith(package + ".") for m in loaded), package

@@ -9,6 +9,7 @@ import pytest
 
 import netdash.tui.app
 from netdash import cli
+from netdash.cli.commands import dashboard
 from netdash.core.model import Interface, Snapshot
 from netdash.sources.processes import ProcessCache
 
@@ -43,7 +44,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[ProcessCache | None]:
         caches.append(cache)
         return snapshot(len(caches) - 1)
 
-    monkeypatch.setattr(cli, "collect_snapshot", collect)
+    monkeypatch.setattr(dashboard, "collect_snapshot", collect)
     monkeypatch.setattr(netdash.tui.app, "NetdashApp", FakeApp)
     return caches
 
@@ -59,7 +60,7 @@ def test_a_failed_first_read_is_left_to_the_dashboard(
     reads: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dashboard's own first poll reads again and, if that fails too, says why."""
-    real = cli.collect_snapshot
+    real = dashboard.collect_snapshot
     failures = [OSError("netlink refused")]
 
     def flaky(cache: ProcessCache | None = None) -> Snapshot:
@@ -67,6 +68,6 @@ def test_a_failed_first_read_is_left_to_the_dashboard(
             raise failures.pop()
         return real(cache)
 
-    monkeypatch.setattr(cli, "collect_snapshot", flaky)
+    monkeypatch.setattr(dashboard, "collect_snapshot", flaky)
     assert cli.main(["--config", "/dev/null"]) == 0
     assert FakeApp.seen["polls"] == [snapshot(0), snapshot(1), snapshot(2)]

@@ -1,0 +1,55 @@
+"""``netdash list``: this machine's listeners grouped by scope, as a table, JSON or
+Prometheus metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from netdash.cli.common import OutputError, console, json_text, probe, write
+from netdash.config import Settings
+from netdash.core.assess import Assessment
+from netdash.sources.snapshot import collect_snapshot
+
+__all__ = ["run"]
+
+
+def run(settings: Settings) -> int:
+    """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
+    exit code 0. Allow rules do not apply: the listing shows every exposure."""
+    snapshot = collect_snapshot()
+    lan = settings.lan_for(snapshot)
+    results = probe(snapshot, lan, settings.timeout) if settings.probe else None
+    assessment = Assessment(snapshot, results, udp=settings.udp)
+    if settings.exposed:
+        # The assessment of the listing shown: the exposed listeners only.
+        kept = tuple(a.listener for a in assessment.exposures)
+        assessment = Assessment(
+            dataclasses.replace(snapshot, listeners=kept), results, udp=settings.udp
+        )
+    if settings.output == "json":
+        from netdash.output.json import snapshot_to_json
+
+        document = snapshot_to_json(assessment, lan)
+        document["exposed_only"] = settings.exposed
+        write(json_text(document))
+    elif settings.output == "prometheus":
+        from netdash.output.prom import listing_metrics
+
+        write(listing_metrics(assessment))
+    else:
+        from netdash.output.text import print_table
+
+        try:
+            out = console()
+            if settings.exposed and not assessment.shown:
+                kinds = "TCP or UDP" if settings.udp else "TCP"
+                out.print(f"No exposed {kinds} listeners.", markup=False)
+            else:
+                print_table(assessment, lan, out)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+    return 0

@@ -1,0 +1,80 @@
+"""What the commands share: the errors :func:`netdash.cli.main` reports with exit code 2,
+writing to standard output, JSON text, Rich's console and probing a snapshot."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
+
+__all__ = ["OutputError", "UsageError", "console", "json_text", "probe", "write"]
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; reported in one line, exit code 2."""
+
+
+class OutputError(Exception):
+    """Standard output could not be written (a full disk, a closed file), or another runtime
+    failure with its own message; exit code 2."""
+
+
+def write(text: str) -> None:
+    """Write ``text`` to standard output and flush; a failed write is an :class:`OutputError`
+    (a reader that went away stays a ``BrokenPipeError``, for :func:`netdash.cli.main`)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def json_text(document: object) -> str:
+    """JSON for standard output: indented for a person at a terminal, compact (and several
+    times faster) for a pipe or a file."""
+    from netdash.output.json import json_text as encode
+
+    return encode(document, pretty=sys.stdout.isatty())
+
+
+def console() -> Console:
+    """Rich's console (imported here: JSON output needs none of it), except that a reader
+    that goes away (``netdash list | head``) is left to :func:`netdash.cli.main` instead of
+    Rich's own exit with status 1. Not a terminal: wide lines rather than wrapped cells, and
+    no colour (Rich's default there); NO_COLOR is honoured by Rich on a terminal too."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    width = None if sys.stdout.isatty() else 200
+    return _Console(highlight=False, width=width)
+
+
+def probe(
+    snapshot: Snapshot,
+    lan: Mapping[int, str],
+    timeout: float,
+    only: Sequence[Listener] | None = None,
+) -> dict[ListenerKey, list[ProbeResult]]:
+    """Probe the listeners of ``snapshot`` (or ``only`` these) via loopback and ``lan``, with
+    ``timeout`` seconds per connect and read and three times that in all; results grouped by
+    listener key."""
+    import asyncio
+
+    from netdash.core.addresses import own_addresses
+    from netdash.core.services import group_results
+    from netdash.probe.engine import ProbeLimits, probe_listeners
+
+    limits = ProbeLimits(connect_timeout=timeout, read_timeout=timeout, deadline=3 * timeout)
+    listeners = snapshot.listeners if only is None else tuple(only)
+    found = asyncio.run(probe_listeners(listeners, lan, own_addresses(snapshot.interfaces), limits))
+    return group_results(found)

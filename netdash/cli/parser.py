@@ -1,0 +1,306 @@
+"""The argument parser of ``netdash`` and its commands: arguments, their converters (each
+rejects a bad value with a message naming it) and the help text."""
+
+from __future__ import annotations
+
+import argparse
+
+from netdash import __version__
+from netdash.config import parse_interval
+from netdash.core.policy import AllowRule, parse_allow
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["build_parser"]
+
+EPILOG = """\
+examples:
+  netdash                       open the dashboard (p probes all, enter probes a row,
+                                r refreshes, u shows UDP, q quits)
+  netdash --auto-probe          ...and probe each new listener as it appears
+  netdash --interval 5          poll every 5 seconds
+  netdash list                  print listeners grouped by scope
+  netdash list --json --probe   JSON for scripts, with probe results
+  netdash list --udp            include UDP listeners
+  netdash check --allow sshd    exit 1 if anything but sshd is reachable from the network
+  netdash who 8000              who listens on port 8000, where, and how exposed
+  netdash free 8000             is 8000 free on every address? else suggest the next free
+
+commands: list, check, who, free (netdash COMMAND --help for each)
+settings: --config PATH, NETDASH_CONFIG, else config.toml in the user config directory
+(see README, "Configuration"); the command line beats the environment beats the file.
+"""
+
+LIST_EPILOG = """\
+examples:
+  netdash list                              a table per scope, most exposed first
+  netdash list --exposed                    only listeners reachable beyond loopback
+  netdash list --json --probe               JSON (schema/netdash-list.schema.json) with probes
+  netdash list --format prometheus          node_exporter textfile format
+  netdash list --probe --lan 192.168.1.100  probe this LAN address
+"""
+
+CHECK_EPILOG = """\
+exit status: 0 nothing exposed beyond what is allowed, 1 something is, 2 error.
+
+allow SPEC: 22 (port, TCP or UDP), 5353/udp (port/protocol), sshd (program name),
+192.168.1.100:8000 or [::]:8000 (bind address and port).
+
+examples:
+  netdash check                             fail on any listener bound beyond loopback
+  netdash check --probe                     ...and probe each to say which really answer
+  netdash check --allow 22 --allow 5353/udp --udp
+  netdash check --allow sshd --allow '[::]:8000'
+  netdash check --json                      findings as JSON (schema/netdash-check.schema.json)
+  netdash check --format prometheus > /var/lib/node_exporter/netdash.output.prom.tmp
+"""
+
+WHO_EPILOG = """\
+exit status: 0 something listens on PORT, 1 nothing does, 2 error.
+
+examples:
+  netdash who 8000              program, pid, addresses, scope and verdict, one line each
+  netdash who 5353              UDP listeners are included
+  netdash who 8000 --probe      ...with what answers via loopback and the LAN address
+  netdash who 8000 --json       the listeners as in `netdash list --json`
+"""
+
+FREE_EPILOG = """\
+PORT is tried by binding it on 127.0.0.1, ::1, 0.0.0.0 and :: (TCP) and releasing at once.
+exit status: 0 PORT is free (or, without PORT, a free port was found), 1 taken, 2 error.
+
+examples:
+  netdash free                  the first free one of 8000, 8080, 3000, 5000, 8001, ...
+  netdash free --count 3        three free ports, one per line
+  netdash free 8000             is 8000 free? if not, who holds it and the next free ports
+  PORT=$(netdash free) && uvicorn app:app --port "$PORT"
+"""
+
+
+def _interval(text: str) -> float:
+    try:
+        return parse_interval(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.05 <= value <= 30:
+        raise argparse.ArgumentTypeError("must be between 0.05 and 30 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is not between 1 and 65535")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return value
+
+
+def _allow(text: str) -> AllowRule:
+    try:
+        return parse_allow(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_lan(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--lan",
+        metavar="ADDRESS",
+        action="append",
+        default=default,
+        help="the address other devices use to reach this machine, replacing the detected one "
+        "of its family (detected: the address of the interface holding the default route, "
+        "else the first up non-loopback interface); must be one of this machine's addresses; "
+        "give it twice for IPv4 and IPv6",
+    )
+
+
+def _add_config(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="read settings from this TOML file instead of NETDASH_CONFIG or the default "
+        "(config.toml in the user config directory); --config /dev/null reads none",
+    )
+
+
+def _add_probe(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help=f"probe {what} via loopback and via the LAN address (GET /, no redirects)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=1.0,
+        metavar="SECONDS",
+        help="connect and read timeout per probe (default: 1)",
+    )
+
+
+def _subparser(
+    sub: Any, name: str, help_text: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``netdash`` and its commands (``list``, ``check``, ``who``,
+    ``free``)."""
+    parser = argparse.ArgumentParser(
+        prog="netdash",
+        description="See which local servers only this machine can reach (loopback) and "
+        "which every device on the network can reach (all-interfaces).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"netdash {__version__}")
+    parser.add_argument(
+        "--interval",
+        type=_interval,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between polls of the socket table (default: 2; config: interval)",
+    )
+    _add_lan(parser)
+    _add_config(parser)
+    parser.add_argument("--udp", action="store_true", help="start with UDP listeners shown (u)")
+    parser.add_argument(
+        "--auto-probe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="probe each listener that appears while the dashboard runs (default: off; "
+        "config: auto_probe)",
+    )
+    parser.add_argument(
+        "--bell", action="store_true", help="ring the terminal bell on a new exposure"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    listing = _subparser(
+        sub,
+        "list",
+        "print listeners grouped by scope, as a table, JSON or Prometheus metrics",
+        "Print this machine's TCP listeners grouped by scope.",
+        LIST_EPILOG,
+    )
+    listing.add_argument(
+        "--format",
+        choices=("table", "json", "prometheus"),
+        default=None,
+        help="table (default; plain text without colour when not a terminal or with "
+        "NO_COLOR), json (README, 'JSON'), or prometheus (node_exporter textfile format)",
+    )
+    listing.add_argument(
+        "--json", action="store_true", help="print JSON: the same as --format json"
+    )
+    listing.add_argument(
+        "--exposed",
+        action="store_true",
+        help="only listeners whose verdict is exposed or exposed-unverified",
+    )
+    _add_probe(listing, "every listener")
+    listing.add_argument(
+        "--udp",
+        action="store_true",
+        help="include UDP listeners (bound, unconnected sockets; never probed)",
+    )
+    _add_lan(listing, default=argparse.SUPPRESS)  # keep `netdash --lan X list` working
+    _add_config(listing, default=argparse.SUPPRESS)
+
+    check = _subparser(
+        sub,
+        "check",
+        "exit 1 when a listener is reachable beyond loopback and not allowed",
+        "Check that nothing listens beyond loopback except what is allowed; print each "
+        "finding with program, pid, address, port and how to bind it to loopback.",
+        CHECK_EPILOG,
+    )
+    check.add_argument(
+        "--allow",
+        metavar="SPEC",
+        type=_allow,
+        action="append",
+        default=[],
+        help="accept exposures matching SPEC (repeatable; adds to the config's allow rules)",
+    )
+    check.add_argument(
+        "--ignore-interface",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="an exposure reachable only through these interfaces is not a finding "
+        "(repeatable; replaces the config's ignore_interfaces)",
+    )
+    _add_probe(check, "every exposed listener")
+    check.add_argument("--udp", action="store_true", help="check UDP listeners too")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "prometheus"),
+        default=None,
+        help="text (default), json, or prometheus (node_exporter textfile format)",
+    )
+    check.add_argument("--json", action="store_true", help="the same as --format json")
+    _add_lan(check, default=argparse.SUPPRESS)
+    _add_config(check, default=argparse.SUPPRESS)
+
+    who = _subparser(
+        sub,
+        "who",
+        "who listens on a port: program, pid, addresses, scope, verdict",
+        "Say who listens on PORT (TCP and UDP), on which addresses, with scope and verdict.",
+        WHO_EPILOG,
+    )
+    who.add_argument("port", type=_port, metavar="PORT")
+    who.add_argument("--json", action="store_true", help="print JSON (listeners as in list)")
+    _add_probe(who, "the listeners on PORT")
+    _add_lan(who, default=argparse.SUPPRESS)
+    _add_config(who, default=argparse.SUPPRESS)
+
+    free = _subparser(
+        sub,
+        "free",
+        "is a TCP port free on every address? suggest free ones",
+        "Say whether a TCP port is free on 127.0.0.1, ::1, 0.0.0.0 and :: by binding it "
+        "and releasing it at once; suggest free ports.",
+        FREE_EPILOG,
+    )
+    free.add_argument("port", type=_port, metavar="PORT", nargs="?")
+    free.add_argument(
+        "--count",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="how many free ports to suggest (default: 1 without PORT, 3 when PORT is taken)",
+    )
+    return parser
