@@ -11,7 +11,7 @@ from rich.console import Console
 
 from netdash.core.model import Outcome, Via
 from netdash.probe.engine import ProbeLimits
-from netdash.tui import app as app_module
+from netdash.tui import probe_runner
 from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import InterfaceDiagram, ListenerTable
 from tests.support import netns
@@ -59,13 +59,13 @@ async def test_table_and_diagram_show_real_listeners_then_probe(
     if where != "thread (a small run)":
         app.CHILD_PROCESSES_FROM = 1  # the session's few servers make a small run
     spawned: list[bool] = []
-    real = app_module.probe_in_processes
+    real = probe_runner.probe_in_processes
 
     async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         spawned.append(True)
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "probe_in_processes", counted)
+    monkeypatch.setattr(probe_runner, "probe_in_processes", counted)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         table = app.query_one(ListenerTable)

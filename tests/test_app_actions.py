@@ -59,12 +59,12 @@ async def test_filter_toggles_and_sort() -> None:
         await pilot.press("6")
 
         await pilot.press("s")  # by port: flat, no scope headers
-        assert app.sort == "port"
+        assert app.view.sort == "port"
         assert not any(k.startswith("scope|") for k in table._order)
         ports = [table.rows_by_key[k].first.port for k in table._order]
         assert ports == sorted(ports)
         await pilot.press("s", "s")
-        assert app.sort == "scope" and table._order[0].startswith("scope|")
+        assert app.view.sort == "scope" and table._order[0].startswith("scope|")
     for s in (exposed, local, v6):
         s.close()
 
@@ -126,7 +126,7 @@ async def test_kill_asks_then_stops_a_real_process_and_cancel_does_not() -> None
 async def test_kill_refuses_a_reused_pid() -> None:
     """The pid's create time must match: a different process with that pid is not signalled."""
     from netdash.core.model import Process
-    from netdash.tui.app import send_signal
+    from netdash.tui.process_control import send_signal
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

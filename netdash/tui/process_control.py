@@ -1,0 +1,98 @@
+"""Stopping the process behind a row: what to ask, sending the signal only to the same
+process (pid and create time), and waiting for it to end before offering SIGKILL.
+
+No Textual here; the app asks the questions and reports the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import psutil
+
+from netdash.core.model import Process
+from netdash.core.services import ServiceRow, row_processes
+from netdash.core.text import clean
+
+__all__ = ["GRACE", "StopRequest", "alive", "escalation_question", "send_signal", "stop_request"]
+
+GRACE = 2.0
+"""Seconds a signalled process has to end before the outcome says it is still running."""
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """Stopping a row: ``target`` (its first process with a pid, the leader), the ``port``
+    it listens on and the ``question`` to confirm."""
+
+    target: Process
+    port: int
+    question: str
+
+
+def stop_request(row: ServiceRow) -> StopRequest | str:
+    """What stopping ``row`` means, or why it cannot be stopped (its owner is unknown)."""
+    with_pid = [p for p in row_processes(row) if p.pid is not None]
+    if not with_pid:
+        return "The owner of this socket is unknown; run netdash as root to stop it."
+    target = with_pid[0]
+    name = clean(target.name, 40) or "?"
+    workers = len(with_pid) - 1
+    family = f" and its {workers} worker{'s' if workers > 1 else ''}" if workers else ""
+    question = (
+        f"Stop {name} (pid {target.pid}){family}, listening on port {row.first.port}?\n"
+        "netdash sends SIGTERM; if it is still running after 2 s it offers SIGKILL."
+    )
+    return StopRequest(target, row.first.port, question)
+
+
+def escalation_question(target: Process) -> str:
+    """The question after SIGTERM did not end ``target`` within :data:`GRACE`."""
+    return f"pid {target.pid} is still running 2 s after SIGTERM. Send SIGKILL?"
+
+
+def send_signal(target: Process, signum: int) -> str | None:
+    """Signal ``target`` if its pid still names the same process (create time); returns a
+    message for the user when it did not happen, ``None`` on success."""
+    assert target.pid is not None
+    try:
+        proc = psutil.Process(target.pid)
+        if target.create_time is not None and proc.create_time() != target.create_time:
+            return f"pid {target.pid} now belongs to another process; nothing was signalled."
+        proc.send_signal(signum)
+    except psutil.NoSuchProcess:
+        return f"pid {target.pid} has already exited."
+    except psutil.AccessDenied:
+        return (
+            f"Not allowed to signal pid {target.pid} ({clean(target.user, 30) or 'another user'}"
+            "'s process); run netdash as that user or root."
+        )
+    return None
+
+
+def alive(target: Process) -> bool:
+    """Whether ``target`` still runs: its pid exists, is no zombie and, when its create time
+    is known, names the same process."""
+    assert target.pid is not None
+    try:
+        proc = psutil.Process(target.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return target.create_time is None or proc.create_time() == target.create_time
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def signal_and_wait(target: Process, signum: int, step: float = 0.1) -> str | bool:
+    """Send ``signum`` to ``target`` (:func:`send_signal`) and check every ``step`` seconds,
+    for :data:`GRACE` seconds, whether it ended. Returns the reason when nothing was
+    signalled, else whether the process ended."""
+    problem = send_signal(target, signum)
+    if problem:
+        return problem
+    for _ in range(round(GRACE / step)):
+        await asyncio.sleep(step)
+        if not alive(target):
+            return True
+    return False

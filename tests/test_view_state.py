@@ -1,0 +1,58 @@
+"""Unit tests for the dashboard's view state (``netdash.tui.state``): the filter and the
+toggles pick listeners from an Assessment; pure, no Textual app, no sockets."""
+
+from __future__ import annotations
+
+from netdash.core.assess import Assessment
+from netdash.tui.state import SORTS, ViewState, matches
+from tests.support.fixed import SNAPSHOT
+
+
+def ports(view: ViewState, udp: bool = False) -> list[int]:
+    return [li.port for li in view.shown(Assessment(SNAPSHOT, udp=udp))]
+
+
+def test_default_view_shows_every_tcp_listener_in_snapshot_order() -> None:
+    tcp = [li.port for li in SNAPSHOT.listeners if li.protocol == "tcp"]
+    assert ports(ViewState()) == tcp
+    assert 5353 not in tcp and 5353 in ports(ViewState(udp=True), udp=True)
+
+
+def test_filter_matches_port_address_process_command_line_pid_and_user() -> None:
+    assert ports(ViewState(filter_text="8000")) == [8000]
+    assert set(ports(ViewState(filter_text="GUNICORN"))) == {5000}  # case-insensitive name
+    assert set(ports(ViewState(filter_text="vite"))) == {5173}  # command line
+    assert set(ports(ViewState(filter_text="4242"))) == {8000}  # pid
+    assert set(ports(ViewState(filter_text="postgres"))) == {5432}  # user, owner unknown
+    assert ports(ViewState(filter_text="no such thing")) == []
+    uvicorn = next(li for li in SNAPSHOT.listeners if li.port == 8000)
+    assert matches(uvicorn, "0.0.0.0") and not matches(uvicorn, "::1")
+
+
+def test_exposed_only_and_ipv6_toggles_narrow_the_view() -> None:
+    assessment = Assessment(SNAPSHOT)
+    exposed = ViewState(exposed_only=True).shown(assessment)
+    assert exposed and all(assessment.of(li).exposed for li in exposed)
+    assert 5000 not in [li.port for li in exposed]  # loopback only
+    assert all(li.family == 4 for li in ViewState(show_ipv6=False).shown(assessment))
+    assert 5173 not in ports(ViewState(show_ipv6=False))  # ::1 only
+
+
+def test_sort_cycles_and_a_clicked_column_sorts_by_itself_or_scope() -> None:
+    view = ViewState()
+    seen = []
+    for _ in SORTS:
+        view.cycle_sort()
+        seen.append(view.sort)
+    assert seen == ["port", "process", "scope"]
+    view.sort_by_column("process")
+    assert view.sort == "process"
+    view.sort_by_column("address")
+    assert view.sort == "scope"
+
+
+def test_describe_names_only_the_narrowed_views() -> None:
+    assert ViewState().describe() == ""
+    assert ViewState(paused=True, udp=True).describe() == ""  # said elsewhere in the header
+    view = ViewState(filter_text="80", exposed_only=True, show_ipv6=False, sort="port")
+    assert view.describe() == "filter '80' · exposed only · IPv6 hidden · sorted by port"
