@@ -1,44 +1,43 @@
-"""Test set-up: the whole session runs inside a private network namespace.
+"""Shared by every test directory, and needs no root: nothing here enters a namespace.
 
-Before any test (and before any thread exists) the pytest process enters a fresh network
-namespace (tests/support/netns.py): loopback up, a veth "LAN" with 198.18.0.1 and 2001:db8::1.
-Every socket a test opens or probes lives there; nothing else on the machine is visible or
-contacted. Where that is impossible (not root, not Linux) tests marked ``netns`` skip with the
-reason — and under ``NETDASH_CI=1`` (set by .ci/run) a skip is a failure.
+tests/unit/ holds pure tests and runs anywhere (`pytest tests/unit`, no root). Tests that open,
+probe or list sockets live in tests/system/ and tests/tui/; their conftest.py moves the pytest
+process into a private network namespace (tests/support/netns.py): loopback up, a veth "LAN"
+with 198.18.0.1 and 2001:db8::1. Every socket such a test opens or probes lives there; nothing
+else on the machine is visible or contacted. Where that is impossible (not root, not Linux)
+tests marked ``netns`` skip with the reason — and under ``NETDASH_CI=1`` (set by .ci/run) a
+skip is a failure (tests/support/ci.py).
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.support import netns
+# Helpers in tests/support assert too: rewrite them as pytest rewrites test modules.
+pytest.register_assert_rewrite("tests.support")
 
-_REASON: dict[str, str | None] = {"netns": None}
+from tests.support import netns  # noqa: E402
+from tests.support.ci import require  # noqa: E402
+from tests.support.hostile import hostile_process  # noqa: E402, F401 (a fixture: system and tui)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    _REASON["netns"] = netns.enter()
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the test with ``reason`` unless ``condition``; under NETDASH_CI=1, fail instead."""
-    if condition:
-        return
-    if os.environ.get("NETDASH_CI") == "1":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+def _missing() -> str | None:
+    """Why the private namespace is not there, or ``None`` when it is."""
+    if netns.entered():
+        return None
+    return netns.reason() or "not entered: only tests/system and tests/tui enter it"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("netns") is not None:
-        reason = _REASON["netns"]
+        reason = _missing()
         require(reason is None, f"needs a private network namespace: {reason}")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    reason = _REASON["netns"]
+def pytest_report_collectionfinish(config: pytest.Config) -> str:
+    # After collection: tests/system/conftest.py and tests/tui/conftest.py, which enter the
+    # namespace, are loaded while their directories are collected.
+    reason = _missing()
     if reason is None:
         return f"network: private namespace (LAN {netns.LAN_V4}, {netns.LAN_V6})"
     return f"network: NO private namespace ({reason}); socket tests will skip"
@@ -52,7 +51,7 @@ def servers():  # type: ignore[no-untyped-def]
     ``http_any6`` (::), ``http_lan`` (198.18.0.1), ``silent`` (127.0.0.1, accepts and never
     answers), ``greeter`` (0.0.0.0, sends an SSH greeting).
     """
-    require(_REASON["netns"] is None, f"needs a private network namespace: {_REASON['netns']}")
+    require(_missing() is None, f"needs a private network namespace: {_missing()}")
     from tests.support import servers as s
 
     started: dict[str, s.Running] = {}

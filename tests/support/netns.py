@@ -72,3 +72,8 @@ def _enter() -> str | None:
 
 def entered() -> bool:
     return bool(_state["entered"])
+
+
+def reason() -> str | None:
+    """Why ``enter()`` failed, or ``None`` (entered, or not tried yet)."""
+    return _state["reason"]

@@ -10,7 +10,7 @@ from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import ListenerTable
 from netdash.tui.widgets.screens import DetailsScreen
 from tests.support.fixed import SNAPSHOT, TAKEN_AT
-from tests.test_app import as_text, wait_until
+from tests.support.pilot import as_text, wait_until
 
 
 def _fix_lines(text: str) -> set[str]:

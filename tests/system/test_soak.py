@@ -19,8 +19,8 @@ import pytest
 
 from netdash.probe.engine import ProbeLimits
 from netdash.tui.app import NetdashApp
-from tests.test_app import wait_until
-from tests.test_ss_agreement import ss_listeners
+from tests.support.pilot import wait_until
+from tests.support.ss import ss_listeners
 
 pytestmark = pytest.mark.netns
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,7 @@ from netdash.config import (
     load_config,
     resolve_settings,
 )
-from tests.support import netns
-from tests.support.cli import run_cli
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return path
+from tests.support.config import write
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -130,48 +121,6 @@ def test_missing_named_file_is_an_error_but_missing_default_is_not(tmp_path: Pat
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml", environ={})
     assert load_config(environ={"XDG_CONFIG_HOME": str(tmp_path)}) == Config(sources={})
-
-
-@pytest.mark.parametrize("command", [[], ["list"], ["check"], ["who", "22"]])
-def test_cli_broken_config_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
-    path = write(tmp_path, 'interval = 5\nallow = ["22", 7]\n')
-    result = run_cli(*command, "--config", str(path))
-    assert result.returncode == 2
-    assert (
-        result.stderr
-        == f'netdash: error: {path}:2: allow: must be a rule such as "22" or a list of them\n'
-    )
-    result = run_cli(*command, NETDASH_CONFIG=str(path))
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"netdash: error: {path}:2: allow:")
-
-
-@pytest.mark.netns
-def test_cli_lan_precedence_file_environment_command_line(tmp_path: Path) -> None:
-    extra = ["198.18.0.2", "198.18.0.3"]
-    for address in extra:
-        subprocess.run(["ip", "addr", "add", f"{address}/24", "dev", "v0"], check=True)
-    try:
-        path = write(tmp_path, f'lan = "{extra[0]}"\n')
-
-        def lan(*args: str, **env: str) -> list[str]:
-            result = run_cli("list", "--json", "--config", str(path), *args, **env)
-            assert result.returncode == 0, result.stderr
-            return list(json.loads(result.stdout)["lan_addresses"])
-
-        assert lan() == [extra[0], netns.LAN_V6]
-        assert lan(NETDASH_LAN=extra[1]) == [extra[1], netns.LAN_V6]
-        assert lan("--lan", netns.LAN_V4, NETDASH_LAN=extra[1]) == [netns.LAN_V4, netns.LAN_V6]
-    finally:
-        for address in extra:
-            subprocess.run(["ip", "addr", "del", f"{address}/24", "dev", "v0"], check=True)
-    bad = write(tmp_path, 'interval = 3\nlan = "8.8.8.8"\n')
-    result = run_cli("list", "--config", str(bad))
-    assert result.returncode == 2
-    assert result.stderr == (
-        f"netdash: error: {bad}:2: lan: 8.8.8.8 is not an address of this machine; netdash "
-        "only probes its own addresses (see `ip addr`)\n"
-    )
 
 
 def settings(argv: list[str], environ: dict[str, str] | None = None) -> Settings:

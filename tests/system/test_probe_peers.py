@@ -8,9 +8,8 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,59 +23,13 @@ from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.probe.identify import FollowUp, Identification
 from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
-from tests.support.servers import close_listening, free_port, start_uvicorn, wait_listening
+from tests.support.peers import Handler, http_answer, raw_server, read_request
+from tests.support.servers import free_port, start_uvicorn, wait_listening
 
 pytestmark = pytest.mark.netns
 
 LAN = {4: netns.LAN_V4, 6: netns.LAN_V6}
 LIMITS = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
-
-Handler = Callable[[socket.socket], None]
-
-
-@contextlib.contextmanager
-def raw_server(handler: Handler, address: str = "0.0.0.0") -> Iterator[int]:
-    """A TCP server on ``address`` that runs ``handler`` on each accepted connection."""
-    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((address, 0))
-    sock.listen(64)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=_run, args=(handler, conn), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        close_listening(sock)
-
-
-def _run(handler: Handler, conn: socket.socket) -> None:
-    with contextlib.suppress(OSError), conn:
-        handler(conn)
-
-
-def read_request(conn: socket.socket) -> bytes:
-    conn.settimeout(3)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def http_answer(status: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items())]
-    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-    return "\r\n".join(lines).encode() + body
 
 
 async def probe(port: int, address: str = "0.0.0.0") -> list[ProbeResult]:

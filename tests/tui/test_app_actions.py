@@ -13,8 +13,8 @@ from netdash.probe.engine import ProbeLimits
 from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import ListenerTable
 from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen
+from tests.support.pilot import as_text, key_for, wait_until
 from tests.support.servers import bound_socket, start_http_server, wait_listening
-from tests.test_app import as_text, key_for, wait_until
 
 pytestmark = pytest.mark.netns
 

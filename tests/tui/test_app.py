@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import sys
-import time
 
 import pytest
-from rich.console import Console
 
 from netdash.core.model import Outcome, Via
 from netdash.probe.engine import ProbeLimits
@@ -15,36 +12,12 @@ from netdash.tui import probe_runner
 from netdash.tui.app import NetdashApp
 from netdash.tui.widgets import InterfaceDiagram, ListenerTable
 from tests.support import netns
+from tests.support.pilot import as_text, key_for, row_text, wait_until
 from tests.support.servers import Running, bound_socket
 
 pytestmark = pytest.mark.netns
 
 FAST = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
-
-
-def as_text(renderable: object, width: int = 200) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(renderable)
-    return console.file.getvalue()  # type: ignore[attr-defined]
-
-
-def row_text(table: ListenerTable, key: str) -> list[str]:
-    return [cell.plain for cell in table.get_row(key)]
-
-
-def key_for(table: ListenerTable, address: str, port: int) -> str | None:
-    """The row key of the service row holding the listener on (address, port)."""
-    for key, row in table.rows_by_key.items():
-        if any(li.address == address and li.port == port for li in row.listeners):
-            return key
-    return None
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize(

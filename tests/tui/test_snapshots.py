@@ -1,7 +1,7 @@
 """SVG snapshot tests of the main screen on frozen data (pytest-textual-snapshot).
 
-Update after an intended UI change with ``pytest tests/test_snapshots.py --snapshot-update``
-and look at the SVGs in tests/__snapshots__/.
+Update after an intended UI change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the SVGs in tests/tui/__snapshots__/.
 """
 
 from __future__ import annotations
