@@ -207,9 +207,9 @@ class EncodedStrings(dict[str, str]):
 def compact_json(document: object, end: str = "") -> str:
     """Exactly ``json.dumps(document, separators=(",", ":")) + end``, faster when strings repeat:
     CPython's C encoder (``json.encoder.c_make_encoder``, what ``json.dumps`` itself uses)
-    with :class:`EncodedStrings` as its string encoder. A 1,000-listener listing whose
-    holders have long command lines (3.8 MB, bench "medium") takes 6 ms instead of 27 ms.
-    Falls back to ``json.dumps`` where the C encoder is missing (PyPy)."""
+    with :class:`EncodedStrings` as its string encoder, so a command line repeated in every
+    listener its process holds is escaped once (bench/RESULTS.md). Falls back to
+    ``json.dumps`` where the C encoder is missing (PyPy)."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return json.dumps(document, separators=(",", ":")) + end

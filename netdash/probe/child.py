@@ -1,13 +1,13 @@
 """Probing in child processes.
 
-A probe run over hundreds of listeners is CPU work in Python (httpx, asyncio): about 2 ms of
-CPU per target. In the dashboard's process it competes with drawing and key presses for the
-GIL; on one core it is also bounded by that core. :func:`probe_in_processes` runs
+A probe run over hundreds of listeners is CPU work in Python (httpx, asyncio); in the
+dashboard's process it would compete with drawing and key presses for the GIL and one core.
+:func:`probe_in_processes` runs
 :func:`netdash.probe.engine.probe_listeners` in one or more children (``python -m
 netdash.probe.child``, this same interpreter and netdash) and streams their results back.
 
 The children inherit this process's network namespace and environment; they probe exactly the
-targets :func:`netdash.core.addresses.probe_targets` gives, with the same safety rules (own
+targets :func:`netdash.core.lan.probe_targets` gives, with the same safety rules (own
 addresses only, ``GET /`` only, no redirects, no proxies). A child stops when its stdin
 closes, so it never outlives the run: cancelling the run, quitting, or the parent dying all
 end it.

@@ -210,9 +210,8 @@ class InterfaceDiagram(Widget):
     columns stay readable and the parent container scrolls horizontally.
 
     The diagram is rendered once per content and width and kept as lines (Textual's line
-    API): at 1,000 listeners one render of the Rich panel takes ~0.3 s, and a ``Static``
-    renders it again on every relayout of the screen (a header growing by one character),
-    which stalled key presses while probing (bench/RESULTS.md)."""
+    API), so a relayout of the screen does not render the Rich panel again (the cost is in
+    bench/RESULTS.md)."""
 
     _signature: object = None
 

@@ -86,9 +86,8 @@ class ListenerTable(DataTable[Text]):
         """Update one cell if it changed, widening its column only when the cell is wider.
 
         Textual's ``update_cell(update_width=True)`` re-measures every cell of the column when
-        the new cell is narrower than the column: over a 1,000-row table, with results
-        arriving for hundreds of rows, that took 1.5 s per batch (bench/RESULTS.md). A column
-        keeps its width until the table is next rebuilt."""
+        the new cell is narrower (costly on large tables while results arrive; measured in
+        bench/RESULTS.md). A column keeps its width until the table is next rebuilt."""
         if self.get_cell(key, column) == cell:
             return
         wider = "\n" in cell.plain or cell.cell_len > self.columns[ColumnKey(column)].content_width
@@ -188,8 +187,8 @@ class ListenerTable(DataTable[Text]):
     async def _on_idle(self, event: events.Idle) -> None:
         """Work around stale lines in Textual 8's DataTable: lines drawn between ``add_row``
         and the idle pass that measures column widths stay cached with the old widths (its
-        line caches are cleared there only for auto-height rows). Seen in tmux as a header row
-        cut to ``ALL-INT`` that never redrew while nothing else changed."""
+        line caches are cleared there only for auto-height rows): when a width changed, the
+        caches are cleared and the table redrawn."""
         widths = [column.content_width for column in self.columns.values()]
         await super()._on_idle(event)
         if widths != [column.content_width for column in self.columns.values()]:
