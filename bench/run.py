@@ -8,11 +8,21 @@ namespace's test LAN address (198.18.0.1, 2001:db8::1) are ever contacted.
     python -m bench.run                      # all scales, 5 repeats, 60 s idle windows
     python -m bench.run --scales small --idle 10 --repeat 3 --no-probe   # quick look
     python -m bench.run --scales medium,large --no-tui --no-probe        # netdash list only
+    python -m bench.run --baseline /path/to/old/checkout   # and an older tree, same run
 
 Prints a Markdown table per part and every target of issue 7 as met / NOT MET; ``--json``
 writes the raw figures. Timings are medians of ``--repeat`` runs, commands interleaved so
 background load hits them alike. netdash's modules are compiled first, as ``pip install``
 does (``--from-source``: the earlier sessions' condition).
+
+``--baseline PATH`` measures a second netdash source tree (a git worktree of an older commit)
+in the same run, interleaved with this one (issue 12: "no figure more than 10 % worse"):
+``netdash list --json --udp`` beside ss and lsof, the dashboard idle in a second tmux window
+over the same seconds, the first frame at small, and the probe (``bench/probe_tree.py`` in a
+subprocess per tree). The baseline's ``netdash`` package is copied to a temporary directory
+and compiled there (as this tree's is in place), so its checkout is only read; every netdash
+this suite starts runs with its tree as working directory and ``PYTHONPATH``, so an editable
+install elsewhere cannot stand in for either (checked at start).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -29,13 +40,56 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import layout, probe_tree
 from tests.support import netns
 
 ROOT = Path(__file__).resolve().parent.parent
 Figures = dict[str, Any]
+BASE = "netdash (baseline)"  # the --baseline tree's name in the figures
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A netdash source tree to measure: started with ``path`` as working directory and as
+    ``PYTHONPATH`` (``python -m`` puts the working directory first on ``sys.path``).
+    ``source`` is where it came from (the baseline is measured from a copy)."""
+
+    name: str  # "netdash" (this tree) or "netdash (baseline)"
+    path: Path
+    source: Path
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, PYTHONPATH=str(self.path))
+
+    def shell(self, command: str) -> str:
+        """``command`` for a shell (a tmux window), with this tree's environment."""
+        return f"env PYTHONPATH={shlex.quote(str(self.path))} {command}"
+
+    def label(self, what: str) -> str:
+        """``what`` as this tree's figure is named: unchanged for this tree."""
+        return what if self.path == ROOT else f"{what} (baseline)"
+
+    def netdash_file(self) -> Path:
+        """Where ``import netdash`` resolves for this tree (checked once at start)."""
+        out = subprocess.run(
+            [sys.executable, "-c", "import netdash; print(netdash.__file__)"],
+            env=self.env(),
+            cwd=self.path,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return Path(out.stdout.strip()).resolve()
+
+
+def interleaved(items: Sequence[Any], i: int) -> list[Any]:
+    """``items`` in order on even rounds, reversed on odd ones: neither tree always goes
+    first (right after ss, lsof or the other tree)."""
+    return list(items) if i % 2 == 0 else list(reversed(items))
 
 
 def _median(values: Sequence[float]) -> float:
@@ -46,9 +100,10 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _collect_and_classify(cache: Any) -> int:
-    from netdash.core.addresses import listener_reach, scope_of
-    from netdash.core.lan import choose_lan
-    from netdash.sources.snapshot import collect_snapshot
+    collect_snapshot = layout.find("collect_snapshot")
+    choose_lan = layout.find("choose_lan")
+    scope_of = layout.find("scope_of")
+    listener_reach = layout.find("listener_reach")
 
     snapshot = collect_snapshot(cache)
     choose_lan(snapshot)
@@ -60,7 +115,7 @@ def _collect_and_classify(cache: Any) -> int:
 
 def in_process(repeat: int) -> Figures:
     """collect + classify: a first poll (fresh caches) and steady-state polls (one cache)."""
-    from netdash.sources.processes import ProcessCache
+    ProcessCache = layout.find("ProcessCache")
 
     def timed(call: Callable[[], int]) -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -80,10 +135,12 @@ def in_process(repeat: int) -> Figures:
     }
 
 
-def _run(argv: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s) of one command, output discarded (``wait4`` on the command)."""
+def _run(argv: list[str], tree: Tree | None = None) -> tuple[float, float]:
+    """(wall s, CPU s) of one command, output discarded (``wait4`` on the command); a
+    netdash command runs in ``tree``'s directory and environment."""
+    where: dict[str, Any] = {"env": tree.env(), "cwd": tree.path} if tree else {}
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **where)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -92,40 +149,52 @@ def _run(argv: list[str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_kib(argv: list[str]) -> int:
+def _peak_rss_kib(argv: list[str], tree: Tree | None = None) -> int:
     """Peak RSS of ``argv`` in KiB, from one more run under ``/usr/bin/time -f %M`` (0
     without it): the kernel counts a child's RSS from before its ``exec`` (this benchmark's
     own, ~50 MB) in ``ru_maxrss``, while GNU time's child is forked from a small process."""
     if not Path("/usr/bin/time").exists():
         return 0
+    where: dict[str, Any] = {"env": tree.env(), "cwd": tree.path} if tree else {}
     with tempfile.NamedTemporaryFile("r") as out:
         subprocess.run(
             ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **where,
         )
         text = out.read().strip().splitlines()
     return int(text[-1]) if text and text[-1].isdigit() else 0
 
 
+LIST = "netdash list --json --udp"
 COMMANDS: dict[str, list[str]] = {
-    "netdash list --json --udp": [sys.executable, "-m", "netdash", "list", "--json", "--udp"],
+    LIST: [sys.executable, "-m", "netdash", "list", "--json", "--udp"],
     "ss -tulnp": ["ss", "-tulnp"],
     "lsof -nP -iTCP -sTCP:LISTEN": ["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"],
 }
+BASE_LIST = f"{LIST} (baseline)"
 
 
-def commands(repeat: int) -> Figures:
-    """Each command ``repeat`` times, interleaved; medians of wall and CPU."""
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in COMMANDS}
-    for _ in range(repeat):
-        for name, argv in COMMANDS.items():
-            runs[name].append(_run(argv))
+def commands(repeat: int, trees: Sequence[Tree]) -> Figures:
+    """Each command ``repeat`` times, interleaved (``netdash list`` once per tree, the trees'
+    order alternating); medians of wall and CPU."""
+    argvs: dict[str, tuple[list[str], Tree | None]] = {}
+    for tree in trees:
+        argvs[tree.label(LIST)] = (COMMANDS[LIST], tree)
+    for name, argv in COMMANDS.items():
+        if name != LIST:
+            argvs[name] = (argv, None)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in argvs}
+    for i in range(repeat):
+        netdash = interleaved([tree.label(LIST) for tree in trees], i)
+        for name in netdash + [n for n in argvs if n not in netdash]:
+            runs[name].append(_run(*argvs[name]))
     return {
         name: {
             "wall": _median([r[0] for r in rs]),
             "cpu": _median([r[1] for r in rs]),
-            "maxrss_mb": _peak_rss_kib(COMMANDS[name]) / 1024,
+            "maxrss_mb": _peak_rss_kib(*argvs[name]) / 1024,
         }
         for name, rs in runs.items()
     }
@@ -150,9 +219,11 @@ class Tmux:
         )
         return out.stdout
 
-    def start(self, window: str, command: str) -> int:
-        """Run ``command`` in a new 120×40 window; returns its pid (the pane's process)."""
-        self._tmux("new-window", "-d", "-t", "base", "-n", window, f"exec {command}")
+    def start(self, window: str, command: str, cwd: Path | None = None) -> int:
+        """Run ``command`` in a new 120×40 window (in ``cwd``); returns its pid (the pane's
+        process)."""
+        where = ["-c", str(cwd)] if cwd else []
+        self._tmux("new-window", "-d", *where, "-t", "base", "-n", window, f"exec {command}")
         pid = self._tmux("display-message", "-p", "-t", f"base:{window}", "#{pane_pid}")
         return int(pid.strip())
 
@@ -218,46 +289,57 @@ def idle_cpu(tmux: Tmux, pids: dict[str, int], seconds: float) -> Figures:
     }
 
 
-def tui_idle(tmux: Tmux, interval: float | None, seconds: float, htop: bool) -> Figures:
-    """netdash (and htop -d 10, and a bare Textual app: Textual's own idle cost) idle side by
-    side; warm-up of 5 s after the first frame."""
+def tui_idle(
+    tmux: Tmux, interval: float | None, seconds: float, htop: bool, trees: Sequence[Tree]
+) -> Figures:
+    """netdash (and htop -d 10, and a bare Textual app: Textual's own idle cost; and the
+    baseline tree's netdash) idle side by side; warm-up of 5 s after the first frame."""
     window = f"nd{time.monotonic_ns()}"
     option = f" --interval {interval:g}" if interval else ""
-    pids = {"netdash": tmux.start(window, NETDASH + option)}
+    windows = {tree.name: f"{window}{'b' * i}" for i, tree in enumerate(trees)}
+    pids = {
+        tree.name: tmux.start(windows[tree.name], tree.shell(NETDASH + option), tree.path)
+        for tree in trees
+    }
     try:
         if htop:
             pids["htop -d 10"] = tmux.start(window + "h", "htop -d 10")
             pids["bare Textual app"] = tmux.start(
                 window + "t", f"{sys.executable} -m bench.textual_floor"
             )
-        first = wait_for_data(tmux, window)
+        first = {tree.name: wait_for_data(tmux, windows[tree.name]) for tree in trees}
         time.sleep(5.0)
         figures = idle_cpu(tmux, pids, seconds)
-        figures["first_frame_s"] = first
+        figures["first_frame_s"] = first[trees[0].name]
+        if len(trees) > 1:
+            figures["first_frame_baseline_s"] = first[trees[1].name]
         return figures
     finally:
-        tmux.kill(window)
+        for name in windows.values():
+            tmux.kill(name)
         tmux.kill(window + "h")
         tmux.kill(window + "t")
 
 
-def first_frame_tmux(tmux: Tmux, repeat: int) -> float:
-    """Median seconds from starting ``netdash`` in a tmux window to a frame showing data."""
-    times = []
+def first_frame_tmux(tmux: Tmux, repeat: int, trees: Sequence[Tree]) -> dict[str, float]:
+    """Median seconds from starting ``netdash`` in a tmux window to a frame showing data, per
+    tree (by name; the trees take turns, their order alternating)."""
+    times: dict[str, list[float]] = {tree.name: [] for tree in trees}
     for i in range(repeat):
-        window = f"ff{i}"
-        tmux.start(window, NETDASH)
-        try:
-            times.append(wait_for_data(tmux, window))
-        finally:
-            tmux.kill(window)
-    return _median(times)
+        for j, tree in enumerate(interleaved(trees, i)):
+            window = f"ff{i}-{j}"
+            tmux.start(window, tree.shell(NETDASH), tree.path)
+            try:
+                times[tree.name].append(wait_for_data(tmux, window))
+            finally:
+                tmux.kill(window)
+    return {name: _median(ts) for name, ts in times.items()}
 
 
 def first_frame_pilot(repeat: int) -> float:
     """Median seconds from ``run_test`` to a table with rows (in-process, imports done)."""
-    from netdash.tui.app import NetdashApp
-    from netdash.tui.widgets import ListenerTable
+    NetdashApp = layout.find("NetdashApp")
+    ListenerTable = layout.find("ListenerTable")
 
     async def once() -> float:
         app = NetdashApp()
@@ -276,42 +358,36 @@ def first_frame_pilot(repeat: int) -> float:
 def probe_throughput(repeat: int) -> Figures:
     """Wall time of probing every TCP listener (loopback and LAN targets, default limits: 1 s
     connect and read timeouts), two ways: ``probe_listeners`` in this process (one core), and
-    ``probe_in_processes`` (child processes, what the TUI does)."""
-    from netdash.core.addresses import own_addresses
-    from netdash.core.lan import choose_lan
-    from netdash.probe.child import default_processes, probe_in_processes
-    from netdash.probe.engine import ProbeLimits, probe_listeners
-    from netdash.sources.snapshot import collect_snapshot
+    ``probe_in_processes`` (child processes, what the TUI does). See ``bench/probe_tree.py``."""
+    return probe_tree.measure(repeat, {netns.LAN_V4, netns.LAN_V6})
 
-    snapshot = collect_snapshot()
-    lan = choose_lan(snapshot)
-    own = own_addresses(snapshot.interfaces)
-    assert set(lan.values()) <= {netns.LAN_V4, netns.LAN_V6}, lan  # never beyond the namespace
-    limits = ProbeLimits(connect_timeout=1.0, read_timeout=1.0)
-    walls: list[float] = []
-    child_walls: list[float] = []
-    outcomes: dict[str, int] = {}
-    for _ in range(repeat):
-        start = time.perf_counter()
-        results = asyncio.run(probe_listeners(snapshot.listeners, lan, own, limits))
-        walls.append(time.perf_counter() - start)
-        outcomes = {}
-        for r in results:
-            key = f"{r.via.value}:{r.outcome.value}"
-            outcomes[key] = outcomes.get(key, 0) + 1
-        start = time.perf_counter()
-        in_children = asyncio.run(probe_in_processes(snapshot.listeners, lan, own, limits))
-        child_walls.append(time.perf_counter() - start)
-        assert len(in_children) == len(results)
-    tcp = sum(1 for li in snapshot.listeners if li.protocol == "tcp")
-    return {
-        "listeners": tcp,
-        "targets": len(results),
-        "wall": _median(walls),
-        "wall_processes": _median(child_walls),
-        "processes": default_processes(len(results)),
-        "outcomes": outcomes,
-    }
+
+def probe_throughput_trees(repeat: int, trees: Sequence[Tree]) -> dict[str, Figures]:
+    """:func:`probe_throughput` per tree (by name), each run a subprocess with that tree's
+    environment (``bench/probe_tree.py``: whatever the module layout), the trees taking
+    turns ``repeat`` times; medians over the turns."""
+    script = [sys.executable, str(ROOT / "bench" / "probe_tree.py"), "1", netns.LAN_V4]
+    script.append(netns.LAN_V6)
+    runs: dict[str, list[Figures]] = {tree.name: [] for tree in trees}
+    for i in range(repeat):
+        for tree in interleaved(trees, i):
+            out = subprocess.run(
+                script, env=tree.env(), cwd=tree.path, check=True, capture_output=True, text=True
+            )
+            runs[tree.name].append(json.loads(out.stdout))
+    figures = {}
+    for name, found in runs.items():
+        walls = [w for f in found for w in f["walls"]]
+        child_walls = [w for f in found for w in f["walls_processes"]]
+        figures[name] = {
+            **found[-1],
+            "wall": _median(walls),
+            "wall_processes": _median(child_walls),
+            "walls": walls,
+            "walls_processes": child_walls,
+            "in_subprocess": True,
+        }
+    return figures
 
 
 def probe_latency() -> Figures:
@@ -326,8 +402,8 @@ def probe_latency() -> Figures:
     before the probe (``idle_*``), the floor of each method."""
     from textual import events
 
-    from netdash.tui.app import NetdashApp
-    from netdash.tui.widgets import ListenerTable
+    NetdashApp = layout.find("NetdashApp")
+    ListenerTable = layout.find("ListenerTable")
 
     async def run() -> Figures:
         app = NetdashApp()
@@ -395,7 +471,7 @@ def probe_latency() -> Figures:
 # The suite -------------------------------------------------------------------------------
 
 
-def run_scale(name: str, args: argparse.Namespace, tmux: Tmux) -> Figures:
+def run_scale(name: str, args: argparse.Namespace, tmux: Tmux, trees: Sequence[Tree]) -> Figures:
     from bench import scenario
 
     scale = scenario.SCALES[name]
@@ -403,18 +479,89 @@ def run_scale(name: str, args: argparse.Namespace, tmux: Tmux) -> Figures:
     with scenario.build(scale):
         figures: Figures = {"scale": scale.__dict__}
         figures["in_process"] = in_process(args.repeat)
-        figures["commands"] = commands(args.repeat)
+        figures["commands"] = commands(args.repeat, trees)
         if args.no_tui:
             pass
         elif name == "tui200":
-            figures["tui"] = tui_idle(tmux, 1.0, args.idle, htop=True)
+            figures["tui"] = tui_idle(tmux, 1.0, args.idle, htop=True, trees=trees)
         else:
-            figures["tui"] = tui_idle(tmux, None, args.idle, htop=False)
+            figures["tui"] = tui_idle(tmux, None, args.idle, htop=False, trees=trees)
         if name == "small" and not args.no_tui:
-            figures["first_frame_tmux_s"] = first_frame_tmux(tmux, args.repeat)
+            first = first_frame_tmux(tmux, args.repeat, trees)
+            figures["first_frame_tmux_s"] = first[trees[0].name]
+            if len(trees) > 1:
+                figures["first_frame_tmux_baseline_s"] = first[trees[1].name]
             figures["first_frame_pilot_s"] = first_frame_pilot(args.repeat)
     print(json.dumps(figures, indent=1), file=sys.stderr, flush=True)
     return figures
+
+
+LIMIT = 1.10  # issue 12: no figure more than 10 % worse
+
+
+def _at(figures: Figures, path: Sequence[str]) -> float:
+    for key in path:
+        figures = figures[key]
+    return float(figures)  # type: ignore[arg-type]
+
+
+def comparisons(results: Figures) -> list[tuple[str, float, float, str]]:
+    """(figure, baseline, this tree, format) for every figure measured for both trees."""
+    specs: list[tuple[str, list[str], list[str], float, str]] = []  # label, old, new, ×, format
+    for s in ("small", "tui200", "medium", "large"):
+        for key, what, times, fmt in (
+            ("wall", "wall ms", 1000.0, "{:.0f}"),
+            ("cpu", "CPU ms", 1000.0, "{:.0f}"),
+            ("maxrss_mb", "peak RSS MB", 1.0, "{:.1f}"),
+        ):
+            old, new = [s, "commands", BASE_LIST, key], [s, "commands", LIST, key]
+            specs.append((f"{s}: `{LIST}` {what}", old, new, times, fmt))
+        for key, what, fmt in (
+            ("cpu_pct", "TUI idle CPU % of a core", "{:.2f}"),
+            ("peak_rss_mb", "TUI peak RSS MB", "{:.0f}"),
+        ):
+            old, new = [s, "tui", BASE, key], [s, "tui", "netdash", key]
+            specs.append((f"{s}: {what}", old, new, 1, fmt))
+    specs.append(
+        (
+            "small: TUI first frame with data, tmux s",
+            ["small", "first_frame_tmux_baseline_s"],
+            ["small", "first_frame_tmux_s"],
+            1,
+            "{:.2f}",
+        )
+    )
+    targets = results.get("probe", {}).get("targets", "all")
+    for key, what in (("wall_processes", "child processes"), ("wall", "in one process")):
+        label = f"probe of {targets} targets, {what}: wall s"
+        specs.append((label, ["probe_baseline", key], ["probe", key], 1, "{:.2f}"))
+    found = []
+    for label, old, new, times, fmt in specs:
+        try:
+            found.append((label, times * _at(results, old), times * _at(results, new), fmt))
+        except KeyError:
+            continue  # not measured in this run
+    return found
+
+
+def compare(results: Figures) -> str:
+    """The table "restructure: baseline vs this tree": each figure, new/old, within 10 %."""
+    trees = results.get("trees", {})
+    old = trees.get(BASE, {}).get("commit", "baseline")
+    new = trees.get("netdash", {}).get("commit", "this tree")
+    lines = [
+        "restructure: baseline vs this tree (issue 12: no figure more than 10 % worse)",
+        "",
+        f"| figure | baseline ({old}) | this tree ({new}) | new/old | ≤ {LIMIT:.2f} |",
+        "|---|---|---|---|---|",
+    ]
+    for label, before, after, fmt in comparisons(results):
+        ratio = after / before if before else float("inf")
+        mark = "✓" if ratio <= LIMIT else "✗"
+        lines.append(
+            f"| {label} | {fmt.format(before)} | {fmt.format(after)} | {ratio:.2f} | {mark} |"
+        )
+    return "\n".join(lines)
 
 
 def check(label: str, ok: bool, detail: str) -> str:
@@ -462,7 +609,10 @@ def report(results: Figures) -> str:
 
         return cell
 
-    for name in COMMANDS:
+    names = list(COMMANDS)
+    if any(BASE_LIST in results[s]["commands"] for s in scales):
+        names.insert(1, BASE_LIST)
+    for name in names:
         row(f"`{name}`: wall / CPU ms", command_cell(name))
     ss = "ss -tulnp"
     lsof = "lsof -nP -iTCP -sTCP:LISTEN"
@@ -483,6 +633,11 @@ def report(results: Figures) -> str:
             + (" (interval 1 s)" if "htop -d 10" in f["tui"] else " (interval 2 s)")
         ),
     )
+    if any(BASE in results[s].get("tui", {}) for s in scales):
+        row(
+            "baseline netdash TUI idle CPU %, same window",
+            lambda f: f"{f['tui'][BASE]['cpu_pct']:.2f}",
+        )
     row("htop -d 10 CPU %, same window", lambda f: f"{f['tui']['htop -d 10']['cpu_pct']:.2f}")
     row(
         "bare Textual app CPU %, same window",
@@ -497,6 +652,8 @@ def report(results: Figures) -> str:
     )
     row("TUI first frame with data, tmux s", lambda f: f"{f['tui']['first_frame_s']:.2f}")
     text = "\n".join(lines)
+    if BASE in results.get("trees", {}):
+        text += "\n\n" + compare(results)
 
     targets = []
     tui = [s for s in scales if "tui" in results[s]]
@@ -593,7 +750,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compiles netdash from source, which no installed copy does",
     )
     parser.add_argument("--json", type=Path, help="write the raw figures here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="PATH",
+        help="another netdash source tree (e.g. a git worktree of an older commit) to measure "
+        "in the same run, interleaved with this one; the report compares the two",
+    )
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "netdash" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no netdash package there")
+        if args.baseline == ROOT:
+            parser.error("--baseline is this tree")
     reason = netns.enter()  # before any thread: the whole run stays in the namespace
     if reason:
         print(f"cannot enter a private network namespace: {reason}", file=sys.stderr)
@@ -606,25 +776,80 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     scenario.tune_namespace()
     os.chdir(ROOT)
-    results: Figures = {"compiled": not args.from_source}
+    with tempfile.TemporaryDirectory(prefix="netdash-bench-baseline-") as copy:
+        trees = [Tree("netdash", ROOT, ROOT)]
+        if args.baseline is not None:
+            # A copy of its package, so compiling it (below) writes nothing into the checkout.
+            shutil.copytree(
+                args.baseline / "netdash",
+                Path(copy) / "netdash",
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+            trees.append(Tree(BASE, Path(copy), args.baseline))
+        return _suite(args, trees)
+
+
+def _git_head(path: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return out.stdout.strip() or "?"
+
+
+def _suite(args: argparse.Namespace, trees: list[Tree]) -> int:
+    import netdash  # the in-process parts measure this one: it must be this tree's
+    from bench import scenario
+
+    results: Figures = {"compiled": not args.from_source, "trees": {}}
+    here = Path(netdash.__file__).resolve()
+    for tree in trees:
+        found = tree.netdash_file()
+        commit = _git_head(tree.source)
+        print(f"{tree.name}: {tree.source} ({commit}): imports {found}", file=sys.stderr)
+        if not found.is_relative_to(tree.path.resolve()):
+            print(f"{tree.name} imports netdash from {found}, not {tree.path}", file=sys.stderr)
+            return 2
+        results["trees"][tree.name] = {
+            "path": str(tree.source),
+            "commit": commit,
+            "netdash": str(found),
+        }
+    if not here.is_relative_to(ROOT):
+        print(f"this process imports netdash from {here}, not {ROOT}", file=sys.stderr)
+        return 2
     if args.from_source:
         for cache in (ROOT / "netdash").rglob("__pycache__"):
             shutil.rmtree(cache)
     else:
         # As `pip install` does. The dependencies' bytecode is in site-packages already; an
         # editable checkout has none where PYTHONDONTWRITEBYTECODE=1 (this sandbox), so each
-        # start would compile netdash's ~25 modules: ~25 ms of `netdash list` at medium.
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "netdash"], check=True)
+        # start would compile netdash's ~25 modules: ~25 ms of `netdash list` at medium. The
+        # baseline is compiled in its copy. (Not PYTHONPYCACHEPREFIX: that moves the bytecode
+        # of the standard library and the dependencies too, so they would compile every start.)
+        for tree in trees:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", "netdash"],
+                check=True,
+                env=tree.env(),
+                cwd=tree.path,
+                stdout=subprocess.DEVNULL,
+            )
     tmux = Tmux(f"netdash-bench-{os.getpid()}")
     try:
         for name in args.scales.split(","):
-            results[name] = run_scale(name, args, tmux)
+            results[name] = run_scale(name, args, tmux, trees)
     finally:
         tmux.stop()
     if not args.no_probe:
         print("## probe: 1,000 listeners", file=sys.stderr, flush=True)
+        repeat = max(1, args.repeat // 2)
         with scenario.build_probe_targets():
-            results["probe"] = probe_throughput(max(1, args.repeat // 2))
+            if len(trees) > 1:
+                both = probe_throughput_trees(repeat, trees)
+                results["probe"] = both[trees[0].name]
+                results["probe_baseline"] = both[trees[1].name]
+            else:
+                results["probe"] = probe_throughput(repeat)
             results["probe"]["latency"] = probe_latency()
         print(json.dumps(results["probe"], indent=1), file=sys.stderr, flush=True)
     if args.json:

@@ -1,0 +1,75 @@
+"""Probe throughput of whichever netdash is importable: every TCP listener probed via loopback
+and the LAN address (1 s connect and read timeouts), once in this process
+(``probe_listeners``) and once in child processes (``probe_in_processes``, what the TUI does).
+
+``bench.run`` calls :func:`measure` in-process; with ``--baseline`` it runs this file as a
+script once per tree and repeat, interleaved, with that tree's ``PYTHONPATH``, so both trees
+are timed alike whatever their module layout (see ``bench/layout.py``)::
+
+    PYTHONPATH=TREE python bench/probe_tree.py REPEAT ALLOWED_LAN_ADDRESS...
+
+prints the figures as one JSON object. Only the listeners of this (private) network
+namespace are probed; the LAN addresses chosen must be among the allowed ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Collection
+from typing import Any
+
+if __package__:
+    from bench import layout
+else:  # run as a script: bench/ is sys.path[0], the measured tree is on PYTHONPATH
+    import layout  # type: ignore[no-redef,import-not-found]
+
+
+def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
+    collect_snapshot = layout.find("collect_snapshot")
+    choose_lan = layout.find("choose_lan")
+    own_addresses = layout.find("own_addresses")
+    probe_limits = layout.find("ProbeLimits")
+    probe_listeners = layout.find("probe_listeners")
+    probe_in_processes = layout.find("probe_in_processes")
+    default_processes = layout.find("default_processes")
+
+    snapshot = collect_snapshot()
+    lan = choose_lan(snapshot)
+    own = own_addresses(snapshot.interfaces)
+    assert set(lan.values()) <= set(allowed_lan), lan  # never beyond the namespace
+    limits = probe_limits(connect_timeout=1.0, read_timeout=1.0)
+    walls: list[float] = []
+    child_walls: list[float] = []
+    outcomes: dict[str, int] = {}
+    results: list[Any] = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        results = asyncio.run(probe_listeners(snapshot.listeners, lan, own, limits))
+        walls.append(time.perf_counter() - start)
+        outcomes = {}
+        for r in results:
+            key = f"{r.via.value}:{r.outcome.value}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+        start = time.perf_counter()
+        in_children = asyncio.run(probe_in_processes(snapshot.listeners, lan, own, limits))
+        child_walls.append(time.perf_counter() - start)
+        assert len(in_children) == len(results)
+    tcp = sum(1 for li in snapshot.listeners if li.protocol == "tcp")
+    return {
+        "listeners": tcp,
+        "targets": len(results),
+        "wall": statistics.median(walls),
+        "wall_processes": statistics.median(child_walls),
+        "processes": default_processes(len(results)),
+        "outcomes": outcomes,
+        "walls": walls,
+        "walls_processes": child_walls,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(int(sys.argv[1]), sys.argv[2:])))
