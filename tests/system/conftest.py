@@ -11,17 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from tests.support import netns_conftest
 
-from tests.support import netns
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    netns.enter()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.netns)
+pytest_configure, pytest_collection_modifyitems = netns_conftest.hooks(Path(__file__).parent)
