@@ -28,8 +28,10 @@ Every mistake raises :class:`ConfigError` whose message names the file, the line
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,20 +162,78 @@ def _apply(values: dict[str, Any], key: str, raw: object, from_env: bool) -> Non
         values[key] = values.get(key, ()) + tuple(parse_allow(s) for s in specs)
 
 
-def _read_file(path: Path, explicit: bool) -> tuple[dict[str, Any], dict[str, str]]:
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read (1 MiB); a larger one is an error, not a slow start."""
+
+
+def _read_text(path: Path, explicit: bool) -> str | None:
+    """The text of the config file at ``path``; ``None`` when there is none to read.
+
+    Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read (opened without blocking,
+    so a FIFO cannot hang netdash); ``/dev/null`` is read as empty. A default path (not
+    ``explicit``) that does not exist or cannot be reached (``EACCES`` on it or a parent
+    directory: ``HOME=/root`` under ``runuser`` or ``sudo -E``) means "no config file"; a path
+    the user named must be readable. Raises :class:`ConfigError`.
+    """
     where = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"{where}: no such config file") from None
-        return {}, {}
+        return None
+    except PermissionError as exc:
+        if explicit:
+            raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        return None
     except IsADirectoryError:
         raise ConfigError(f"{where}: is a directory, not a config file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        if not explicit and exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
+            return None
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{where}: is a directory, not a config file")
+        if not stat.S_ISREG(info.st_mode):
+            if stat.S_ISCHR(info.st_mode) and _is_dev_null(info):
+                return ""
+            raise ConfigError(
+                f"{where}: not a regular file (a config file is a TOML text file; "
+                "/dev/null reads none)"
+            )
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{where}: larger than 1 MiB; not a netdash config file")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:  # it grew while we looked
+        raise ConfigError(f"{where}: larger than 1 MiB; not a netdash config file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason})") from None
+
+
+def _is_dev_null(info: os.stat_result) -> bool:
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return info.st_rdev == null.st_rdev
+
+
+def _read_file(path: Path, explicit: bool) -> tuple[dict[str, Any], dict[str, str], bool]:
+    """``(values, sources, read)`` from the config file at ``path``; ``read`` is false when
+    there was no file (see :func:`_read_text`). Raises :class:`ConfigError`."""
+    where = str(path)
+    text = _read_text(path, explicit)
+    if text is None:
+        return {}, {}, False
     # Imported only when there is a file to parse: most runs have none.
     if sys.version_info >= (3, 11):
         import tomllib
@@ -205,7 +265,7 @@ def _read_file(path: Path, explicit: bool) -> tuple[dict[str, Any], dict[str, st
         except ValueError as exc:
             raise ConfigError(f"{at}: {key}: {exc}") from None
         sources[key] = at
-    return values, sources
+    return values, sources, True
 
 
 def load_config(
@@ -221,7 +281,7 @@ def load_config(
     explicit = path is not None or bool(env.get("NETDASH_CONFIG"))
     named = path if path is not None else env.get("NETDASH_CONFIG")
     chosen = Path(named) if named else default_config_path()
-    values, sources = _read_file(chosen, explicit)
+    values, sources, read = _read_file(chosen, explicit)
     for key, name in ENV.items():
         raw = env.get(name)
         if raw is None or (key != "auto_probe" and not raw.strip()):
@@ -231,7 +291,7 @@ def load_config(
         except ValueError as exc:
             raise ConfigError(f"environment {name}: {exc}") from None
         sources[key] = name if key not in sources or key != "allow" else f"{sources[key]}, {name}"
-    return Config(**values, sources=sources, path=chosen if chosen.is_file() else None)
+    return Config(**values, sources=sources, path=chosen if read else None)
 
 
 DEFAULT_OUTPUT = {"list": "table", "check": "text", "who": "text", "free": "text", None: "text"}

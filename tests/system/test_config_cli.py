@@ -5,8 +5,10 @@ over the environment and the file (addresses added to the namespace's LAN interf
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +57,39 @@ def test_cli_lan_precedence_file_environment_command_line(tmp_path: Path) -> Non
         f"netdash: error: {bad}:2: lan: 8.8.8.8 is not an address of this machine; netdash "
         "only probes its own addresses (see `ip addr`)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: Path("/dev/zero"), "not a regular file"),
+        (lambda tmp: _fifo(tmp / "fifo"), "not a regular file"),
+        (lambda tmp: _big(tmp / "big.toml"), "larger than 1 MiB"),
+        (lambda tmp: tmp, "is a directory"),
+    ],
+    ids=["dev-zero", "fifo", "2-mib", "directory"],
+)
+def test_a_config_that_is_no_small_regular_file_is_one_line_and_exit_2(
+    tmp_path: Path, make: Any, message: str
+) -> None:
+    """`--config /dev/zero` once read 3.7 GB and died with a MemoryError; a FIFO hung."""
+    path = make(tmp_path)
+    result = run_cli("list", "--json", "--config", str(path), timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"netdash: error: {path}: {message}" + result.stderr.split(message)[1]
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_dev_null_as_config_reads_none() -> None:
+    result = run_cli("list", "--json", "--config", "/dev/null")
+    assert result.returncode == 0, result.stderr
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _big(path: Path) -> Path:
+    path.write_text("# " + "x" * (2 << 20) + "\ninterval = 2\n")
+    return path

@@ -187,3 +187,41 @@ def test_settings_conflicting_outputs_and_free_reading_no_file(tmp_path: Path) -
     assert (resolved.command, resolved.port, resolved.count) == ("free", 8000, 2)
     with pytest.raises(ConfigError, match=":1: allow:"):
         settings(["--config", str(broken), "list"])
+
+
+def test_an_unreadable_default_config_path_is_no_config_file(tmp_path: Path) -> None:
+    """As a user who may not enter the default path's directory (HOME=/root under runuser or
+    sudo -E), there is no config file; a path that user names stays an error. Checked by the
+    kernel itself: a forked child drops to uid 65534 before it reads."""
+    home = tmp_path / "home"
+    (home / "netdash").mkdir(parents=True)
+    (home / "netdash" / "config.toml").write_text("interval = 5\n")
+    home.chmod(0o700)
+    read, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: unprivileged, then the two reads
+        try:
+            os.close(read)
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            out = []
+            os.environ["XDG_CONFIG_HOME"] = str(home)  # where default_config_path() looks
+            config = load_config(environ={})
+            out.append(f"default:{config.interval}:{config.path}")
+            try:
+                load_config(home / "netdash" / "config.toml", environ={})
+                out.append("named:read")
+            except ConfigError as exc:
+                out.append(f"named:{exc}")
+            os.write(write_end, "\n".join(out).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read) as stream:
+        lines = stream.read().splitlines()
+    os.waitpid(pid, 0)
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to another user")
+    assert lines[0] == "default:2.0:None", lines
+    assert lines[1].startswith("named:") and "cannot read: Permission denied" in lines[1], lines
