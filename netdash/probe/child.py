@@ -91,7 +91,10 @@ async def probe_in_processes(
     processes: int | None = None,
 ) -> list[ProbeResult]:
     """:func:`netdash.probe.engine.probe_listeners` over ``processes`` child processes (default
-    :func:`default_processes`), each with an equal share of ``limits.concurrency``.
+    :func:`default_processes`), which share ``limits.concurrency`` between them (at most one
+    child per unit of it): their sum is never more, so the cap on connections at once holds
+    for the run as a whole. Each child also lowers its share to fit its own open-file limit
+    (:func:`netdash.probe.engine.descriptor_budget`).
 
     ``on_result`` is called in the caller's event loop with each result as it arrives.
     Returns every result, in target order per listener, like ``probe_listeners``. A child that
@@ -107,7 +110,7 @@ async def probe_in_processes(
     order = {(li.key, via.value, target): i for i, (li, via, target) in enumerate(jobs)}
     unique = list({li.key: li for li, _, _ in jobs}.values())
     count = processes or default_processes(len(jobs))
-    count = max(1, min(count, len(unique)))
+    count = max(1, min(count, len(unique), limits.concurrency))
     shares: list[list[Listener]] = [[] for _ in range(count)]
     for i, listener in enumerate(unique):
         shares[i % count].append(listener)
@@ -115,16 +118,19 @@ async def probe_in_processes(
     owed: list[set[tuple[Any, ...]]] = [set() for _ in shares]
     for job in order:
         owed[share_of[job[0]]].add(job)
-    share_limits = dataclasses.replace(limits, concurrency=max(1, -(-limits.concurrency // count)))
+    base, extra = divmod(limits.concurrency, count)  # shares that add up to the cap exactly
+    share_limits = [
+        dataclasses.replace(limits, concurrency=base + (1 if n < extra else 0))
+        for n in range(count)
+    ]
     request_common = {
         "lan": {str(family): address for family, address in lan.items()},
         "own": sorted(str(ip) for ip in own),
-        "limits": dataclasses.asdict(share_limits),
     }
     children: list[_Child] = []
     found: dict[tuple[Any, ...], ProbeResult] = {}
     try:
-        for share, jobs_of_share in zip(shares, owed, strict=True):
+        for share, jobs_of_share, share_limit in zip(shares, owed, share_limits, strict=True):
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -137,6 +143,7 @@ async def probe_in_processes(
             children.append(_Child(process, jobs_of_share))
             request = dict(
                 request_common,
+                limits=dataclasses.asdict(share_limit),
                 listeners=[
                     [li.protocol, li.address, li.port, li.family, li.dual_stack] for li in share
                 ],

@@ -16,8 +16,10 @@ Safety rules, enforced here rather than left to callers:
   cookies or credentials, proxy variables ignored (``trust_env=False``), a ``User-Agent``
   naming netdash and its version;
 * every probe is bounded: connect and read timeouts, a total deadline, a byte cap on what is
-  read, and a cap on concurrent connections. Cancelling the caller's task stops every
-  in-flight probe at once.
+  read, and a cap on concurrent connections (lowered to fit the open-file limit). Cancelling
+  the caller's task stops every in-flight probe at once;
+* what a peer sends is parsed in time linear in its size (never a backtracking pattern over
+  the body), so one hostile peer cannot hold the event loop and starve its neighbours.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import errno
 import html
+import os
 import re
 import ssl
 import time
@@ -49,10 +52,31 @@ from netdash.probe.tls import decode_certificate, unverified_context
 if TYPE_CHECKING:
     import httpx  # imported where used: ~50 ms, which the dashboard's start need not pay
 
-__all__ = ["ProbeLimits", "build_url", "probe_listeners"]
+__all__ = ["ProbeLimits", "build_url", "descriptor_budget", "page_title", "probe_listeners"]
 
 USER_AGENT = f"netdash/{__version__} (+local exposure check)"
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def page_title(body: bytes) -> str | None:
+    """The text of the first ``<title…>…</title`` in ``body`` (case-insensitive; entities
+    decoded, white space collapsed), or ``None``.
+
+    Three forward searches over one lower-cased copy: time linear in ``len(body)`` whatever
+    the peer sent (a backtracking pattern took seconds on 64 KiB of repeated ``<title>``).
+    Only the first ``<title`` can match: a later one's ``>`` and ``</title`` come later still.
+    """
+    low = body.lower()
+    start = low.find(b"<title")
+    if start < 0:
+        return None
+    open_end = low.find(b">", start + 6)
+    if open_end < 0:
+        return None
+    close = low.find(b"</title", open_end + 1)
+    if close < 0:
+        return None
+    text = html.unescape(body[open_end + 1 : close].decode("utf-8", "replace"))
+    return " ".join(text.split()) or None
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,11 @@ class ProbeLimits:
     ``connect_timeout``: TCP (and TLS) connect; ``read_timeout``: each read;
     ``greeting_wait``: how long to listen for a server-first greeting (SSH, SMTP…) before
     sending anything; ``deadline``: one target, all attempts included; ``max_bytes``: body
-    bytes read per response; ``concurrency``: targets probed at once.
+    bytes read per response; ``concurrency``: targets probed at once, all child processes of
+    a run together (:mod:`netdash.probe.child` splits it between them). A target holds one
+    connection at a time, so this is also the cap on connections at once that the README
+    promises; each process lowers it further to fit its open-file limit
+    (:func:`descriptor_budget`).
     """
 
     connect_timeout: float = 1.0
@@ -70,7 +98,53 @@ class ProbeLimits:
     greeting_wait: float = 0.15
     deadline: float = 3.0
     max_bytes: int = 64 * 1024
+    # 200, the README's promise: below it the bench's 2,000 targets take longer (each waits
+    # the greeting, silent ones a read timeout); a listener still sees at most one connection
+    # per target of its own, and the open-file limit lowers it (descriptor_budget).
     concurrency: int = 200
+
+
+DESCRIPTORS_PER_TARGET = 2
+"""Open files one probed target may need at once: its connection, and the one before it while
+that is still being closed (a TLS shutdown)."""
+
+DESCRIPTORS_RESERVED = 16
+"""Open files kept free for everything else a probing process opens meanwhile (the event loop,
+a child's pipes, the dashboard's reads of ``/proc`` in another thread)."""
+
+
+def _open_descriptors() -> int:
+    for directory in ("/proc/self/fd", "/dev/fd"):
+        with contextlib.suppress(OSError):
+            return len(os.listdir(directory))
+    return 0
+
+
+def descriptor_budget() -> int | None:
+    """How many targets this process can probe at once within its open-file limit: the soft
+    ``RLIMIT_NOFILE``, minus the descriptors open now and :data:`DESCRIPTORS_RESERVED`, over
+    :data:`DESCRIPTORS_PER_TARGET`; at least 1. ``None`` when there is no limit (or no way to
+    read it)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    free = soft - _open_descriptors() - DESCRIPTORS_RESERVED
+    return max(1, free // DESCRIPTORS_PER_TARGET)
+
+
+class _OutOfDescriptors(Exception):
+    """A connection could not be opened: this process (EMFILE) or the system (ENFILE) is out
+    of open files. Not an outcome of the target: the probe is tried again."""
+
+
+_NO_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+_EMFILE_ATTEMPTS = 12
+"""Attempts of one target that ran out of descriptors (waits of 0.05 s doubling to 1 s
+between them: about 8 s in all) before it is reported as an ``error``."""
 
 
 def build_url(scheme: str, host: str, port: int, path: str = "/") -> str:
@@ -94,17 +168,36 @@ class _Answer:
     identity: Identity | None = None
     headers: httpx.Headers | None = None
     body: bytes = b""
+    raw: bytes = b""
+    rejected: str | None = None  # why httpx rejected an answer, for when it was HTTP after all
 
 
-def _has_errno(exc: BaseException, number: int) -> bool:
+def _has_errno(exc: BaseException, *numbers: int) -> bool:
+    """Whether ``exc``, its causes or (for an exception group) its members carry an
+    ``OSError`` with one of these errno ``numbers``."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 64:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno == number:
+        if isinstance(current, OSError) and current.errno in numbers:
             return True
-        current = current.__cause__ or current.__context__
+        members = getattr(current, "exceptions", None)  # an exception group (3.11+)
+        if isinstance(members, tuple):
+            todo.extend(m for m in members if isinstance(m, BaseException))
+        following = current.__cause__ or current.__context__
+        if following is not None:
+            todo.append(following)
     return False
+
+
+def _out_of_descriptors(exc: BaseException) -> None:
+    """Raise :class:`_OutOfDescriptors` if ``exc`` says this process or system ran out of
+    open files."""
+    if _has_errno(exc, *_NO_DESCRIPTORS):
+        raise _OutOfDescriptors(_reason(exc)) from exc
 
 
 def _reason(exc: BaseException) -> str:
@@ -128,16 +221,11 @@ async def _get(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Ans
             if len(body) >= limits.max_bytes:
                 break
         data = bytes(body[: limits.max_bytes])
-        title = None
-        match = _TITLE.search(data)
-        if match:
-            text = html.unescape(match.group(1).decode("utf-8", "replace"))
-            title = " ".join(text.split()) or None
         return _Answer(
             Outcome.HTTP,
             status=response.status_code,
             server=response.headers.get("server"),
-            title=title,
+            title=page_title(data),
             location=response.headers.get("location"),
             headers=response.headers,
             body=data,
@@ -163,13 +251,18 @@ async def _connect(
         # The kernel completed the handshake (the socket listens), then the peer reset it.
         return _Answer(Outcome.RESET, detail="accepted, then reset at once")
     except OSError as exc:
+        _out_of_descriptors(exc)
         return _Answer(Outcome.ERROR, detail=_reason(exc))
 
 
 async def _close(writer: asyncio.StreamWriter, limits: ProbeLimits) -> None:
+    """Close, and if that does not finish within the read timeout (a TLS peer that never
+    answers our close_notify), drop the connection: a target holds one connection at a time."""
     writer.close()
-    with contextlib.suppress(OSError, asyncio.TimeoutError, ssl.SSLError):
+    try:
         await asyncio.wait_for(writer.wait_closed(), limits.read_timeout)
+    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        writer.transport.abort()
 
 
 async def _listen_first(host: str, port: int, limits: ProbeLimits) -> _Answer | None:
@@ -213,8 +306,56 @@ async def _raw_get(host: str, port: int, limits: ProbeLimits) -> _Answer:
     if not data:
         return _Answer(Outcome.RESET, detail="closed the connection without answering")
     return _Answer(
-        Outcome.NOT_HTTP, detail=f"answered {_printable(data)!r}", identity=identify_answer(data)
+        Outcome.NOT_HTTP,
+        detail=f"answered {_printable(data)!r}",
+        identity=identify_answer(data),
+        raw=data,
     )
+
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: [^\r\n]*)?\r?\n")
+
+
+def _http_head(data: bytes, why: str) -> _Answer | None:
+    """An HTTP answer httpx gave up on, from the first bytes (at most 512) the peer sent to a
+    plain ``GET / HTTP/1.0``: ``http`` with its status and whatever ``Server`` and
+    ``Location`` arrived whole, ``why`` as the detail; ``None`` unless ``data`` starts with an
+    HTTP/1 status line."""
+    import httpx
+
+    match = _STATUS_LINE.match(data[:512])
+    if match is None:
+        return None
+    found: dict[str, str] = {}
+    for line in data[match.end() : 512].split(b"\n")[:-1]:  # the last line may be cut
+        name, colon, value = line.partition(b":")
+        key = name.strip().lower().decode("latin-1")
+        if colon and key in ("server", "location") and key not in found:
+            found[key] = value.strip().decode("latin-1")
+    return _Answer(
+        Outcome.HTTP,
+        status=int(match.group(1)),
+        server=found.get("server"),
+        location=found.get("location"),
+        detail=why,
+        headers=httpx.Headers(found),
+    )
+
+
+def _headers_cut(exc: BaseException) -> str | None:
+    """ "the headers were cut…" when httpx gave up on an answer because its headers exceed
+    httpcore's limit (h11's hint 431, "Request Header Fields Too Large"); else ``None``."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            break
+        if getattr(current, "error_status_hint", None) == 431:
+            from httpcore._async.http11 import AsyncHTTP11Connection
+
+            limit = AsyncHTTP11Connection.MAX_INCOMPLETE_EVENT_SIZE // 1024
+            return f"the headers were cut: longer than the {limit} KiB httpx reads"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer:
@@ -227,6 +368,7 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
             Outcome.TIMEOUT, detail=f"connect timed out after {limits.connect_timeout:g} s"
         )
     except httpx.ConnectError as exc:
+        _out_of_descriptors(exc)
         if _has_errno(exc, errno.ECONNREFUSED):
             return _Answer(Outcome.REFUSED, detail="connection refused")
         return _Answer(Outcome.ERROR, detail=_reason(exc))
@@ -237,8 +379,14 @@ async def _attempt_http(client: httpx.AsyncClient, url: str, limits: ProbeLimits
     except httpx.ReadError as exc:
         return _Answer(Outcome.RESET, detail=f"reset during the request ({_reason(exc)})")
     except httpx.RemoteProtocolError as exc:
-        return _Answer(Outcome.NOT_HTTP, detail=f"not an HTTP answer: {_reason(exc)}")
+        cut = _headers_cut(exc)
+        return _Answer(
+            Outcome.NOT_HTTP,
+            detail=cut or f"not an HTTP answer: {_reason(exc)}",
+            rejected=cut or f"an HTTP answer httpx rejects: {_reason(exc)}",
+        )
     except httpx.HTTPError as exc:
+        _out_of_descriptors(exc)
         return _Answer(Outcome.ERROR, detail=_reason(exc))
 
 
@@ -265,9 +413,11 @@ async def _attempt_tls(
 
     try:
         answer = await _get(client, build_url("https", host, port), limits)
-    except (httpx.ConnectError, httpx.ConnectTimeout):
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        _out_of_descriptors(exc)
         return None  # the handshake itself failed: not TLS
     except httpx.HTTPError as exc:
+        _out_of_descriptors(exc)
         answer = _Answer(Outcome.TLS, detail=f"TLS handshake done, then: {_reason(exc)}")
     answer.outcome = Outcome.TLS
     answer.certificate, answer.self_signed = await _certificate(host, port, limits)
@@ -285,11 +435,13 @@ class _Prober:
             write=limits.read_timeout,
             pool=None,
         )
-        pool = httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=0)
+        budget = descriptor_budget()
+        self.concurrency = min(limits.concurrency, budget or limits.concurrency)
+        pool = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=0)
         common = dict(trust_env=False, follow_redirects=False, timeout=timeout, limits=pool)
         self.plain = httpx.AsyncClient(**common)  # type: ignore[arg-type]
         self.tls = httpx.AsyncClient(verify=False, **common)  # type: ignore[arg-type]
-        self.gate = asyncio.Semaphore(limits.concurrency)
+        self.gate = asyncio.Semaphore(self.concurrency)
 
     async def close(self) -> None:
         await self.plain.aclose()
@@ -298,20 +450,32 @@ class _Prober:
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
         url = build_url("http", target, listener.port)
         async with self.gate:
-            started_at = time.time()
-            start = time.perf_counter()
-            accepted: list[bool] = []
-            try:
-                answer = await asyncio.wait_for(
-                    self._answer(target, listener.port, url, accepted), self.limits.deadline
-                )
-            except asyncio.TimeoutError:
-                answer = _Answer(
-                    Outcome.SILENT if accepted else Outcome.TIMEOUT,
-                    detail=f"no result within {self.limits.deadline:g} s",
-                )
-            except Exception as exc:  # a probe must never take the caller down
-                answer = _Answer(Outcome.ERROR, detail=_reason(exc))
+            for attempt in range(_EMFILE_ATTEMPTS):
+                started_at = time.time()
+                start = time.perf_counter()
+                accepted: list[bool] = []
+                try:
+                    answer = await asyncio.wait_for(
+                        self._answer(target, listener.port, url, accepted), self.limits.deadline
+                    )
+                except _OutOfDescriptors as exc:
+                    # Not the target's outcome: wait for other probes to close theirs, and
+                    # probe it again from the start (its deadline starts again too).
+                    answer = _Answer(
+                        Outcome.ERROR,
+                        detail=f"out of open files after {attempt + 1} tries ({exc})",
+                    )
+                    if attempt + 1 < _EMFILE_ATTEMPTS:
+                        await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+                    continue
+                except asyncio.TimeoutError:
+                    answer = _Answer(
+                        Outcome.SILENT if accepted else Outcome.TIMEOUT,
+                        detail=f"no result within {self.limits.deadline:g} s",
+                    )
+                except Exception as exc:  # a probe must never take the caller down
+                    answer = _Answer(Outcome.ERROR, detail=_reason(exc))
+                break
             elapsed_ms = (time.perf_counter() - start) * 1000.0
         identity = answer.identity
         return ProbeResult(
@@ -358,7 +522,13 @@ class _Prober:
             if answer.outcome is Outcome.NOT_HTTP:
                 raw = await _raw_get(target, port, self.limits)
                 if raw.outcome is Outcome.NOT_HTTP:
-                    return raw
+                    # An answer that starts like HTTP is HTTP httpx gave up on (2 MB of
+                    # headers): say so, never "not-http: answered 'HTTP/1.1 200 OK'".
+                    head = _http_head(raw.raw, answer.rejected or "")
+                    if head is None:
+                        return raw
+                    head.identity = await self._identify(target, port, head)
+                    return head
         return answer
 
     async def _identify(
@@ -382,7 +552,8 @@ class _Prober:
         client = self.tls if url.startswith("https") else self.plain
         try:
             answer = await _get(client, url, self.limits)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            _out_of_descriptors(exc)
             return False
         return follow_up.confirmed_by(answer.status or 0, answer.body)
 

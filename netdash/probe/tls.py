@@ -7,15 +7,18 @@ nothing here verifies anything, and the certificate is decoded in memory from it
 
 from __future__ import annotations
 
+import functools
 import ssl
 
 __all__ = ["decode_certificate", "unverified_context"]
 
 
+@functools.cache
 def unverified_context() -> ssl.SSLContext:
     """A client context that accepts any certificate and host name: the probe reads what a
-    local server presents, it does not trust it."""
-    context = ssl.create_default_context()
+    local server presents, it does not trust it. Made once, and without loading the trust
+    store from disk (nothing is verified): a probe opens no files but its connections."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context

@@ -130,7 +130,7 @@ def endless_headers(conn: socket.socket) -> None:
         (postgres_like, Outcome.NOT_HTTP, "postgresql"),
         (silent, Outcome.SILENT, None),
         (drip, Outcome.SILENT, None),
-        (endless_headers, Outcome.NOT_HTTP, None),
+        (endless_headers, Outcome.HTTP, None),  # HTTP, the headers cut (issue 15)
     ],
 )
 async def test_misbehaving_peers(
