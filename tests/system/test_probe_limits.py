@@ -27,11 +27,11 @@ from netdash.probe.child import probe_in_processes
 from netdash.probe.engine import ProbeLimits, page_title, probe_listeners
 from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
-from tests.test_probe_peers import http_answer, raw_server, read_request
+from tests.support.peers import http_answer, raw_server, read_request
 
 LAN = {4: netns.LAN_V4, 6: netns.LAN_V6}
 LIMITS = ProbeLimits(connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1)
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 class Peers:
