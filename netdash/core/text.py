@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["clean"]
+__all__ = ["clean", "visible_bytes"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 """Control (C0, C1, DEL), format (bidi overrides and isolates, zero-width characters),
@@ -45,3 +45,25 @@ def clean(text: str | None, limit: int = 200) -> str:
         out.append(piece)
         used += len(piece)
     return "".join(out) + "…"
+
+
+def visible_bytes(text: str) -> str:
+    """``text`` with the bytes that were not UTF-8 shown as ``\\xNN``, as valid Unicode.
+
+    Python decodes file names, ``/proc`` and ``pwd`` data with ``surrogateescape``: a byte
+    that is not UTF-8 becomes a lone surrogate (U+DC80-U+DCFF), which no UTF-8 encoder or
+    strict JSON parser accepts. Here each becomes the four characters ``\\xNN`` (so a name
+    that really contains those characters looks the same); any other lone surrogate becomes
+    ``\\uNNNN``. Text without surrogates is returned as it is (the common case, one scan).
+    """
+    if text.isascii() or not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif "\ud800" <= ch <= "\udfff":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from netdash.core.model import Process
+from netdash.core.text import visible_bytes
 from netdash.sources import procfd, sock_diag
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
@@ -93,9 +94,9 @@ class ProcessCache:
             reason = "permission"
         process = Process(
             pid=pid,
-            name=name,
-            user=user,
-            cmdline=tuple(cmdline),
+            name=visible_bytes(name) if name is not None else None,
+            user=visible_bytes(user) if user is not None else None,
+            cmdline=tuple(visible_bytes(arg) for arg in cmdline),
             create_time=create_time,
             ppid=ppid,
         )

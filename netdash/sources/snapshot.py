@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 
 from netdash.core.model import Listener, Process, Snapshot
+from netdash.core.text import visible_bytes
 from netdash.sources.base import SocketRecord, SocketSource, SourceUnavailable
 from netdash.sources.interfaces import read_default_route_interfaces, read_interfaces
 from netdash.sources.processes import ProcessCache
@@ -50,7 +51,7 @@ def _user_name(uid: int | None) -> str | None:
     try:
         import pwd
 
-        return pwd.getpwuid(uid).pw_name
+        return visible_bytes(pwd.getpwuid(uid).pw_name)
     except (ImportError, KeyError):
         return str(uid)
 
