@@ -54,7 +54,7 @@ examples:
   netdash check --allow 22 --allow 5353/udp --udp
   netdash check --allow sshd --allow '[::]:8000'
   netdash check --json                      findings as JSON (schema/netdash-check.schema.json)
-  netdash check --format prometheus > /var/lib/node_exporter/netdash.output.prom.tmp
+  netdash check --format prometheus > /var/lib/node_exporter/netdash.prom.tmp
 """
 
 WHO_EPILOG = """\
