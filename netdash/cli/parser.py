@@ -43,7 +43,8 @@ examples:
 """
 
 CHECK_EPILOG = """\
-exit status: 0 nothing exposed beyond what is allowed, 1 something is, 2 error.
+exit status: 0 nothing exposed beyond what is allowed, 1 something is, 2 error,
+  3 nothing found but the view is incomplete (owners or processes that could not be read).
 
 allow SPEC: 22 (port, TCP or UDP), 5353/udp (port/protocol), sshd (program name),
 192.168.1.100:8000 or [::]:8000 (bind address and port).

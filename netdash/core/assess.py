@@ -397,9 +397,18 @@ class Assessment:
         return sum(1 for a in self.findings if a.verdict is Verdict.EXPOSED)
 
     @property
+    def complete(self) -> bool:
+        """False when the snapshot is partial: some owners or some processes' sockets could
+        not be read (``Snapshot.partial_reasons`` says which)."""
+        return not self.snapshot.partial
+
+    @property
     def exit_code(self) -> int:
-        """``netdash check``'s status (CONTRACTS.md): 1 with any finding, else 0."""
-        return 1 if self.findings else 0
+        """``netdash check``'s status (CONTRACTS.md): 1 with any finding; else 3 when the view
+        is incomplete (nothing found in what could be read); else 0."""
+        if self.findings:
+            return 1
+        return 0 if self.complete else 3
 
     def row(self, row: ServiceRow) -> RowAssessment:
         """The assessment of one service row of this snapshot."""

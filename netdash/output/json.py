@@ -182,6 +182,7 @@ def check_to_json(report: Assessment) -> dict[str, Any]:
         "hostname": report.snapshot.hostname,
         "taken_at": report.snapshot.taken_at,
         "partial": report.snapshot.partial,
+        "partial_reasons": list(report.snapshot.partial_reasons),
         "probed": report.probed,
         "udp": report.udp,
         "ok": not report.findings,

@@ -135,9 +135,16 @@ def check_text(report: Assessment) -> str:
     tail = f"{len(allowed)} allowed, {len(report.ignored)} ignored, {report.local} local-only"
     if not report.probed:
         tail += "; not probed (--probe verifies)"
+    for reason in report.snapshot.partial_reasons:
+        out.append(f"incomplete: {clean(reason, 200)}")
     if n:
         noun = "listener" if n == 1 else "listeners"
         out.append(f"FAIL: {n} exposed {kinds} {noun} not allowed ({tail})")
+    elif not report.complete:
+        out.append(
+            "INCOMPLETE: nothing exposed beyond what is allowed in what could be read; "
+            f"run with sudo to see every listener ({tail})"
+        )
     else:
         out.append(f"OK: nothing exposed beyond what is allowed ({tail})")
     return "\n".join(out) + "\n"

@@ -13,16 +13,16 @@ data source is a new file implementing :class:`SocketSource`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from typing import Protocol
 else:
     Protocol = object  # the type checker sees a Protocol; at run time a plain base class
 
-__all__ = ["SocketRecord", "SocketSource", "SourceUnavailable"]
+__all__ = ["SocketRecord", "SocketSource", "SocketTable", "SourceUnavailable"]
 
 
 class SourceUnavailable(OSError):
@@ -58,6 +58,17 @@ class SocketRecord:
     pids: tuple[int, ...] | None = None
 
 
+@dataclass(frozen=True)
+class SocketTable:
+    """What one read of a source gives: its ``records``, and ``unread``, how many processes
+    the source could not read the sockets of (0 when it sees the whole table, as the kernel's
+    system-wide table does; psutil's per-process fallback skips other users' processes
+    without root). ``unread`` makes the view incomplete (``Snapshot.partial``)."""
+
+    records: Sequence[SocketRecord]
+    unread: int = 0
+
+
 class SocketSource(Protocol):
     """Something that lists this machine's listening sockets (structural: no need to
     inherit from this class)."""
@@ -65,7 +76,7 @@ class SocketSource(Protocol):
     name: str
     """Short stable name, shown as ``Snapshot.source``: ``"sock_diag"``, ``"psutil"``."""
 
-    def read_sockets(self) -> Sequence[SocketRecord]:
+    def read_sockets(self) -> SocketTable:
         """Every TCP socket in LISTEN and every bound, unconnected UDP socket, IPv4 and IPv6,
         of the caller's network namespace, in no particular order.
 

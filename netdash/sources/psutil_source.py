@@ -12,7 +12,7 @@ import socket
 
 import psutil
 
-from netdash.sources.base import SocketRecord
+from netdash.sources.base import SocketRecord, SocketTable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -33,13 +33,15 @@ class PsutilSource:
     """:class:`~netdash.sources.base.SocketSource` over psutil: TCP LISTEN and unconnected
     UDP sockets, one record per (protocol, family, address, port) with every pid seen on it.
 
-    Never raises :exc:`~netdash.sources.base.SourceUnavailable`; a failure of the
-    per-process fallback for one process skips that process."""
+    Never raises :exc:`~netdash.sources.base.SourceUnavailable`; a process the per-process
+    fallback cannot read (``psutil.AccessDenied``: another user's, without root) is skipped
+    and counted in ``SocketTable.unread``; one that exits meanwhile is not counted."""
 
     name = "psutil"
 
-    def read_sockets(self) -> list[SocketRecord]:
+    def read_sockets(self) -> SocketTable:
         merged: dict[tuple[str, int, str, int], list[int]] = {}
+        unread = 0
 
         def add(
             kind: int, family: int, laddr: Any, raddr: Any, status: str, pid: int | None
@@ -67,9 +69,12 @@ class PsutilSource:
                             pconn.status,
                             proc.pid,
                         )
+                except psutil.NoSuchProcess:
+                    continue  # exited: it has no sockets left to miss
                 except (psutil.Error, OSError):
-                    continue
-        return [
+                    unread += 1
+        records = [
             SocketRecord(protocol, family, address, port, pids=tuple(pids))
             for (protocol, family, address, port), pids in merged.items()
         ]
+        return SocketTable(records, unread)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from netdash.core.model import Listener, Process, Snapshot
 from netdash.core.text import visible_bytes
-from netdash.sources.base import SocketRecord, SocketSource, SourceUnavailable
+from netdash.sources.base import SocketSource, SocketTable, SourceUnavailable
 from netdash.sources.interfaces import read_default_route_interfaces, read_interfaces
 from netdash.sources.processes import ProcessCache
 from netdash.sources.psutil_source import PsutilSource
@@ -31,8 +31,8 @@ DEFAULT_SOURCES: tuple[SocketSource, ...] = (SockDiagSource(), PsutilSource())
 _NO_PIDS: list[int] = []
 
 
-def _read_sockets(sources: Sequence[SocketSource]) -> tuple[Sequence[SocketRecord], str]:
-    """The records of the first source that can run here, and its name. Raises the last
+def _read_sockets(sources: Sequence[SocketSource]) -> tuple[SocketTable, str]:
+    """The table of the first source that can run here, and its name. Raises the last
     :exc:`SourceUnavailable` when none can (or ``ValueError`` for no sources at all)."""
     unavailable: SourceUnavailable | None = None
     for source in sources:
@@ -78,7 +78,8 @@ def collect_snapshot(
     """
     cache = cache if cache is not None else ProcessCache()
     interfaces = read_interfaces()
-    records, source = _read_sockets(sources)
+    table, source = _read_sockets(sources)
+    records = table.records
     unowned = [r.inode for r in records if r.pids is None]
     holders = cache.holders.holders(unowned)[0] if unowned else {}
 
@@ -126,13 +127,13 @@ def collect_snapshot(
         interfaces=interfaces,
         listeners=tuple(listeners),
         taken_at=time.time(),
-        partial_reasons=_partial_reasons(hidden, len(denied)),
+        partial_reasons=_partial_reasons(hidden, len(denied), table.unread),
         default_route_interfaces=read_default_route_interfaces(),
         source=source,
     )
 
 
-def _partial_reasons(hidden: int, denied: int) -> tuple[str, ...]:
+def _partial_reasons(hidden: int, denied: int, unread: int = 0) -> tuple[str, ...]:
     if _can_elevate():
         hint = "run as root to see them"
     else:
@@ -144,6 +145,9 @@ def _partial_reasons(hidden: int, denied: int) -> tuple[str, ...]:
     if denied:
         noun = "process" if denied == 1 else "processes"
         reasons.append(f"{denied} {noun} could not be read ({hint})")
+    if unread:
+        noun = "process's sockets" if unread == 1 else "processes' sockets"
+        reasons.append(f"{unread} {noun} could not be read: their listeners are missing ({hint})")
     return tuple(reasons)
 
 

@@ -25,7 +25,7 @@ import struct
 import sys
 from collections.abc import Iterator
 
-from netdash.sources.base import SocketRecord, SourceUnavailable
+from netdash.sources.base import SocketRecord, SocketTable, SourceUnavailable
 
 __all__ = ["SockDiagSource", "count_established", "dump_sockets"]
 
@@ -178,10 +178,10 @@ class SockDiagSource:
 
     name = "sock_diag"
 
-    def read_sockets(self) -> list[SocketRecord]:
+    def read_sockets(self) -> SocketTable:
         if not sys.platform.startswith("linux"):
             raise SourceUnavailable("sock_diag netlink is Linux only")
         try:
-            return dump_sockets(udp=True)
+            return SocketTable(dump_sockets(udp=True))
         except OSError as exc:
             raise SourceUnavailable(f"sock_diag netlink refused: {exc}") from exc

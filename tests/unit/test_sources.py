@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from netdash.sources import sock_diag
-from netdash.sources.base import SocketRecord, SocketSource, SourceUnavailable
+from netdash.sources.base import SocketRecord, SocketSource, SocketTable, SourceUnavailable
 from netdash.sources.processes import ProcessCache
 from netdash.sources.snapshot import DEFAULT_SOURCES, collect_snapshot
 
@@ -23,7 +23,7 @@ class Unavailable:
     def __init__(self) -> None:
         self.calls = 0
 
-    def read_sockets(self) -> Sequence[SocketRecord]:
+    def read_sockets(self) -> SocketTable:
         self.calls += 1
         raise SourceUnavailable("not on this machine")
 
@@ -31,11 +31,12 @@ class Unavailable:
 class Fake:
     name = "fake"
 
-    def __init__(self, records: Sequence[SocketRecord]) -> None:
+    def __init__(self, records: Sequence[SocketRecord], unread: int = 0) -> None:
         self.records = records
+        self.unread = unread
 
-    def read_sockets(self) -> Sequence[SocketRecord]:
-        return self.records
+    def read_sockets(self) -> SocketTable:
+        return SocketTable(self.records, self.unread)
 
 
 def test_the_next_source_is_used_when_the_first_is_unavailable() -> None:
@@ -80,3 +81,14 @@ def test_sock_diag_refused_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_the_default_order_is_netlink_then_psutil() -> None:
     assert [s.name for s in DEFAULT_SOURCES] == ["sock_diag", "psutil"]
+
+
+def test_processes_a_source_could_not_read_make_the_view_partial() -> None:
+    """psutil's per-process fallback (macOS without root) skips other users' processes: their
+    listeners are missing, so the view must say it is incomplete, never pass for whole."""
+    me = os.getpid()
+    source = Fake([SocketRecord("tcp", 4, "127.0.0.1", 8080, pids=(me,))], unread=3)
+    snapshot = collect_snapshot(sources=[source])
+    assert snapshot.partial
+    assert any("3 processes' sockets could not be read" in r for r in snapshot.partial_reasons)
+    assert not collect_snapshot(sources=[Fake(source.records)]).partial
