@@ -7,6 +7,7 @@ No Textual here; the app asks the questions and reports the outcome.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 
 import psutil
@@ -15,7 +16,18 @@ from netdash.core.model import Process
 from netdash.core.services import ServiceRow, row_processes
 from netdash.core.text import clean
 
-__all__ = ["GRACE", "StopRequest", "alive", "escalation_question", "send_signal", "stop_request"]
+__all__ = [
+    "GRACE",
+    "StopRequest",
+    "alive",
+    "escalation_question",
+    "refusal",
+    "send_signal",
+    "stop_request",
+]
+
+PF_KTHREAD = 0x00200000
+"""``/proc/PID/stat`` flag of a kernel thread (include/linux/sched.h)."""
 
 GRACE = 2.0
 """Seconds a signalled process has to end before the outcome says it is still running."""
@@ -31,12 +43,59 @@ class StopRequest:
     question: str
 
 
+def _is_kernel_thread(pid: int, proc: str = "/proc") -> bool:
+    """Linux: the PF_KTHREAD flag (field 9 of ``/proc/PID/stat``); ``False`` elsewhere or
+    when it cannot be read."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as stream:
+            stat = stream.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return bool(int(fields[6]) & PF_KTHREAD)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _ancestors() -> set[int]:
+    """netdash's parent, its parent, and so on: the shell and terminal it runs in."""
+    found: set[int] = set()
+    try:
+        proc: psutil.Process | None = psutil.Process(os.getppid())
+        while proc is not None and proc.pid not in found and proc.pid > 1:
+            found.add(proc.pid)
+            proc = proc.parent()
+    except psutil.Error:
+        pass
+    return found
+
+
+def refusal(pid: int) -> str | None:
+    """Why netdash will not stop ``pid``, or ``None``: pid 1 (the init system, or a
+    container's main process), netdash itself, the shell and terminal it runs in (its
+    ancestors), and kernel threads (PF_KTHREAD), which a signal cannot stop anyway."""
+    if pid == 1:
+        return (
+            "pid 1 is the init system (or this container's main process); netdash will not stop it."
+        )
+    if pid == os.getpid():
+        return "That is netdash itself; press q to quit."
+    if pid in _ancestors():
+        return f"pid {pid} is the shell or terminal netdash runs in; netdash will not stop it."
+    if _is_kernel_thread(pid):
+        return f"pid {pid} is a kernel thread; it cannot be stopped with a signal."
+    return None
+
+
 def stop_request(row: ServiceRow) -> StopRequest | str:
-    """What stopping ``row`` means, or why it cannot be stopped (its owner is unknown)."""
+    """What stopping ``row`` means, or why it cannot be stopped (its owner is unknown, or
+    :func:`refusal` refuses it)."""
     with_pid = [p for p in row_processes(row) if p.pid is not None]
     if not with_pid:
         return "The owner of this socket is unknown; run netdash as root to stop it."
     target = with_pid[0]
+    assert target.pid is not None
+    refused = refusal(target.pid)
+    if refused is not None:
+        return refused
     name = clean(target.name, 40) or "?"
     workers = len(with_pid) - 1
     family = f" and its {workers} worker{'s' if workers > 1 else ''}" if workers else ""
@@ -56,6 +115,9 @@ def send_signal(target: Process, signum: int) -> str | None:
     """Signal ``target`` if its pid still names the same process (create time); returns a
     message for the user when it did not happen, ``None`` on success."""
     assert target.pid is not None
+    refused = refusal(target.pid)
+    if refused is not None:
+        return refused
     try:
         proc = psutil.Process(target.pid)
         if target.create_time is not None and proc.create_time() != target.create_time:

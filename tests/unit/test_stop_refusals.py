@@ -1,0 +1,76 @@
+"""`k` refuses processes it must never stop (issue 15, item 10): pid 1, netdash itself, the
+shell and terminal netdash runs in, and kernel threads (PF_KTHREAD). Real processes, read from
+the real /proc; nothing is signalled."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from netdash.core.model import Listener, Process, Scope
+from netdash.core.services import service_rows
+from netdash.tui.process_control import StopRequest, refusal, send_signal, stop_request
+from tests.support.ci import require
+
+
+def _kernel_thread() -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(b")") + 2 :].split()[6]) & 0x00200000:
+            return int(entry.name)
+    return None
+
+
+def _row(pid: int):  # type: ignore[no-untyped-def]
+    listener = Listener("tcp", "0.0.0.0", 8000, 4, (Process(pid, "x"),))
+    [(scope, [row])] = service_rows([listener])
+    assert scope is Scope.ALL_INTERFACES
+    return row
+
+
+@pytest.mark.parametrize(
+    ("who", "needle"),
+    [
+        (lambda: 1, "init system"),
+        (os.getpid, "netdash itself"),
+        (os.getppid, "shell or terminal"),
+    ],
+    ids=["pid-1", "netdash", "parent"],
+)
+def test_special_processes_are_refused_before_asking_and_before_signalling(
+    who: object, needle: str
+) -> None:
+    pid = who()  # type: ignore[operator]
+    reason = stop_request(_row(pid))
+    assert isinstance(reason, str) and needle in reason, reason
+    assert refusal(pid) == reason
+    assert send_signal(Process(pid, "x"), 0) == reason  # signal 0: nothing would be sent anyway
+
+
+def test_kernel_threads_are_refused() -> None:
+    pid = _kernel_thread()
+    require(pid is not None, "no kernel thread is visible in this pid namespace")
+    assert pid is not None
+    reason = stop_request(_row(pid))
+    assert isinstance(reason, str) and "kernel thread" in reason
+
+
+def test_an_ordinary_process_is_asked_about() -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        request = stop_request(_row(child.pid))
+        assert isinstance(request, StopRequest) and f"pid {child.pid}" in request.question
+        assert refusal(child.pid) is None
+    finally:
+        child.kill()
+        child.wait()
