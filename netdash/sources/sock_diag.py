@@ -18,6 +18,7 @@ raise ``OSError`` when the kernel refuses; :class:`SockDiagSource` turns that in
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -90,45 +91,43 @@ def _parse_address_text(family: int, raw: bytes, device: int, names: dict[int, s
     return str(address)
 
 
-def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, SocketRecord]]:
-    """``(state, record)`` for each socket of ``family`` and ``protocol`` whose state is in
-    the bit mask ``states``. ``state`` is the kernel's TCP state number (UDP sockets use
-    ``TCP_CLOSE`` when unconnected and ``TCP_ESTABLISHED`` when connected). Raises
-    ``OSError`` when the kernel refuses."""
-    name = "tcp" if protocol == socket.IPPROTO_TCP else "udp"
-    version = 4 if family == socket.AF_INET else 6
-    names = dict(socket.if_nameindex())
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
-        nl.settimeout(5.0)
-        nl.sendall(_request(family, protocol, states, seq=1))
-        while True:
-            data = nl.recv(1 << 20)
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if length < _NLMSGHDR.size:
-                    return
-                if kind == NLMSG_DONE:
-                    return
-                if kind == NLMSG_ERROR:
-                    (error,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
-                    if error:
-                        raise OSError(-error, os.strerror(-error))
-                    return
-                start = offset + _NLMSGHDR.size
-                fields = _MSG.unpack_from(data, start)
-                (fam, state, _timer, _retrans, sport, _dport, src, _dst, device, _cookie,
-                 _expires, _rq, _wq, uid, inode) = fields  # fmt: skip
-                v6only: bool | None = None
-                if fam == socket.AF_INET6:
-                    v6only = False
-                    for attr, payload in _attributes(data, start + _MSG.size, offset + length):
-                        if attr == INET_DIAG_SKV6ONLY and payload:
-                            v6only = bool(payload[0])
-                yield (
+def parse_messages(
+    data: bytes, protocol: str, version: int, names: dict[int, str]
+) -> tuple[list[tuple[int, SocketRecord]], bool]:
+    """One datagram of a sock_diag dump, parsed: ``([(state, record), ...], finished)``.
+
+    ``state`` is the kernel's TCP state number; ``finished`` is true at ``NLMSG_DONE`` (or a
+    message too short to be one). ``names`` maps interface index to name
+    (``socket.if_nameindex()``). Raises ``OSError`` for the kernel's ``NLMSG_ERROR`` and for
+    a message that does not parse (``EBADMSG``): whatever the bytes, nothing else.
+    """
+    out: list[tuple[int, SocketRecord]] = []
+    offset = 0
+    try:
+        while offset + _NLMSGHDR.size <= len(data):
+            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+            if length < _NLMSGHDR.size or kind == NLMSG_DONE:
+                return out, True
+            if kind == NLMSG_ERROR:
+                (error,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
+                if error:
+                    raise OSError(-error, os.strerror(-error))
+                return out, True
+            start = offset + _NLMSGHDR.size
+            fields = _MSG.unpack_from(data, start)
+            (fam, state, _timer, _retrans, sport, _dport, src, _dst, device, _cookie,
+             _expires, _rq, _wq, uid, inode) = fields  # fmt: skip
+            v6only: bool | None = None
+            if fam == socket.AF_INET6:
+                v6only = False
+                for attr, payload in _attributes(data, start + _MSG.size, offset + length):
+                    if attr == INET_DIAG_SKV6ONLY and payload:
+                        v6only = bool(payload[0])
+            out.append(
+                (
                     state,
                     SocketRecord(
-                        protocol=name,
+                        protocol=protocol,
                         family=version,
                         address=_address_text(fam, src, device, names),
                         port=socket.ntohs(sport),
@@ -138,7 +137,29 @@ def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, Socket
                         bound_device=names.get(device) if device else None,
                     ),
                 )
-                offset += (length + 3) & ~3
+            )
+            offset += (length + 3) & ~3
+    except (struct.error, ValueError) as exc:
+        raise OSError(errno.EBADMSG, f"malformed sock_diag message: {exc}") from None
+    return out, False
+
+
+def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, SocketRecord]]:
+    """``(state, record)`` for each socket of ``family`` and ``protocol`` whose state is in
+    the bit mask ``states``. ``state`` is the kernel's TCP state number (UDP sockets use
+    ``TCP_CLOSE`` when unconnected and ``TCP_ESTABLISHED`` when connected). Raises
+    ``OSError`` when the kernel refuses or answers what does not parse."""
+    name = "tcp" if protocol == socket.IPPROTO_TCP else "udp"
+    version = 4 if family == socket.AF_INET else 6
+    names = dict(socket.if_nameindex())
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+        nl.settimeout(5.0)
+        nl.sendall(_request(family, protocol, states, seq=1))
+        while True:
+            records, finished = parse_messages(nl.recv(1 << 20), name, version, names)
+            yield from records
+            if finished:
+                return
 
 
 def dump_sockets(udp: bool = True) -> list[SocketRecord]:
