@@ -167,12 +167,17 @@ def kind_from_names(names: Sequence[str]) -> str | None:
 
 
 def _docker(port: int, processes: Sequence[Process]) -> Hint:
+    """docker-proxy's ``-container-port N`` names the port inside; only a port number is
+    taken from the command line (any other word there, escape sequences included, is
+    ignored for the host port), so no text from another program enters the hint."""
     words = [a for p in processes for a in p.cmdline]
     inner = str(port)
     if "-container-port" in words:
         index = words.index("-container-port")
         if index + 1 < len(words):
-            inner = words[index + 1]
+            given = words[index + 1]
+            if given.isascii() and given.isdigit() and 1 <= int(given) <= 65535:
+                inner = str(int(given))
     return Hint(
         "docker",
         f"publish the port on loopback only: docker run -p 127.0.0.1:{port}:{inner} "

@@ -267,3 +267,20 @@ def test_the_assessment_hint_follows_the_probed_kind(listener: Listener, kind: s
     [row] = [row for _, rows in assessment.rows() for row in rows]
     assert row.hint == expected
     assert f"fix: {expected.text}" in check_text(assessment)
+
+
+def test_a_hostile_container_port_never_enters_the_hint() -> None:
+    """A process named docker-proxy with escape sequences for its container port once had
+    them written raw by `netdash check` (terminal title changed, screen cleared)."""
+    from netdash.core.assess import Assessment
+    from netdash.core.model import Snapshot
+    from netdash.output.text import check_text
+
+    hostile = "\x1b]0;PWNED\x07\x1b[2J"
+    proxy = _p("docker-proxy", "/usr/bin/docker-proxy", "-container-port", hostile)
+    hint = fix_hint((proxy,), None, "0.0.0.0", 8000)
+    assert hint.tool == "docker" and "\x1b" not in hint.text and "PWNED" not in hint.text
+    assert "-p 127.0.0.1:8000:8000" in hint.text
+    snapshot = Snapshot("h", (), (Listener("tcp", "0.0.0.0", 8000, 4, (proxy,)),), 0.0)
+    text = check_text(Assessment(snapshot))
+    assert "\x1b" not in text and "\x07" not in text
