@@ -119,7 +119,7 @@ def check_text(report: Assessment) -> str:
         out.append(_line(exposure))
         for note in exposure.notes:
             out.append(f"    {clean(note, 120)}")
-        out.append(f"    fix: {exposure.hint.text}")
+        out.append(f"    fix: {clean(exposure.hint.text, 400)}")
     allowed = report.allowed
     if allowed:
         out.append("allowed:")

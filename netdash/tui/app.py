@@ -502,7 +502,7 @@ class NetdashApp(App[None]):
         assessed = self.assessment.row(row)
         v, sentence = verdict_sentence(assessed)
         # The same hint as `netdash check` gives for the row's (first) listener.
-        hint = assessed.hint.text if row.scope is not Scope.LOOPBACK else None
+        hint = clean(assessed.hint.text, 400) if row.scope is not Scope.LOOPBACK else None
 
         def render(procs: Sequence[ProcessDetails] | None, conns: int | None) -> Any:
             return details_renderable(
