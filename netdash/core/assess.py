@@ -40,6 +40,7 @@ from netdash.core.services import (
     ResultsByListener,
     ServiceRow,
     row_processes,
+    service_ids,
     service_rows,
     visible,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "EXPOSED",
     "SEVERITY",
     "Assessment",
+    "ExposureGroup",
     "ListenerAssessment",
     "PortKey",
     "RowAssessment",
@@ -298,6 +300,51 @@ class RowAssessment:
         return tuple(dict.fromkeys(n for m in self.members for n in m.reach))
 
 
+class ExposureGroup:
+    """One service's exposures of one kind (all findings, all allowed or all ignored) within
+    one scope: ``netdash check`` reports it once, listing its ``addresses`` (``0.0.0.0`` and
+    ``::`` of one uvicorn are one finding). ``members`` are the listeners' assessments in
+    snapshot order; ``lead`` (the first) speaks for the group's policy state and hint."""
+
+    __slots__ = ("lead", "members", "results")
+
+    def __init__(self, members: Sequence[ListenerAssessment]) -> None:
+        self.members = tuple(members)
+        self.lead = self.members[0]
+        results: list[ProbeResult] = []
+        seen: set[tuple[str, str, int]] = set()
+        for member in self.members:  # SO_REUSEPORT sockets share an endpoint: its results once
+            if member.listener.key not in seen:
+                seen.add(member.listener.key)
+                results += member.results
+        self.results = tuple(results)
+
+    @property
+    def verdict(self) -> Verdict:
+        return most_severe({m.verdict for m in self.members})
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every bind address of the group, each once, in snapshot order."""
+        return tuple(dict.fromkeys(m.listener.address for m in self.members))
+
+    @property
+    def reach(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for m in self.members for n in m.reach))
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(pid for m in self.members for pid in m.listener.pids))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(findings(self.results))
+
+    @property
+    def identified(self) -> str | None:
+        return next((r.identified for r in self.results if r.identified), None)
+
+
 class Assessment:
     """Every listener of ``snapshot`` assessed against ``results`` (probe results by listener
     key; ``None``: not probed) and ``policy``; ``udp`` says whether UDP listeners are in view
@@ -385,6 +432,19 @@ class Assessment:
     def ignored(self) -> list[ListenerAssessment]:
         """Exposures reachable only through ignored interfaces."""
         return [a for a in self.exposures if a.ignored]
+
+    @functools.cached_property
+    def _service_of(self) -> dict[ListenerIdentity, str]:
+        return service_ids(self.shown)
+
+    def groups(self, members: Sequence[ListenerAssessment]) -> list[ExposureGroup]:
+        """``members`` grouped by service and scope, in the order each group first appears:
+        what ``check`` reports, one entry per service (``service_ids``)."""
+        grouped: dict[tuple[Scope, str], list[ListenerAssessment]] = {}
+        for member in members:
+            key = (member.scope, self._service_of[member.listener.identity])
+            grouped.setdefault(key, []).append(member)
+        return [ExposureGroup(items) for items in grouped.values()]
 
     @property
     def local(self) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netdash import __version__
-from netdash.core.assess import Assessment, ListenerAssessment
+from netdash.core.assess import Assessment, ExposureGroup
 from netdash.core.model import Listener, ProbeResult, Via
 from netdash.core.services import service_ids
 from netdash.output.labels import leading_program, probe_label, server_label, stack_label
@@ -33,8 +33,10 @@ JSON_SCHEMA_VERSION = 2
 """Version of the ``netdash list --json`` document. 2: ``verdict`` takes the values of
 :class:`~netdash.core.model.Verdict`; probes gain identification keys."""
 
-CHECK_SCHEMA_VERSION = 1
-"""Version of the ``netdash check --json`` document."""
+CHECK_SCHEMA_VERSION = 2
+"""Version of the ``netdash check --json`` document. 2: one exposure object per service and
+scope (``addresses`` lists its bind addresses; ``address`` is the first), where 1 had one per
+socket."""
 
 
 def json_text(document: object, pretty: bool) -> str:
@@ -146,27 +148,29 @@ def snapshot_to_json(
     }
 
 
-def _exposure_json(exposure: ListenerAssessment) -> dict[str, Any]:
-    li = exposure.listener
+def _exposure_json(group: ExposureGroup) -> dict[str, Any]:
+    lead = group.lead
+    li = lead.listener
     return {
         "protocol": li.protocol,
         "address": li.address,
+        "addresses": list(group.addresses),
         "port": li.port,
         "family": li.family,
-        "scope": exposure.scope.value,
-        "verdict": exposure.verdict.value,
-        "interfaces": list(exposure.reach),
+        "scope": lead.scope.value,
+        "verdict": group.verdict.value,
+        "interfaces": list(group.reach),
         "program": leading_program(li),
-        "pids": list(li.pids),
+        "pids": list(group.pids),
         "user": next((p.user for p in li.processes if p.user), None),
         "cmdline": next((list(p.cmdline) for p in li.processes if p.cmdline), []),
-        "identified": exposure.identified,
-        "lan_probe": probe_label(exposure.results, Via.LAN) or None,
-        "server": server_label(exposure.results) or None,
-        "findings": list(exposure.notes),
-        "hint": {"tool": exposure.hint.tool, "text": exposure.hint.text},
-        "allowed_by": exposure.allowed_by.spec if exposure.allowed_by else None,
-        "ignored": exposure.ignored,
+        "identified": group.identified,
+        "lan_probe": probe_label(group.results, Via.LAN) or None,
+        "server": server_label(group.results) or None,
+        "findings": list(group.notes),
+        "hint": {"tool": lead.hint.tool, "text": lead.hint.text},
+        "allowed_by": lead.allowed_by.spec if lead.allowed_by else None,
+        "ignored": lead.ignored,
     }
 
 
@@ -188,9 +192,9 @@ def check_to_json(report: Assessment) -> dict[str, Any]:
         "ok": not report.findings,
         "allow": [r.spec for r in report.policy.rules],
         "local_only": report.local,
-        "findings": [_exposure_json(e) for e in report.findings],
-        "allowed": [_exposure_json(e) for e in report.allowed],
-        "ignored": [_exposure_json(e) for e in report.ignored],
+        "findings": [_exposure_json(g) for g in report.groups(report.findings)],
+        "allowed": [_exposure_json(g) for g in report.groups(report.allowed)],
+        "ignored": [_exposure_json(g) for g in report.groups(report.ignored)],
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from netdash.core.assess import Assessment, ListenerAssessment, RowAssessment
+from netdash.core.assess import Assessment, ExposureGroup, RowAssessment
 from netdash.core.model import Listener, Verdict, Via
 from netdash.core.text import clean
 from netdash.output.columns import LIST, LIST_PROBED, Column, view
@@ -95,44 +95,48 @@ def fit(columns: Sequence[Column], rows: Sequence[RowAssessment], width: int) ->
     return tuple(kept)
 
 
-def _line(exposure: ListenerAssessment) -> str:
-    li = exposure.listener
-    via = ", ".join(clean(n, 20) for n in exposure.reach) or "no interface"
+def _line(group: ExposureGroup) -> str:
+    lead = group.lead.listener
+    via = ", ".join(clean(n, 20) for n in group.reach) or "no interface"
+    endpoints = ", ".join(endpoint(a, lead.port) for a in group.addresses)
     text = (
-        f"{VERDICT_MARK[exposure.verdict]} {exposure.verdict.value}: {li.protocol} "
-        f"{endpoint(li.address, li.port)} {owner_label(li)}, {exposure.scope.value} via {via}"
+        f"{VERDICT_MARK[group.verdict]} {group.verdict.value}: {lead.protocol} "
+        f"{endpoints} {owner_label(lead)}, {group.lead.scope.value} via {via}"
     )
-    lan_probe = probe_label(exposure.results, Via.LAN)
+    lan_probe = probe_label(group.results, Via.LAN)
     if lan_probe:
         text += f"; LAN probe: {lan_probe}"
-    what = server_label(exposure.results)
+    what = server_label(group.results)
     if what:
         text += f", {what}"
     return text
 
 
 def check_text(report: Assessment) -> str:
-    """``netdash check``'s report: each finding with program, pid, address, port and fix
-    hint, then what was allowed or ignored, then a one-line summary. Ends with a newline."""
+    """``netdash check``'s report: each finding (one per service: its addresses on one line)
+    with program, pid, port and fix hint, then what was allowed or ignored, then a one-line
+    summary. Ends with a newline."""
     out: list[str] = []
-    for exposure in report.findings:
-        out.append(_line(exposure))
-        for note in exposure.notes:
+    findings = report.groups(report.findings)
+    for group in findings:
+        out.append(_line(group))
+        for note in group.notes:
             out.append(f"    {clean(note, 120)}")
-        out.append(f"    fix: {clean(exposure.hint.text, 400)}")
-    allowed = report.allowed
+        out.append(f"    fix: {clean(group.lead.hint.text, 400)}")
+    allowed = report.groups(report.allowed)
     if allowed:
         out.append("allowed:")
-        for exposure in allowed:
-            rule = exposure.allowed_by.spec if exposure.allowed_by else ""
-            out.append(f"  {_line(exposure)} [allowed by {rule}]")
-    if report.ignored:
+        for group in allowed:
+            rule = group.lead.allowed_by.spec if group.lead.allowed_by else ""
+            out.append(f"  {_line(group)} [allowed by {rule}]")
+    ignored = report.groups(report.ignored)
+    if ignored:
         out.append("ignored (reachable only through ignored interfaces):")
-        for exposure in report.ignored:
-            out.append(f"  {_line(exposure)}")
-    n = len(report.findings)
+        for group in ignored:
+            out.append(f"  {_line(group)}")
+    n = len(findings)
     kinds = "TCP and UDP" if report.udp else "TCP"
-    tail = f"{len(allowed)} allowed, {len(report.ignored)} ignored, {report.local} local-only"
+    tail = f"{len(allowed)} allowed, {len(ignored)} ignored, {report.local} local-only"
     if not report.probed:
         tail += "; not probed (--probe verifies)"
     for reason in report.snapshot.partial_reasons:

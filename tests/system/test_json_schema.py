@@ -81,7 +81,8 @@ def test_who_and_exposed_list_match_the_schema(servers: Any) -> None:
 def test_check_json_matches_its_schema(servers: Any) -> None:
     doc = document("check", "--json", "--probe", "--udp", "--timeout", "0.5", "--allow", "22")
     validator("netdash-check.schema.json").validate(doc)
-    assert doc["findings"]
+    assert doc["findings"] and doc["schema_version"] == 2
+    assert all(f["address"] == f["addresses"][0] for f in doc["findings"])
     assert not validator("netdash-check.schema.json").is_valid({**doc, "ok": "no"})
 
 
