@@ -349,7 +349,10 @@ class NetdashApp(App[None]):
         self._redraw()
 
     def on_resize(self) -> None:
-        self._redraw()
+        """Redraw for the new size once Textual has taken it: this handler runs before the
+        app's own, while :attr:`size` still gives the old size (the diagram's form and the
+        table's columns would then follow one resize behind)."""
+        self.call_later(self._redraw)
 
     # Views ---------------------------------------------------------------------------------
 

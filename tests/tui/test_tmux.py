@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -52,11 +53,15 @@ def test_dashboard_in_a_real_terminal(tmux: Tmux) -> None:
         tmux.run("send-keys", "-t", "t", "p")
         screen = tmux.wait_for("probes) in")
         exposed_line = next(line for line in screen.splitlines() if " 1080 " in line)
-        assert exposed_line.count("http 200") == 2  # loopback and LAN both answered
+        if "LOOPBACK" in screen:
+            assert exposed_line.count("http 200") == 2  # loopback and LAN both answered
+        else:  # a narrow terminal: LOOPBACK and LAN merged into marks (LO LAN)
+            assert "LO LAN" in screen and "✔  ✔" in exposed_line
         assert exposed_line.lstrip().startswith("‼")
+        assert f" {os.getpid()} " in f"{exposed_line} "  # the pid whole, never cut
         if big:
             local_line = next(line for line in screen.splitlines() if " 1081 " in line)
-            assert "http 200" in local_line and "refused" in local_line
+            assert ("http 200" in local_line and "refused" in local_line) or "✔  ✗" in local_line
 
         tmux.run("send-keys", "-t", "t", "q")
         screen = tmux.wait_for("NETDASH-EXIT=0", timeout=10)
@@ -66,3 +71,39 @@ def test_dashboard_in_a_real_terminal(tmux: Tmux) -> None:
     finally:
         close_listening(exposed)
         close_listening(local)
+
+
+def test_the_diagram_and_columns_follow_each_resize_at_once() -> None:
+    """From 80x24 to 120x40 and back, the diagram's form (one line per interface, or boxes)
+    and the table's columns follow the new size with the next frame (issue 14, item 3), the
+    pid and the port whole at every size."""
+    require(shutil.which("tmux") is not None, "tmux is not installed")
+    tmux = Tmux(80, 24)
+    exposed = bound_socket("0.0.0.0", 1082)
+    python = shlex.quote(sys.executable)
+    tmux.start(f"unset COLUMNS LINES; {python} -m netdash --interval 30; echo NETDASH-EXIT=$?")
+
+    def whole(screen: str) -> None:
+        line = next(line for line in screen.splitlines() if " 1082 " in line)
+        assert f" {os.getpid()} " in f"{line} ", screen
+
+    try:
+        screen = tmux.wait_for("→ only this machine")  # compact at 24 rows
+        whole(screen)
+        for width, height in ((120, 40), (80, 24), (120, 40), (80, 24)):
+            tmux.run("resize-window", "-t", "t", "-x", str(width), "-y", str(height))
+            big = height >= 30
+            screen = tmux.wait_for("devices on this network" if big else "→ only this machine", 3)
+            if big:
+                assert "→ only this machine" not in screen, screen
+                assert "LOOPBACK" in screen, screen  # the full probe columns are back
+            else:
+                assert "devices on this network" not in screen, screen
+                assert "╭" not in screen, screen  # no box squeezed into a few rows
+            assert len(screen.splitlines()) == height and "q Quit" in screen.splitlines()[-1]
+            whole(screen)
+        tmux.run("send-keys", "-t", "t", "q")
+        tmux.wait_for("NETDASH-EXIT=0", timeout=10)
+    finally:
+        tmux.kill()
+        close_listening(exposed)

@@ -218,6 +218,8 @@ Marks
   ✓  exposed, but allowed by your config
   *  (diagram) a wildcard listener, reachable through every interface
   ✔ ✗ (diagram) answered / did not answer a probe through that interface
+  ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
+         via loopback then via the LAN address
 
 Keys
   p      probe every listener       P      probe the highlighted row
