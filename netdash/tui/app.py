@@ -206,7 +206,7 @@ class NetdashApp(App[None]):
             if exposures:  # announced once, with the bell if asked; allowed ones stay quiet
                 self._warn("New exposure: " + summary(exposures))
             if self.auto_probe and new and not self._probe_running():
-                self._probe_worker(message.snapshot, new)
+                self._probe(new, asked=False)
 
     def on_poll_failed(self, message: PollFailed) -> None:
         self.poll_error = message.reason
@@ -450,12 +450,18 @@ class NetdashApp(App[None]):
     def action_probe_selected(self) -> None:
         """Probe just the listeners of the highlighted row."""
         row = self.query_one(ListenerTable).selected_row()
-        if self.snapshot is None or row is None:
+        if row is not None:
+            self._probe(row.listeners)
+
+    def _probe(self, listeners: Sequence[Listener], asked: bool = True) -> None:
+        """Probe the TCP ones of ``listeners``. UDP is never probed: when nothing is left,
+        no run starts, and a probe the user ``asked`` for says why."""
+        tcp = [li for li in listeners if li.protocol == "tcp"]
+        if self.snapshot is None or not tcp:
+            if asked and self.snapshot is not None:
+                self.notify("UDP listeners are not probed (netdash probes TCP only).", markup=False)
             return
-        if row.first.protocol != "tcp":
-            self.notify("UDP listeners are not probed (netdash speaks HTTP).", markup=False)
-            return
-        self._probe_worker(self.snapshot, list(row.listeners))
+        self._probe_worker(self.snapshot, tcp)
 
     @work(group="probe", exclusive=True, exit_on_error=False)
     async def _probe_worker(self, snapshot: Snapshot, only: list[Listener] | None) -> None:
@@ -478,16 +484,14 @@ class NetdashApp(App[None]):
         self._update_status()
         try:
             results = await run.run(self.probe_limits, arrived, self.CHILD_PROCESSES_FROM)
-        except Exception as exc:  # never let a probe failure end the app
+            if run.full:  # a full run replaces every result, including vanished listeners'
+                self.results = {k: v for k, v in self.results.items() if k in run.fresh}
+            notice = run.verified_notice(self.assessment)
+            if notice:
+                self._warn(notice)
+            self.probe_status = run.finished(len(results))
+        except Exception as exc:  # never let a probe failure end the app or stick the header
             self.probe_status = f"probe failed: {clean(str(exc), 120)}"
-            self._update_status()
-            return
-        if run.full:  # a full run replaces every result, including vanished listeners'
-            self.results = {k: v for k, v in self.results.items() if k in run.fresh}
-        notice = run.verified_notice(self.assessment)
-        if notice:
-            self._warn(notice)
-        self.probe_status = run.finished(len(results))
         self._redraw()
 
     # Acting on a row -----------------------------------------------------------------------
@@ -516,8 +520,7 @@ class NetdashApp(App[None]):
 
         def closed(choice: str | None) -> None:
             if choice == "probe":
-                if self.snapshot is not None:
-                    self._probe_worker(self.snapshot, list(row.listeners))
+                self._probe(row.listeners)
             elif choice == "kill":
                 self.action_kill()
 

@@ -123,6 +123,8 @@ def details_renderable(
         )
     if results:
         parts.append(probes)
+    elif row.first.protocol == "udp":
+        parts.append(Text("UDP is not probed (netdash probes TCP only)", style="dim"))
     else:
         parts.append(Text("not probed yet: press p here to probe this row", style="dim"))
     return Group(*parts)
