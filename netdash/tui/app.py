@@ -140,6 +140,8 @@ class NetdashApp(App[None]):
         self._table: ListenerTable | None = None
         self._redraw_pending = False
         self._changed_results: set[ListenerKey] = set()
+        self.crash: BaseException | None = None
+        """The unhandled error that ended the app, if one did (its exit code is then 2)."""
 
     def compose(self) -> ComposeResult:
         yield Static("netdash: reading sockets…", id="status", markup=False)
@@ -156,6 +158,12 @@ class NetdashApp(App[None]):
         self._table.focus()
         self._signals.install()
         self.poller.poll_now()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Remember an unhandled error for the command line's exit code; Textual then
+        restores the terminal and prints it."""
+        self.crash = error
+        super()._handle_exception(error)
 
     def on_unmount(self) -> None:
         self.poller.stop()

@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -93,17 +94,63 @@ def test_the_diagram_and_columns_follow_each_resize_at_once() -> None:
         for width, height in ((120, 40), (80, 24), (120, 40), (80, 24)):
             tmux.run("resize-window", "-t", "t", "-x", str(width), "-y", str(height))
             big = height >= 30
-            screen = tmux.wait_for("devices on this network" if big else "→ only this machine", 3)
+            form = "devices on this network" if big else "→ only this machine"
+            deadline = time.monotonic() + 3  # a frame or two, not a poll (every 30 s)
+            while True:
+                screen = tmux.screen()
+                lines = screen.splitlines()
+                if form in screen and len(lines) == height and "q Quit" in lines[-1]:
+                    break
+                assert time.monotonic() < deadline, screen
+                time.sleep(0.05)
             if big:
                 assert "→ only this machine" not in screen, screen
                 assert "LOOPBACK" in screen, screen  # the full probe columns are back
             else:
                 assert "devices on this network" not in screen, screen
                 assert "╭" not in screen, screen  # no box squeezed into a few rows
-            assert len(screen.splitlines()) == height and "q Quit" in screen.splitlines()[-1]
             whole(screen)
         tmux.run("send-keys", "-t", "t", "q")
         tmux.wait_for("NETDASH-EXIT=0", timeout=10)
     finally:
         tmux.kill()
         close_listening(exposed)
+
+
+CRASHING = """
+import sys
+from netdash.cli import main
+from netdash.tui.app import NetdashApp
+
+def broken(self):
+    raise RuntimeError("simulated bug in a key handler")
+
+NetdashApp.action_help = broken
+sys.exit(main(["--interval", "30"]))
+"""
+
+
+def test_an_unhandled_error_exits_2_after_restoring_the_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bug in the app ends it with status 2 (CONTRACTS.md), the terminal restored first
+    and the error printed on it (issue 14, item 9). Textual draws on stderr, so the error is
+    read from the restored screen."""
+    require(shutil.which("tmux") is not None, "tmux is not installed")
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING)
+    tmux = Tmux(100, 30)
+    python = shlex.quote(sys.executable)
+    tmux.start(f"unset COLUMNS LINES; clear; {python} {script}; echo NETDASH-EXIT=$?")
+    try:
+        tmux.wait_for("q Quit")
+        tmux.run("send-keys", "-t", "t", "?")
+        screen = tmux.wait_for("NETDASH-EXIT=", timeout=10)
+        assert tmux.flag("alternate_on") == "0"  # terminal restored
+        assert tmux.flag("mouse_any_flag") == "0"
+        lines = [line.strip() for line in screen.splitlines() if line.strip()]
+        assert "NETDASH-EXIT=2" in lines, screen
+        end = lines.index("NETDASH-EXIT=2")
+        assert lines[end - 1] == (
+            "netdash: error: the dashboard stopped on RuntimeError: simulated bug in a key handler"
+        ), screen
+    finally:
+        tmux.kill()

@@ -71,7 +71,7 @@ class ListenerTable(DataTable[Text]):
         self._row_listeners: dict[str, frozenset[ListenerKey]] = {}
         self._gone: dict[str, tuple[float, str, Cells]] = {}  # key -> (until, group, cells)
         self._rows: dict[str, Cells] = {}  # every row on screen, in order, by key
-        self._natural: dict[str, int] = {}  # column key -> widest cell or header
+        self._natural = self._headers()  # column key -> widest cell or header
         self.shown_columns: tuple[str, ...] = DASHBOARD
         """The keys of the columns on screen, in order."""
         self.rows_by_key: dict[str, ServiceRow] = {}
@@ -89,6 +89,10 @@ class ListenerTable(DataTable[Text]):
             )
             for c in COLUMNS
         }
+
+    @staticmethod
+    def _headers() -> dict[str, int]:
+        return {c.key: Text(c.header).cell_len for c in COLUMNS}
 
     @staticmethod
     def _width(cell: Text) -> int:
@@ -214,7 +218,7 @@ class ListenerTable(DataTable[Text]):
     def _layout(self) -> None:
         """Rebuild the table from :attr:`_rows`: columns measured on them and fitted to the
         width, the cursor kept on the same row and the scroll position kept."""
-        self._natural = {c.key: len(c.header) for c in COLUMNS}
+        self._natural = self._headers()
         for cells in self._rows.values():
             for key, cell in cells.items():
                 self._grow(key, cell)
