@@ -158,6 +158,13 @@ class NetdashApp(App[None]):
         self._table.focus()
         self._signals.install()
         self.poller.poll_now()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Once a second, the verdict line again (its ``probed N s ago``); nothing is
+        repainted unless its text changed."""
+        if self.snapshot is not None and self.results:
+            self._update_verdict()
 
     def _handle_exception(self, error: Exception) -> None:
         """Remember an unhandled error for the command line's exit code; Textual then

@@ -66,3 +66,22 @@ async def test_auto_probe_of_a_new_udp_listener_does_not_stick_the_header() -> N
         await pilot.pause(0.5)
         assert "probing" not in status(app), status(app)
         assert not app._probe_running()
+
+
+async def test_probed_n_s_ago_advances_without_moving_the_cursor() -> None:
+    """Issue 14, item 7: the verdict line's age follows the clock, at most once a second."""
+    from netdash.core.services import group_results, leader
+    from tests.support.fixed import probe_results
+
+    now = [TAKEN_AT]
+    app = NetdashApp(interval=60, collector=lambda: SNAPSHOT, clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        app.results = group_results(probe_results())
+        app._probed_owners = {li.key: leader(li) for li in SNAPSHOT.listeners}
+        app._redraw()
+        await pilot.pause(0.1)
+        assert "probed 12 s ago" in as_text(app.query_one("#verdict").content)
+        now[0] += 60
+        await pilot.pause(1.3)
+        assert "probed 72 s ago" in as_text(app.query_one("#verdict").content)
