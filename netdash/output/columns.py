@@ -4,8 +4,9 @@ and ``who`` read these declarations (as dolphie's panels declare theirs).
 A :class:`Column` names its header, the plain text of a cell (from a
 :class:`~netdash.core.assess.RowAssessment`), its style, its alignment and its width policy:
 ``priority`` orders what a narrow terminal gives up first (0 is never dropped), and a
-``number`` is never cut. A view is a tuple of column keys. Adding a column is one entry in
-:data:`COLUMNS` and its key in the views that show it.
+``number`` is never cut. A column with ``merges`` stands in for those columns, in one short
+cell, when the table is too narrow for them (:func:`fit`). A view is a tuple of column keys.
+Adding a column is one entry in :data:`COLUMNS` and its key in the views that show it.
 
 Plain strings and Rich style names only: renderers (Rich tables, Textual's DataTable) wrap
 the text in ``rich.text.Text``, so nothing here is parsed as markup.
@@ -13,7 +14,7 @@ the text in ``rich.text.Text``, so nothing here is parsed as markup.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netdash.core.assess import RowAssessment
@@ -38,6 +39,7 @@ __all__ = [
     "LIST",
     "LIST_PROBED",
     "Column",
+    "fit",
     "view",
 ]
 
@@ -47,7 +49,8 @@ class Column:
     """One column. ``value`` gives a cell's text, ``style`` its Rich style (``""``: none);
     ``justify`` is ``"left"`` or ``"right"``; ``priority`` 0 is never dropped, higher numbers
     go first at narrow widths; ``number`` marks cells that must never be cut; ``no_wrap``
-    keeps a cell on one line."""
+    keeps a cell on one line; ``merges`` names the columns this one replaces, in less room,
+    when they do not fit side by side (it is in no view itself)."""
 
     key: str
     header: str
@@ -57,6 +60,7 @@ class Column:
     priority: int = 1
     number: bool = False
     no_wrap: bool = False
+    merges: tuple[str, ...] = ()
 
 
 def _mark(row: RowAssessment) -> str:
@@ -87,6 +91,27 @@ def _lan_or_why(row: RowAssessment) -> str:
     return no_lan_probe(row.row)
 
 
+def _reach_mark(row: RowAssessment, via: Via) -> str:
+    mine = [r for r in row.results if r.via is via]
+    if not mine:
+        return "–"
+    return "✔" if any(r.outcome.accepted for r in mine) else "✗"
+
+
+def _reach(row: RowAssessment) -> str:
+    """``✔  ✗``: answered via loopback, not via the LAN address (under ``LO LAN``); ``–``
+    where that way was not probed; empty before any probe of the row."""
+    if not row.results:
+        return ""
+    return f"{_reach_mark(row, Via.LOOPBACK)}  {_reach_mark(row, Via.LAN)}"
+
+
+def _reach_style(row: RowAssessment) -> str:
+    if _reach_mark(row, Via.LAN) == "✔":
+        return "bold red"
+    return "green" if _reach_mark(row, Via.LOOPBACK) == "✔" else "dim"
+
+
 def _interfaces(row: RowAssessment) -> str:
     return ", ".join(clean(n, 20) for n in row.reach) or "no interface"
 
@@ -112,7 +137,7 @@ COLUMNS: dict[str, Column] = {
             lambda r: pid_label(r.processes),
             justify="right",
             number=True,
-            priority=2,
+            priority=1,
         ),
         Column("interfaces", "INTERFACES", _interfaces, priority=3),
         Column(
@@ -138,6 +163,7 @@ COLUMNS: dict[str, Column] = {
             priority=1,
             no_wrap=True,
         ),
+        Column("reach", "LO LAN", _reach, _reach_style, priority=2, merges=("loopback", "lan")),
         Column("lan_why", "LAN", _lan_or_why, _probe_style(Via.LAN), priority=1, no_wrap=True),
         Column("what", "WHAT", lambda r: server_label(r.results), priority=2),
     )
@@ -157,3 +183,35 @@ LIST_PROBED = (*LIST, "loopback", "lan_why", "what")
 def view(keys: tuple[str, ...]) -> tuple[Column, ...]:
     """The columns of a view, in order."""
     return tuple(COLUMNS[k] for k in keys)
+
+
+def fit(keys: Sequence[str], natural: Mapping[str, int], width: int, extra: int) -> tuple[str, ...]:
+    """The keys of the columns to show in ``width`` terminal cells, each column taking its
+    ``natural`` width (its widest cell, every column of :data:`COLUMNS` that may be shown)
+    plus ``extra`` (padding, separators). While the total exceeds ``width``: a column of the
+    highest ``priority`` (the rightmost of equals) goes, except that columns a stand-in
+    ``merges`` are first merged into it when no column of higher priority than theirs is
+    left to drop. Priority 0 never goes, and no cell is ever cut: when only priority 0 is
+    left, the table is as narrow as it gets."""
+    kept = list(keys)
+    stand_ins = [c for c in COLUMNS.values() if c.merges]
+
+    def total() -> int:
+        return sum(natural[k] + extra for k in kept)
+
+    while total() > width:
+        droppable = [k for k in kept if COLUMNS[k].priority > 0]
+        worst = max(droppable, key=lambda k: (COLUMNS[k].priority, kept.index(k)), default=None)
+        merge = next((s for s in stand_ins if all(m in kept for m in s.merges)), None)
+        if merge is not None and (
+            worst is None
+            or COLUMNS[worst].priority <= max(COLUMNS[m].priority for m in merge.merges)
+        ):
+            at = kept.index(merge.merges[0])
+            kept = [k for k in kept if k not in merge.merges]
+            kept.insert(at, merge.key)
+            continue
+        if worst is None:
+            break
+        kept.remove(worst)
+    return tuple(kept)

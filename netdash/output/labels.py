@@ -157,7 +157,9 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
         text = f"EXPOSED: accepts connections on the LAN address {lan.target} ({said})"
     elif v is Verdict.EXPOSED_UNVERIFIED:
         lan_results = [r for r in results if r.via is Via.LAN]
-        if not results:
+        if first.protocol == "udp":
+            why = "UDP is not probed (netdash probes TCP only)"
+        elif not results:
             why = "not probed yet (p)"
         elif not lan_results:
             why = "no LAN address to probe"

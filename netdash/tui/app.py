@@ -140,6 +140,8 @@ class NetdashApp(App[None]):
         self._table: ListenerTable | None = None
         self._redraw_pending = False
         self._changed_results: set[ListenerKey] = set()
+        self.crash: BaseException | None = None
+        """The unhandled error that ended the app, if one did (its exit code is then 2)."""
 
     def compose(self) -> ComposeResult:
         yield Static("netdash: reading sockets…", id="status", markup=False)
@@ -156,6 +158,19 @@ class NetdashApp(App[None]):
         self._table.focus()
         self._signals.install()
         self.poller.poll_now()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Once a second, the verdict line again (its ``probed N s ago``); nothing is
+        repainted unless its text changed."""
+        if self.snapshot is not None and self.results:
+            self._update_verdict()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Remember an unhandled error for the command line's exit code; Textual then
+        restores the terminal and prints it."""
+        self.crash = error
+        super()._handle_exception(error)
 
     def on_unmount(self) -> None:
         self.poller.stop()
@@ -206,7 +221,7 @@ class NetdashApp(App[None]):
             if exposures:  # announced once, with the bell if asked; allowed ones stay quiet
                 self._warn("New exposure: " + summary(exposures))
             if self.auto_probe and new and not self._probe_running():
-                self._probe_worker(message.snapshot, new)
+                self._probe(new, asked=False)
 
     def on_poll_failed(self, message: PollFailed) -> None:
         self.poll_error = message.reason
@@ -349,7 +364,10 @@ class NetdashApp(App[None]):
         self._redraw()
 
     def on_resize(self) -> None:
-        self._redraw()
+        """Redraw for the new size once Textual has taken it: this handler runs before the
+        app's own, while :attr:`size` still gives the old size (the diagram's form and the
+        table's columns would then follow one resize behind)."""
+        self.call_later(self._redraw)
 
     # Views ---------------------------------------------------------------------------------
 
@@ -447,12 +465,18 @@ class NetdashApp(App[None]):
     def action_probe_selected(self) -> None:
         """Probe just the listeners of the highlighted row."""
         row = self.query_one(ListenerTable).selected_row()
-        if self.snapshot is None or row is None:
+        if row is not None:
+            self._probe(row.listeners)
+
+    def _probe(self, listeners: Sequence[Listener], asked: bool = True) -> None:
+        """Probe the TCP ones of ``listeners``. UDP is never probed: when nothing is left,
+        no run starts, and a probe the user ``asked`` for says why."""
+        tcp = [li for li in listeners if li.protocol == "tcp"]
+        if self.snapshot is None or not tcp:
+            if asked and self.snapshot is not None:
+                self.notify("UDP listeners are not probed (netdash probes TCP only).", markup=False)
             return
-        if row.first.protocol != "tcp":
-            self.notify("UDP listeners are not probed (netdash speaks HTTP).", markup=False)
-            return
-        self._probe_worker(self.snapshot, list(row.listeners))
+        self._probe_worker(self.snapshot, tcp)
 
     @work(group="probe", exclusive=True, exit_on_error=False)
     async def _probe_worker(self, snapshot: Snapshot, only: list[Listener] | None) -> None:
@@ -475,16 +499,14 @@ class NetdashApp(App[None]):
         self._update_status()
         try:
             results = await run.run(self.probe_limits, arrived, self.CHILD_PROCESSES_FROM)
-        except Exception as exc:  # never let a probe failure end the app
+            if run.full:  # a full run replaces every result, including vanished listeners'
+                self.results = {k: v for k, v in self.results.items() if k in run.fresh}
+            notice = run.verified_notice(self.assessment)
+            if notice:
+                self._warn(notice)
+            self.probe_status = run.finished(len(results))
+        except Exception as exc:  # never let a probe failure end the app or stick the header
             self.probe_status = f"probe failed: {clean(str(exc), 120)}"
-            self._update_status()
-            return
-        if run.full:  # a full run replaces every result, including vanished listeners'
-            self.results = {k: v for k, v in self.results.items() if k in run.fresh}
-        notice = run.verified_notice(self.assessment)
-        if notice:
-            self._warn(notice)
-        self.probe_status = run.finished(len(results))
         self._redraw()
 
     # Acting on a row -----------------------------------------------------------------------
@@ -513,8 +535,7 @@ class NetdashApp(App[None]):
 
         def closed(choice: str | None) -> None:
             if choice == "probe":
-                if self.snapshot is not None:
-                    self._probe_worker(self.snapshot, list(row.listeners))
+                self._probe(row.listeners)
             elif choice == "kill":
                 self.action_kill()
 

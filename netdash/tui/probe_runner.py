@@ -162,7 +162,12 @@ class ProbeRun:
     def finished(self, probes: int) -> str:
         """The status after the run: what was probed, how many probes, in how many seconds."""
         elapsed = time.perf_counter() - self.started
-        what = f"{len(self.listeners)} listeners" if self.full else f"port {self.listeners[0].port}"
+        ports = sorted({li.port for li in self.listeners})
+        if self.full or len(ports) != 1:
+            n = len(self.listeners)
+            what = f"{n} listener" + ("" if n == 1 else "s")
+        else:
+            what = f"port {ports[0]}"
         return f"probed {what} ({probes} probes) in {elapsed:.1f} s" + (
             "" if self.lan else "; no LAN address found, loopback only"
         )

@@ -33,3 +33,32 @@ async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: 
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await pilot.pause(0.05)
+
+
+def screen_lines(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The app's screen as plain text lines, as a terminal would show it."""
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def table_lines(app, table: ListenerTable) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The screen line of every table row in view, by row key."""
+    lines = screen_lines(app)
+    top = table.region.y + 1 - round(table.scroll_y)  # under the header row
+    bottom = table.region.y + table.region.height
+    if table.show_horizontal_scrollbar:
+        bottom -= table.scrollbar_size_horizontal
+    return {
+        key: lines[top + n]
+        for n, key in enumerate(table._order)
+        if table.region.y < top + n < bottom
+    }

@@ -27,6 +27,8 @@ class FakeApp:
     """Stands in for NetdashApp: records its arguments; ``run`` polls three times."""
 
     seen: ClassVar[dict[str, Any]] = {}
+    return_code = 0  # ran and quit; no unhandled error
+    crash = None
 
     def __init__(self, **kwargs: Any) -> None:
         FakeApp.seen = dict(kwargs)

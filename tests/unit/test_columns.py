@@ -94,3 +94,17 @@ def test_a_narrow_terminal_drops_low_priority_columns_and_cuts_nothing(
     for row in [r for _, rows in assessment.rows() for r in rows]:
         assert row.verdict.value in text
         assert COLUMNS["port"].value(row) in text
+
+
+def test_fit_merges_loopback_and_lan_before_a_number_goes() -> None:
+    from netdash.output.columns import fit
+
+    natural = {"mark": 1, "address": 23, "port": 4, "process": 19, "loopback": 8, "lan": 8,
+               "pid": 7, "what": 17, "reach": 6}  # fmt: skip
+    assert fit(DASHBOARD, natural, 200, 2) == DASHBOARD
+    assert fit(DASHBOARD, natural, 90, 2) == DASHBOARD[:-1]  # WHAT first
+    assert fit(DASHBOARD, natural, 80, 2) == (
+        "mark", "address", "port", "process", "reach", "pid",
+    )  # fmt: skip
+    assert fit(DASHBOARD, natural, 64, 2) == ("mark", "address", "port", "process", "pid")
+    assert fit(DASHBOARD, natural, 20, 2) == ("mark", "address", "port", "process")

@@ -4,6 +4,7 @@ and the first snapshot already read."""
 from __future__ import annotations
 
 import contextlib
+import sys
 
 from netdash.config import Settings
 from netdash.core.model import Snapshot
@@ -14,7 +15,8 @@ __all__ = ["run"]
 
 
 def run(settings: Settings) -> int:
-    """Run the dashboard until it quits; exit code 0.
+    """Run the dashboard until it quits; exit code 0, or 2 when an unhandled error ended it
+    (after the terminal is restored and the error printed: CONTRACTS.md).
 
     The first snapshot is read now, before the dashboard's modules load (~0.2 s of
     imports), and handed to its first poll: that poll then answers at once instead of
@@ -33,7 +35,7 @@ def run(settings: Settings) -> int:
 
     from netdash.tui.app import NetdashApp
 
-    NetdashApp(
+    app = NetdashApp(
         interval=settings.interval,
         lan_override=list(settings.lan),
         collector=collector,
@@ -42,5 +44,11 @@ def run(settings: Settings) -> int:
         allow=settings.policy.rules,
         ignore_interfaces=sorted(settings.policy.ignore_interfaces),
         bell=settings.bell,
-    ).run()
+    )
+    app.run()
+    if app.return_code:  # an unhandled error: Textual restored the terminal, printed it
+        crash = app.crash
+        what = f"{type(crash).__name__}: {crash}" if crash is not None else "an unexpected error"
+        print(f"netdash: error: the dashboard stopped on {what}", file=sys.stderr)
+        return 2
     return 0

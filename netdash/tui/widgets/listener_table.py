@@ -16,13 +16,21 @@ from textual.widgets.data_table import ColumnKey
 from netdash.core.assess import Assessment, RowAssessment
 from netdash.core.model import Listener, ListenerKey, Scope
 from netdash.core.services import ServiceRow, row_processes, service_rows
-from netdash.output.columns import DASHBOARD, view
+from netdash.output.columns import COLUMNS as DECLARED
+from netdash.output.columns import DASHBOARD, fit, view
 from netdash.output.labels import process_label
 
 __all__ = ["ListenerTable"]
 
-COLUMNS = view(DASHBOARD)
-"""The dashboard's columns (:mod:`netdash.output.columns`)."""
+COLUMNS = (
+    *view(DASHBOARD),
+    *(c for c in DECLARED.values() if c.merges and set(c.merges) <= set(DASHBOARD)),
+)
+"""Every column the dashboard may show (:mod:`netdash.output.columns`): its view, then the
+stand-ins that replace some of them in a narrow terminal."""
+
+Cells = dict[str, Text]
+"""A row's cells by column key, for every column of :data:`COLUMNS`."""
 
 GROUP_STYLE = {
     Scope.ALL_INTERFACES: "bold white on dark_red",
@@ -37,6 +45,10 @@ class ListenerTable(DataTable[Text]):
     Rows are keyed by :attr:`ServiceRow.key`, so the cursor stays on the same service while
     sockets come and go. Cells are ``rich.text.Text`` built from cleaned strings, so process
     names and server headers are never parsed as markup.
+
+    The columns shown are those that fit the terminal's width (:func:`netdash.output.columns.fit`:
+    low-priority columns are merged or dropped, no cell is ever cut), measured on the rows
+    in view: they follow every resize and every change of view.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -46,6 +58,8 @@ class ListenerTable(DataTable[Text]):
     """Seconds a new row stays highlighted."""
     GONE_FOR = 3.0
     """Seconds a vanished row stays, faded, before it goes."""
+    EXTRA = 2
+    """Cells a column takes beyond its widest cell (DataTable's cell padding, both sides)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -53,34 +67,78 @@ class ListenerTable(DataTable[Text]):
         self._rebuilding = False
         self._seen: set[str] | None = None  # row keys of the last show(); None before the first
         self._born: dict[str, float] = {}  # row key -> time.monotonic() it appeared
-        self._last_cells: dict[str, tuple[str, list[Text]]] = {}
+        self._last_cells: dict[str, tuple[str, Cells]] = {}
         self._row_listeners: dict[str, frozenset[ListenerKey]] = {}
-        self._gone: dict[str, tuple[float, str, list[Text]]] = {}  # key -> (until, group, cells)
+        self._gone: dict[str, tuple[float, str, Cells]] = {}  # key -> (until, group, cells)
+        self._rows: dict[str, Cells] = {}  # every row on screen, in order, by key
+        self._natural = self._headers()  # column key -> widest cell or header
+        self.shown_columns: tuple[str, ...] = DASHBOARD
+        """The keys of the columns on screen, in order."""
         self.rows_by_key: dict[str, ServiceRow] = {}
-        for column in COLUMNS:
+        for column in view(self.shown_columns):
             self.add_column(column.header, key=column.key)
 
     @staticmethod
-    def _cells(row: RowAssessment) -> list[Text]:
+    def _cells(row: RowAssessment) -> Cells:
         """The row's cells, from the column declarations; every cell a ``Text`` (no markup)."""
-        return [
-            Text(
+        return {
+            c.key: Text(
                 c.value(row),
                 style=c.style(row),
                 justify="right" if c.justify == "right" else None,
             )
             for c in COLUMNS
-        ]
+        }
+
+    @staticmethod
+    def _headers() -> dict[str, int]:
+        return {c.key: Text(c.header).cell_len for c in COLUMNS}
+
+    @staticmethod
+    def _width(cell: Text) -> int:
+        if "\n" in cell.plain:
+            return max(line.cell_len for line in cell.split("\n"))
+        return cell.cell_len
+
+    def _available(self) -> int:
+        """The width the columns may take: the screen's (the table spans it), less a
+        vertical scrollbar when the rows may not all fit (the table's ``max-height`` is 70 %
+        of what the status line and footer leave)."""
+        width = self.app.size.width
+        if len(self._rows) + 1 > 0.7 * (self.app.size.height - 5):
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
+    def _fit(self) -> tuple[str, ...]:
+        return fit(DASHBOARD, self._natural, self._available(), self.EXTRA)
+
+    def _grow(self, key: str, cell: Text) -> bool:
+        """Widen a column's natural width for ``cell``; True when it grew."""
+        width = self._width(cell)
+        if width > self._natural.get(key, 0):
+            self._natural[key] = width
+            return True
+        return False
 
     def update_results(self, changed: Collection[ListenerKey], assessment: Assessment) -> None:
         """Redraw only the rows holding a listener in ``changed`` (probe results arriving):
-        no regrouping, no diagram, so a large table stays responsive while probing."""
+        no regrouping, no diagram, so a large table stays responsive while probing. When a
+        wider cell no longer lets the columns fit, they are fitted again."""
+        grew = False
+        updates: list[tuple[str, Cells]] = []
         for key, row in self.rows_by_key.items():
-            if key not in self._order or not any(li.key in changed for li in row.listeners):
+            if key not in self._rows or not any(li.key in changed for li in row.listeners):
                 continue
             cells = self._cells(assessment.row(row))
-            for column, cell in zip(COLUMNS, cells, strict=True):
-                self._set_cell(key, column.key, cell)
+            self._rows[key] = cells
+            grew = any([self._grow(k, cell) for k, cell in cells.items()]) or grew
+            updates.append((key, cells))
+        if grew and self._fit() != self.shown_columns:
+            self._layout()
+            return
+        for key, cells in updates:
+            for column in self.shown_columns:
+                self._set_cell(key, column, cells[column])
 
     def _set_cell(self, key: str, column: str, cell: Text) -> None:
         """Update one cell if it changed, widening its column only when the cell is wider.
@@ -108,11 +166,12 @@ class ListenerTable(DataTable[Text]):
         fade out as if it had vanished (``None``: every row that leaves fades).
         An exposed row all of whose listeners the policy acknowledges is marked ``✓``.
 
-        When the set of rows is unchanged, only changed cells are updated. When rows come or go,
-        the table is rebuilt in scope order and the cursor is put back on the same service
+        When the set of rows and the columns that fit are unchanged, only changed cells are
+        updated. Otherwise the table is rebuilt in scope order, its columns fitted to the
+        width and measured on these rows, and the cursor is put back on the same service
         (or the row that took its place) with the scroll position kept.
         """
-        rows: list[tuple[str, list[Text]]] = []
+        rows: dict[str, Cells] = {}
         by_key: dict[str, ServiceRow] = {}
         groups = service_rows(listeners)
         if sort != "scope":
@@ -126,36 +185,54 @@ class ListenerTable(DataTable[Text]):
             by_key.update((row.key, row) for row in members)
         self._remember(by_key)
         ghosts = self._fade(by_key, alive)
-        live_cells: dict[str, tuple[str, list[Text]]] = {}
+        live_cells: dict[str, tuple[str, Cells]] = {}
         for scope, members in groups:
             if scope is not None:
-                rows.append((f"scope|{scope.value}", self._group_cells(scope, len(members))))
+                rows[f"scope|{scope.value}"] = self._group_cells(scope, len(members))
             for row in members:
                 cells = self._cells(assessment.row(row))
                 live_cells[row.key] = (row.scope.value, cells)
                 self._row_listeners[row.key] = frozenset(li.key for li in row.listeners)
-                rows.append((row.key, self._fresh(row.key, cells)))
+                rows[row.key] = self._fresh(row.key, cells)
             for key in [
                 k for k, (group, _) in ghosts.items() if scope is None or group == scope.value
             ]:
-                rows.append((f"gone|{key}", ghosts.pop(key)[1]))
-        rows += [(f"gone|{key}", cells) for key, (_, cells) in ghosts.items()]  # emptied groups
+                rows[f"gone|{key}"] = ghosts.pop(key)[1]
+        rows.update((f"gone|{key}", cells) for key, (_, cells) in ghosts.items())  # emptied groups
         self._last_cells = live_cells
         self._row_listeners = {k: v for k, v in self._row_listeners.items() if k in live_cells}
         self.rows_by_key = by_key
-        order = [key for key, _ in rows]
-        if order == self._order:
-            for key, cells in rows:
-                for column, cell in zip(COLUMNS, cells, strict=True):
-                    self._set_cell(key, column.key, cell)
-            return
+        same_rows = list(rows) == self._order
+        self._rows = rows
+        if same_rows:
+            for cells in rows.values():
+                for key, cell in cells.items():
+                    self._grow(key, cell)
+            if self._fit() == self.shown_columns:
+                for key, cells in rows.items():
+                    for column in self.shown_columns:
+                        self._set_cell(key, column, cells.get(column, Text("")))
+                return
+        self._layout()
+
+    def _layout(self) -> None:
+        """Rebuild the table from :attr:`_rows`: columns measured on them and fitted to the
+        width, the cursor kept on the same row and the scroll position kept."""
+        self._natural = self._headers()
+        for cells in self._rows.values():
+            for key, cell in cells.items():
+                self._grow(key, cell)
+        self.shown_columns = self._fit()
         selected = self._selected_key()
         cursor_row, scroll_y = self.cursor_row, self.scroll_y
+        order = list(self._rows)
         self._rebuilding = True
         try:
-            self.clear()
-            for key, cells in rows:
-                self.add_row(*cells, key=key)
+            self.clear(columns=True)
+            for column in view(self.shown_columns):
+                self.add_column(column.header, key=column.key)
+            for key, cells in self._rows.items():
+                self.add_row(*(cells.get(c, Text("")) for c in self.shown_columns), key=key)
             self._order = order
         finally:
             self._rebuilding = False
@@ -201,19 +278,21 @@ class ListenerTable(DataTable[Text]):
         redraw even if nothing else changed."""
         return bool(self._born or self._gone)
 
-    def _fresh(self, key: str, cells: list[Text]) -> list[Text]:
+    def _fresh(self, key: str, cells: Cells) -> Cells:
         """Cells of a row that appeared in the last few seconds, drawn reversed."""
         born = self._born.get(key)
         if born is None or time.monotonic() - born > self.NEW_FOR:
             return cells
-        return [cell.copy() for cell in cells[:1]] + [
-            Text(cell.plain, style=f"{cell.style} reverse", justify=cell.justify)
-            for cell in cells[1:]
-        ]
+        return {
+            k: cell.copy()
+            if k == "mark"
+            else Text(cell.plain, style=f"{cell.style} reverse", justify=cell.justify)
+            for k, cell in cells.items()
+        }
 
     def _fade(
         self, rows: Mapping[str, ServiceRow], alive: Collection[ListenerKey] | None
-    ) -> dict[str, tuple[str, list[Text]]]:
+    ) -> dict[str, tuple[str, Cells]]:
         """Rows that disappeared in the last few seconds, dimmed and struck through, by key;
         each with the scope group it was in."""
         now = time.monotonic()
@@ -222,9 +301,12 @@ class ListenerTable(DataTable[Text]):
                 self._row_listeners.get(key, set()) & set(alive)
             )
             if key not in rows and key not in self._gone and not still_there:
-                faded = [Text("×", style="dim")] + [
-                    Text(cell.plain, style="dim strike", justify=cell.justify) for cell in cells[1:]
-                ]
+                faded = {
+                    k: Text("×", style="dim")
+                    if k == "mark"
+                    else Text(cell.plain, style="dim strike", justify=cell.justify)
+                    for k, cell in cells.items()
+                }
                 self._gone[key] = (now + self.GONE_FOR, group, faded)
         for key in list(self._gone):
             if key in rows or self._gone[key][0] < now:
@@ -242,10 +324,13 @@ class ListenerTable(DataTable[Text]):
                 del self._born[key]
         self._seen = set(rows)
 
-    def _group_cells(self, scope: Scope, count: int) -> list[Text]:
+    def _group_cells(self, scope: Scope, count: int) -> Cells:
+        """A scope's header row: its name and count in the address column."""
         style = GROUP_STYLE[scope]
-        cells = [Text("▌", style=style), Text(f"{scope.value.upper()} ({count})", style=style)]
-        return cells + [Text("") for _ in COLUMNS[2:]]
+        return {
+            "mark": Text("▌", style=style),
+            "address": Text(f"{scope.value.upper()} ({count})", style=style),
+        }
 
     def _selected_key(self) -> str | None:
         if not self._order or not 0 <= self.cursor_row < len(self._order):

@@ -123,6 +123,8 @@ def details_renderable(
         )
     if results:
         parts.append(probes)
+    elif row.first.protocol == "udp":
+        parts.append(Text("UDP is not probed (netdash probes TCP only)", style="dim"))
     else:
         parts.append(Text("not probed yet: press p here to probe this row", style="dim"))
     return Group(*parts)
@@ -218,6 +220,8 @@ Marks
   ✓  exposed, but allowed by your config
   *  (diagram) a wildcard listener, reachable through every interface
   ✔ ✗ (diagram) answered / did not answer a probe through that interface
+  ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
+         via loopback then via the LAN address
 
 Keys
   p      probe every listener       P      probe the highlighted row
