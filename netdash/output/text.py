@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from netdash.core.assess import Assessment, ExposureGroup, RowAssessment
 from netdash.core.model import Listener, Verdict, Via
 from netdash.core.text import clean
-from netdash.output.columns import LIST, LIST_PROBED, Column, view
+from netdash.output.columns import COLUMNS, LIST, LIST_PROBED, Column, view
+from netdash.output.columns import fit as fit_keys
 from netdash.output.labels import (
     SCOPE_TITLES,
     VERDICT_MARK,
@@ -76,23 +77,13 @@ def _natural(column: Column, rows: Sequence[RowAssessment]) -> int:
 
 
 def fit(columns: Sequence[Column], rows: Sequence[RowAssessment], width: int) -> tuple[Column, ...]:
-    """The columns to show in ``width`` terminal cells: while the table's natural width (each
-    column as wide as its widest cell, 3 cells between columns and 1 at each edge, as Rich's
-    ``SIMPLE_HEAD`` box draws it) exceeds ``width``, the column
-    with the highest ``priority`` goes (the rightmost of equals); priority 0 never goes."""
-    kept = list(columns)
-    natural = {c.key: _natural(c, rows) for c in kept}
-
-    def total() -> int:
-        return sum(natural[c.key] for c in kept) + 3 * (len(kept) - 1) + 2
-
-    while total() > width:
-        droppable = [c for c in kept if c.priority > 0]
-        if not droppable:
-            break
-        worst = max(droppable, key=lambda c: (c.priority, kept.index(c)))
-        kept.remove(worst)
-    return tuple(kept)
+    """The columns of a Rich ``SIMPLE_HEAD`` table of ``rows`` that fit ``width`` terminal
+    cells (each column as wide as its widest cell, 3 cells between columns and 1 at each
+    edge), chosen by the declaration's priorities (:func:`netdash.output.columns.fit`)."""
+    keys = [c.key for c in columns]
+    wanted = {*keys, *(c.key for c in COLUMNS.values() if set(c.merges) <= set(keys) and c.merges)}
+    natural = {k: _natural(COLUMNS[k], rows) for k in wanted}
+    return view(fit_keys(keys, natural, width + 1, extra=3))
 
 
 def _line(group: ExposureGroup) -> str:
