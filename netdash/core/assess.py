@@ -243,6 +243,18 @@ class ListenerAssessment:
         return fix_hint(li.processes, self.kind, li.address, li.port, li.protocol)
 
 
+def _endpoint_results(members: Sequence[ListenerAssessment]) -> tuple[ProbeResult, ...]:
+    """The probe results of every endpoint of ``members``, each endpoint once (SO_REUSEPORT
+    sockets share one endpoint and its results)."""
+    results: list[ProbeResult] = []
+    seen: set[tuple[str, str, int]] = set()
+    for member in members:
+        if member.listener.key not in seen:
+            seen.add(member.listener.key)
+            results += member.results
+    return tuple(results)
+
+
 class RowAssessment:
     """One service row (:class:`netdash.core.services.ServiceRow`) as assessed: its listeners'
     assessments (``members``), the most severe ``verdict``, the probe ``results`` of every
@@ -259,13 +271,7 @@ class RowAssessment:
         self.members = tuple(members)
         self.lead = self.members[0]
         self.verdict = most_severe({m.verdict for m in self.members})
-        results: list[ProbeResult] = []
-        seen: set[tuple[str, str, int]] = set()
-        for member in self.members:  # SO_REUSEPORT sockets share an endpoint: its results once
-            if member.listener.key not in seen:
-                seen.add(member.listener.key)
-                results += member.results
-        self.results = tuple(results)
+        self.results = _endpoint_results(self.members)
 
     @property
     def exposed(self) -> bool:
@@ -311,13 +317,7 @@ class ExposureGroup:
     def __init__(self, members: Sequence[ListenerAssessment]) -> None:
         self.members = tuple(members)
         self.lead = self.members[0]
-        results: list[ProbeResult] = []
-        seen: set[tuple[str, str, int]] = set()
-        for member in self.members:  # SO_REUSEPORT sockets share an endpoint: its results once
-            if member.listener.key not in seen:
-                seen.add(member.listener.key)
-                results += member.results
-        self.results = tuple(results)
+        self.results = _endpoint_results(self.members)
 
     @property
     def verdict(self) -> Verdict:
