@@ -203,6 +203,7 @@ class ListenerTable(DataTable[Text]):
         self._row_listeners = {k: v for k, v in self._row_listeners.items() if k in live_cells}
         self.rows_by_key = by_key
         same_rows = list(rows) == self._order
+        self._keep_unchanged(rows)
         self._rows = rows
         if same_rows:
             for cells in rows.values():
@@ -214,6 +215,19 @@ class ListenerTable(DataTable[Text]):
                         self._set_cell(key, column, cells.get(column, Text("")))
                 return
         self._layout()
+
+    def _keep_unchanged(self, rows: Mapping[str, Cells]) -> None:
+        """Where a new cell equals the one already shown, keep the shown object: the table,
+        :attr:`_rows` and the fade's memory then share one ``Text`` per cell instead of
+        holding a second, equal set after every redraw (~2 MB per redraw at 4,000 rows)."""
+        for key, cells in rows.items():
+            before = self._rows.get(key)
+            if before is None:
+                continue
+            for column, cell in cells.items():
+                old = before.get(column)
+                if old is not None and old is not cell and old == cell:
+                    cells[column] = old
 
     def _layout(self) -> None:
         """Rebuild the table from :attr:`_rows`: columns measured on them and fitted to the
