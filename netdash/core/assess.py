@@ -21,7 +21,7 @@ performs I/O; per-listener facts are computed on first use and kept.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from netdash.core.addresses import listener_reach, parse_address, scope_of
 from netdash.core.model import (
@@ -48,6 +48,8 @@ from netdash.core.text import clean
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from netdash.core.hints import Hint
 
 __all__ = [
@@ -77,6 +79,33 @@ SEVERITY: tuple[Verdict, ...] = (
 
 PortKey = tuple[str, int]
 """``(protocol, port)``."""
+
+
+class _Lazy:
+    """A property computed on first use and then stored in the instance's ``__dict__`` (a
+    non-data descriptor: later reads are plain attribute reads). ``functools.cached_property``
+    does the same but, before Python 3.12, takes a lock on every read: a third of the
+    assessment's cost in ``netdash list --json`` at 4,000 listeners."""
+
+    def __init__(self, func: Callable[[Any], object]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
+if TYPE_CHECKING:
+    lazy = functools.cached_property
+else:
+    lazy = _Lazy
 
 
 def ipv4_loopback_ports(listeners: Iterable[Listener]) -> frozenset[PortKey]:
@@ -159,11 +188,21 @@ def findings(results: Sequence[ProbeResult]) -> list[str]:
 
 class ListenerAssessment:
     """What netdash makes of one listener: its ``verdict`` (from ``results``, its own probe
-    results), and, computed on first use: ``scope``, ``reach`` (names of the up interfaces it
-    is reachable through), the policy state (``allowed_by``, ``ignored``), the probe's
-    ``identified``/``kind`` and ``notes`` (findings in words), and the fix ``hint``."""
+    results), ``scope``, ``reach`` (names of the up interfaces it is reachable through) and
+    ``notes`` (the probe's findings in words), and, computed on first use: the policy state
+    (``allowed_by``, ``ignored``), the probe's ``identified``/``kind``, and the fix ``hint``.
+    Every output asks for the first group, so it is set at once (no per-read cost)."""
 
-    __slots__ = ("__dict__", "_assessment", "listener", "results", "verdict")
+    __slots__ = (
+        "__dict__",
+        "_assessment",
+        "listener",
+        "notes",
+        "reach",
+        "results",
+        "scope",
+        "verdict",
+    )
 
     def __init__(
         self,
@@ -171,11 +210,16 @@ class ListenerAssessment:
         listener: Listener,
         results: Sequence[ProbeResult],
         verdict: Verdict,
+        scope: Scope,
+        reach: tuple[str, ...],
     ) -> None:
         self._assessment = assessment
         self.listener = listener
         self.results = tuple(results)
         self.verdict = verdict
+        self.scope = scope
+        self.reach = reach
+        self.notes: tuple[str, ...] = tuple(findings(self.results)) if self.results else ()
 
     def __repr__(self) -> str:
         li = self.listener
@@ -186,20 +230,12 @@ class ListenerAssessment:
         """``exposed`` or ``exposed-unverified``."""
         return self.verdict in EXPOSED
 
-    @functools.cached_property
-    def scope(self) -> Scope:
-        return scope_of(self.listener.address)
-
-    @functools.cached_property
-    def reach(self) -> tuple[str, ...]:
-        return self._assessment.reach_of(self.listener)
-
-    @functools.cached_property
+    @lazy
     def allowed_by(self) -> AllowRule | None:
         """The first allow rule matching the listener (whatever its verdict), or ``None``."""
         return self._assessment.policy.allowing(self.listener)
 
-    @functools.cached_property
+    @lazy
     def ignored(self) -> bool:
         """Reachable only through ignored (non-loopback) interfaces."""
         return self._assessment.policy.ignores(self.reach, self._assessment.loopback_interfaces)
@@ -219,22 +255,17 @@ class ListenerAssessment:
         """Exposed, neither ignored nor allowed: what ``check`` fails on and the header counts."""
         return self.exposed and not self.ignored and self.allowed_by is None
 
-    @functools.cached_property
+    @lazy
     def identified(self) -> str | None:
         """What a probe named (display text), ``None`` when unknown or not probed."""
         return next((r.identified for r in self.results if r.identified), None)
 
-    @functools.cached_property
+    @lazy
     def kind(self) -> str | None:
         """The identification's stable key (``ProbeResult.kind``), ``None`` when unknown."""
         return next((r.kind for r in self.results if r.kind), None)
 
-    @functools.cached_property
-    def notes(self) -> tuple[str, ...]:
-        """The probe's findings in words (:func:`findings`)."""
-        return tuple(findings(self.results))
-
-    @functools.cached_property
+    @lazy
     def hint(self) -> Hint:
         """How to bind it to loopback instead (:func:`netdash.core.hints.fix_hint`)."""
         from netdash.core.hints import fix_hint  # only outputs that show hints load them
@@ -366,7 +397,7 @@ class Assessment:
         self.probed = results is not None
         self.policy = policy or Policy()
         self.udp = udp
-        self._of: dict[ListenerIdentity, ListenerAssessment] = {}
+        self._of: dict[int, ListenerAssessment] = {}  # by id() of the listener
         self._reach: dict[tuple[str, bool | None, str | None], tuple[str, ...]] = {}
 
     def reach_of(self, listener: Listener) -> tuple[str, ...]:
@@ -379,12 +410,12 @@ class Assessment:
             found = self._reach[how] = listener_reach(listener, self.snapshot.interfaces)
         return found
 
-    @functools.cached_property
+    @lazy
     def v4_loopback(self) -> frozenset[PortKey]:
         """:func:`ipv4_loopback_ports` of the whole snapshot."""
         return ipv4_loopback_ports(self.snapshot.listeners)
 
-    @functools.cached_property
+    @lazy
     def loopback_interfaces(self) -> frozenset[str]:
         return frozenset(i.name for i in self.snapshot.interfaces if i.is_loopback)
 
@@ -393,27 +424,33 @@ class Assessment:
         return self.snapshot.interfaces
 
     def of(self, listener: Listener) -> ListenerAssessment:
-        """The assessment of one listener of the snapshot (computed once)."""
-        found = self._of.get(listener.identity)
+        """The assessment of ``listener`` (computed once per object: the assessment keeps the
+        listener alive, so its ``id`` cannot be reused meanwhile)."""
+        found = self._of.get(id(listener))
         if found is None:
-            mine = self.results.get(listener.key, ())
+            mine = self.results.get(listener.key, ()) if self.results else ()
             found = ListenerAssessment(
-                self, listener, mine, verdict(listener, mine, self.v4_loopback)
+                self,
+                listener,
+                mine,
+                verdict(listener, mine, self.v4_loopback),
+                scope_of(listener.address),
+                self.reach_of(listener),
             )
-            self._of[listener.identity] = found
+            self._of[id(listener)] = found
         return found
 
-    @functools.cached_property
+    @lazy
     def shown(self) -> tuple[Listener, ...]:
         """The listeners in view: TCP, and UDP too when :attr:`udp`."""
         return tuple(visible(self.snapshot.listeners, self.udp))
 
-    @functools.cached_property
+    @lazy
     def listeners(self) -> tuple[ListenerAssessment, ...]:
         """The assessment of every shown listener, in snapshot order."""
         return tuple(self.of(li) for li in self.shown)
 
-    @functools.cached_property
+    @lazy
     def exposures(self) -> tuple[ListenerAssessment, ...]:
         """Shown listeners whose verdict is ``exposed`` or ``exposed-unverified``."""
         return tuple(a for a in self.listeners if a.exposed)
@@ -433,7 +470,7 @@ class Assessment:
         """Exposures reachable only through ignored interfaces."""
         return [a for a in self.exposures if a.ignored]
 
-    @functools.cached_property
+    @lazy
     def _service_of(self) -> dict[ListenerIdentity, str]:
         return service_ids(self.shown)
 
