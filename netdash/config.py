@@ -353,7 +353,7 @@ def _output(command_line: Mapping[str, Any], command: str | None) -> str:
         if chosen not in (None, "json"):
             raise ConfigError(f"--json and --format {chosen} ask for different outputs")
         return "json"
-    return chosen or DEFAULT_OUTPUT[command]
+    return chosen or DEFAULT_OUTPUT.get(command, "text")
 
 
 def resolve_settings(

@@ -24,17 +24,12 @@ __all__ = ["main"]
 
 
 def _command(name: str | None) -> Callable[[Settings], int]:
-    """The ``run`` of command ``name`` (``None``: the dashboard), importing only its module."""
-    if name == "list":
-        from netdash.cli.commands.list import run
-    elif name == "check":
-        from netdash.cli.commands.check import run
-    elif name == "who":
-        from netdash.cli.commands.who import run
-    elif name == "free":
-        from netdash.cli.commands.free import run
-    else:
-        from netdash.cli.commands.dashboard import run
+    """The ``run`` of command ``name`` (``None``: the dashboard), importing only its module
+    (``netdash.cli.commands.<name>``: a new command is a new module there, nothing here)."""
+    from importlib import import_module
+
+    module = import_module(f"netdash.cli.commands.{name or 'dashboard'}")
+    run: Callable[[Settings], int] = module.run
     return run
 
 
