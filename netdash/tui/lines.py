@@ -62,7 +62,7 @@ def status_line(
     if snapshot is not None:
         since = time.strftime("%H:%M:%S", time.localtime(changed_at or 0))
         notes.append((f"unchanged since {since}, polling every {interval:g} s", "dim"))
-    views = view.describe()
+    views = view.describe(None if assessment is None else view.hidden_ipv6(assessment))
     if views:
         notes.append((views, "magenta"))
     if probe_status:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netdash.core.addresses import parse_address
 from netdash.core.assess import Assessment
 from netdash.core.model import Listener
 
-__all__ = ["SORTS", "ViewState", "matches"]
+__all__ = ["SORTS", "ViewState", "ipv6_only", "matches"]
 
 SORTS = ("scope", "port", "process")
 """The table's orders, in the order ``s`` cycles through them."""
@@ -27,11 +28,31 @@ def matches(listener: Listener, text: str) -> bool:
     return any(needle in item.lower() for item in haystack)
 
 
+def ipv6_only(listener: Listener) -> bool:
+    """True when ``listener`` accepts IPv6 connections only: an IPv6 bind address that is not
+    an IPv4-mapped one (``::ffff:10.0.0.1``, RFC 4291 §2.5.5.2), and for the wildcard ``::``
+    only when the socket set IPV6_V6ONLY (``dual_stack`` is ``False``). A ``::`` listener
+    whose dual-stack state is unknown counts as reachable over IPv4, Linux's default
+    (``net.ipv6.bindv6only=0``). What ``6`` hides: never an IPv4-reachable listener."""
+    if listener.family != 6:
+        return False
+    address = listener.address.split("%", 1)[0]
+    try:
+        if parse_address(address).version == 4:
+            return False
+    except ValueError:
+        return True
+    if address == "::":
+        return listener.dual_stack is False
+    return True
+
+
 @dataclass
 class ViewState:
     """The dashboard's view: ``filter_text`` (stripped; empty shows all), ``exposed_only``
     (``e``), ``udp`` (``u``: UDP listeners in view, which also changes the counts),
-    ``show_ipv6`` (``6``), ``sort`` (one of :data:`SORTS`; ``s``) and ``paused`` (space:
+    ``show_ipv6`` (``6``: when off, listeners that accept IPv6 only are hidden; a dual-stack
+    ``::`` stays, since it accepts IPv4 too), ``sort`` (one of :data:`SORTS`; ``s``) and ``paused`` (space:
     no polling but on request)."""
 
     filter_text: str = ""
@@ -54,20 +75,34 @@ class ViewState:
         ``assessment.shown`` (TCP, and UDP when the assessment was made with ``udp``)."""
         shown = list(assessment.shown)
         if not self.show_ipv6:
-            shown = [li for li in shown if li.family == 4]
+            shown = [li for li in shown if not ipv6_only(li)]
         if self.exposed_only:
             shown = [li for li in shown if assessment.of(li).exposed]
         if self.filter_text:
             shown = [li for li in shown if matches(li, self.filter_text)]
         return shown
 
-    def describe(self) -> str:
-        """The narrowed views in words for the status line (``filter '80' · exposed only``);
-        empty for the default view."""
+    def hidden_ipv6(self, assessment: Assessment) -> int:
+        """How many of ``assessment.shown`` the ``6`` toggle hides now (0 when it is off)."""
+        if self.show_ipv6:
+            return 0
+        return sum(1 for li in assessment.shown if ipv6_only(li))
+
+    def describe(self, hidden_ipv6: int | None = None) -> str:
+        """The narrowed views in words for the status line (``filter '80' · exposed only ·
+        2 IPv6-only hidden``); empty for the default view. ``hidden_ipv6`` is the count
+        :meth:`hidden_ipv6` gave, so the header says what the counts include but the table
+        does not show."""
+        if self.show_ipv6:
+            ipv6 = ""
+        elif hidden_ipv6 is None:
+            ipv6 = "IPv6-only hidden"
+        else:
+            ipv6 = f"{hidden_ipv6} IPv6-only hidden"
         views = [
             f"filter {self.filter_text!r}" if self.filter_text else "",
             "exposed only" if self.exposed_only else "",
-            "IPv6 hidden" if not self.show_ipv6 else "",
+            ipv6,
             f"sorted by {self.sort}" if self.sort != "scope" else "",
         ]
         return " · ".join(v for v in views if v)

@@ -3,8 +3,11 @@ toggles pick listeners from an Assessment; pure, no Textual app, no sockets."""
 
 from __future__ import annotations
 
+import pytest
+
 from netdash.core.assess import Assessment
-from netdash.tui.state import SORTS, ViewState, matches
+from netdash.core.model import Listener, Snapshot
+from netdash.tui.state import SORTS, ViewState, ipv6_only, matches
 from tests.support.fixed import SNAPSHOT
 
 
@@ -34,8 +37,35 @@ def test_exposed_only_and_ipv6_toggles_narrow_the_view() -> None:
     exposed = ViewState(exposed_only=True).shown(assessment)
     assert exposed and all(assessment.of(li).exposed for li in exposed)
     assert 5000 not in [li.port for li in exposed]  # loopback only
-    assert all(li.family == 4 for li in ViewState(show_ipv6=False).shown(assessment))
+    assert not any(ipv6_only(li) for li in ViewState(show_ipv6=False).shown(assessment))
     assert 5173 not in ports(ViewState(show_ipv6=False))  # ::1 only
+
+
+@pytest.mark.parametrize(
+    ("address", "dual_stack", "hidden"),
+    [
+        ("::", True, False),  # dual-stack wildcard: accepts IPv4 too
+        ("::", None, False),  # unknown: Linux's default is dual-stack
+        ("::", False, True),  # IPV6_V6ONLY
+        ("::1", None, True),
+        ("2001:db8::1", None, True),
+        ("fe80::1%v0", None, True),
+        ("::ffff:127.0.0.1", None, False),  # an IPv4 address in IPv6 clothing
+        ("0.0.0.0", None, False),
+    ],
+)
+def test_the_ipv6_toggle_never_hides_an_ipv4_reachable_listener(
+    address: str, dual_stack: bool | None, hidden: bool
+) -> None:
+    family = 4 if address == "0.0.0.0" else 6
+    listener = Listener("tcp", address, 8000, family, dual_stack=dual_stack)
+    assessment = Assessment(
+        Snapshot(hostname="h", interfaces=(), listeners=(listener,), taken_at=0.0)
+    )
+    view = ViewState(show_ipv6=False)
+    assert (view.shown(assessment) == []) is hidden
+    assert view.hidden_ipv6(assessment) == int(hidden)
+    assert view.describe(view.hidden_ipv6(assessment)) == f"{int(hidden)} IPv6-only hidden"
 
 
 def test_sort_cycles_and_a_clicked_column_sorts_by_itself_or_scope() -> None:
@@ -55,4 +85,5 @@ def test_describe_names_only_the_narrowed_views() -> None:
     assert ViewState().describe() == ""
     assert ViewState(paused=True, udp=True).describe() == ""  # said elsewhere in the header
     view = ViewState(filter_text="80", exposed_only=True, show_ipv6=False, sort="port")
-    assert view.describe() == "filter '80' · exposed only · IPv6 hidden · sorted by port"
+    assert view.describe() == "filter '80' · exposed only · IPv6-only hidden · sorted by port"
+    assert view.describe(2).startswith("filter '80' · exposed only · 2 IPv6-only hidden")

@@ -229,7 +229,7 @@ Keys
   o      open in the browser        c      copy its URL
   /      filter as you type (enter keeps it, escape clears it)
   e      exposed only               u      UDP listeners
-  6      IPv6 listeners             s      sort: scope, port, process
+  6      IPv6-only listeners        s      sort: scope, port, process
   space  pause / resume             r      refresh now
   ctrl+p command palette            q      quit
 
