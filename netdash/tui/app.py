@@ -23,6 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, ScrollableContainer
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash.core.assess import Assessment
@@ -139,6 +140,7 @@ class NetdashApp(App[None]):
         self._changed_at: float | None = None  # when the listeners last changed (epoch s)
         self._table: ListenerTable | None = None
         self._redraw_pending = False
+        self._fade_timer: Timer | None = None
         self._changed_results: set[ListenerKey] = set()
         self.crash: BaseException | None = None
         """The unhandled error that ended the app, if one did (its exit code is then 2)."""
@@ -286,7 +288,9 @@ class NetdashApp(App[None]):
         self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
             alive = {li.key for li in snapshot.listeners}
-            self.query_one(ListenerTable).show(assessment, shown, sort=self.view.sort, alive=alive)
+            table = self.query_one(ListenerTable)
+            table.show(assessment, shown, sort=self.view.sort, alive=alive)
+            self._schedule_fade_end(table.fade_ends_in())
             if self.ignore_interfaces:
                 kept = tuple(i for i in snapshot.interfaces if i.name not in self.ignore_interfaces)
                 snapshot = replace(snapshot, interfaces=kept)
@@ -295,6 +299,15 @@ class NetdashApp(App[None]):
             )
             self._update_status()
             self._update_verdict()
+
+    def _schedule_fade_end(self, delay: float | None) -> None:
+        """Redraw when the next faded row is due to go, so that it leaves the table (and the
+        header's ``just stopped``) on time rather than at the next poll."""
+        if self._fade_timer is not None:
+            self._fade_timer.stop()
+            self._fade_timer = None
+        if delay is not None:
+            self._fade_timer = self.set_timer(delay + 0.05, self._redraw)
 
     def _schedule_redraw(self) -> None:
         """Redraw soon, at most twice a second however fast results arrive."""
@@ -326,6 +339,7 @@ class NetdashApp(App[None]):
             probe_status=self.probe_status,
             lan_problem=self.lan_problem,
             poll_error=self.poll_error,
+            fading=self._table.fading if self._table is not None else 0,
         )
         self._set_line(status, line)
         status.set_class(bool(self.snapshot and self.snapshot.partial), "-partial")

@@ -30,12 +30,15 @@ def status_line(
     probe_status: str | None,
     lan_problem: str | None,
     poll_error: str | None,
+    fading: int = 0,
 ) -> Text:
     """The status line: ``host · LAN addr · N listeners, E exposed, V verified, A allowed``
     (``reading sockets…`` before the first snapshot, when ``assessment`` is ``None``), then
     on a second line the notes: paused, ``unchanged since`` ``changed_at`` (epoch seconds,
     local time), the narrowed view, the probe's status, a partial view, a ``--lan`` problem
-    and a failed poll."""
+    and a failed poll. ``fading`` counts the rows of listeners that just went away and are
+    still shown, faded: the first line says ``1 just stopped`` so that it and the table agree
+    while the row fades."""
     line = Text()
     snapshot: Snapshot | None = None
     if assessment is None:
@@ -56,6 +59,8 @@ def status_line(
             line.append(f"{verified} verified", style="bold red")
         if allowed:
             line.append(f", {allowed} allowed", style="cyan")
+        if fading:
+            line.append(f" · {fading} just stopped", style="dim")
     notes: list[tuple[str, str]] = []
     if view.paused:
         notes.append(("PAUSED (space resumes)", "bold reverse"))

@@ -219,6 +219,30 @@ async def test_help_and_new_rows_are_highlighted() -> None:
         await wait_until(pilot, lambda: f"gone|{key}" not in table._order, timeout=10)
 
 
+async def test_a_fading_row_and_the_header_agree_and_the_row_goes_on_time() -> None:
+    """Issue 14 item 6: the header counted a stopped server out at once while its faded row
+    stayed until the next poll. Now the header says "1 just stopped" while the row fades, and
+    both go when the fade ends, without waiting for a poll (the interval here is 60 s)."""
+    app = NetdashApp(interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await started(pilot, app)
+        sock = bound_socket("127.0.0.1")
+        port = sock.getsockname()[1]
+        await pilot.press("r")
+        await wait_until(pilot, lambda: key_for(table, "127.0.0.1", port) is not None)
+        key = key_for(table, "127.0.0.1", port)
+        status = app.query_one("#status")
+        assert "just stopped" not in as_text(status.content)
+        sock.close()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: f"gone|{key}" in table._order)
+        assert "1 just stopped" in as_text(status.content)
+        started_fading = time.monotonic()
+        await wait_until(pilot, lambda: f"gone|{key}" not in table._order, timeout=10)
+        assert time.monotonic() - started_fading < ListenerTable.GONE_FOR + 2
+        assert "just stopped" not in as_text(status.content)
+
+
 def test_child_helper_sanity() -> None:
     """wait_listening really waits for our own server (used above)."""
     server = start_http_server("127.0.0.1")

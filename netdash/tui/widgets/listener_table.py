@@ -287,6 +287,19 @@ class ListenerTable(DataTable[Text]):
             self.refresh()
 
     @property
+    def fading(self) -> int:
+        """How many vanished rows are on screen, faded (the header says so, so that its count
+        and the rows agree while they fade)."""
+        return len(self._gone)
+
+    def fade_ends_in(self) -> float | None:
+        """Seconds until the next faded row is due to go (``None`` when none is fading): the
+        app redraws then, instead of waiting for the next poll."""
+        if not self._gone:
+            return None
+        return max(0.0, min(until for until, _, _ in self._gone.values()) - time.monotonic())
+
+    @property
     def animating(self) -> bool:
         """True while a new row is highlighted or a vanished one is fading: the next poll must
         redraw even if nothing else changed."""
@@ -323,7 +336,7 @@ class ListenerTable(DataTable[Text]):
                 }
                 self._gone[key] = (now + self.GONE_FOR, group, faded)
         for key in list(self._gone):
-            if key in rows or self._gone[key][0] < now:
+            if key in rows or self._gone[key][0] <= now:
                 del self._gone[key]
         return {key: (group, cells) for key, (_, group, cells) in self._gone.items()}
 
