@@ -19,7 +19,7 @@ EPILOG = """\
 examples:
   netdash                       open the dashboard (p probes all, enter probes a row,
                                 r refreshes, u shows UDP, q quits)
-  netdash --auto-probe          ...and probe each new listener as it appears
+  netdash --auto-probe          ...and probe every listener, then each new one
   netdash --interval 5          poll every 5 seconds
   netdash list                  print listeners grouped by scope
   netdash list --json --probe   JSON for scripts, with probe results
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-probe",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="probe each listener that appears while the dashboard runs (default: off; "
+        help="probe every listener at start, then each one that appears (default: off; "
         "config: auto_probe)",
     )
     parser.add_argument(

@@ -58,7 +58,8 @@ class NetdashApp(App[None]):
     the interfaces at every poll).
     ``collector`` returns a fresh snapshot (default: ``collect_snapshot``); tests pass fixed
     data for deterministic screenshots. ``udp`` starts with UDP listeners shown (``u``).
-    ``auto_probe`` probes every listener that appears after the first poll. ``clock`` gives
+    ``auto_probe`` probes every listener at the first poll, then each one that appears
+    (those that appear during a run are probed when it ends). ``clock`` gives
     the time for result ages (seconds since the epoch; tests freeze it). ``bell`` rings the
     terminal bell on a new exposure. ``browser`` opens a URL (``webbrowser.open``; the
     boundary tests replace). ``allow`` rules (``netdash.core.policy``, from the config file)
@@ -141,6 +142,7 @@ class NetdashApp(App[None]):
         self._table: ListenerTable | None = None
         self._redraw_pending = False
         self._fade_timer: Timer | None = None
+        self._auto_pending: list[Listener] = []  # new while a run was in flight (--auto-probe)
         self._changed_results: set[ListenerKey] = set()
         self.crash: BaseException | None = None
         """The unhandled error that ended the app, if one did (its exit code is then 2)."""
@@ -222,8 +224,13 @@ class NetdashApp(App[None]):
             ]
             if exposures:  # announced once, with the bell if asked; allowed ones stay quiet
                 self._warn("New exposure: " + summary(exposures))
-            if self.auto_probe and new and not self._probe_running():
-                self._probe(new, asked=False)
+            if self.auto_probe and new:
+                if self._probe_running():  # probed when the run in flight ends
+                    self._auto_pending.extend(new)
+                else:
+                    self._probe(new, asked=False)
+        elif self.auto_probe:  # the first snapshot: every listener that exists at start
+            self._probe(message.snapshot.listeners, asked=False)
 
     def on_poll_failed(self, message: PollFailed) -> None:
         self.poll_error = message.reason
@@ -528,6 +535,18 @@ class NetdashApp(App[None]):
         except Exception as exc:  # never let a probe failure end the app or stick the header
             self.probe_status = f"probe failed: {clean(str(exc), 120)}"
         self._redraw()
+        if self._auto_pending:
+            self.call_later(self._probe_pending)
+
+    def _probe_pending(self) -> None:
+        """Probe the listeners that appeared during a run (``--auto-probe``) and still exist."""
+        pending, self._auto_pending = self._auto_pending, []
+        current = {li.key for li in self.snapshot.listeners} if self.snapshot else set()
+        still = [li for li in pending if li.key in current and li.key not in self.results]
+        if still and not self._probe_running():
+            self._probe(still, asked=False)
+        elif still:
+            self._auto_pending = still
 
     # Acting on a row -----------------------------------------------------------------------
 

@@ -243,6 +243,28 @@ async def test_a_fading_row_and_the_header_agree_and_the_row_goes_on_time() -> N
         assert "just stopped" not in as_text(status.content)
 
 
+async def test_auto_probe_probes_the_listeners_that_exist_at_start_then_new_ones() -> None:
+    """Issue 14 item 8: --auto-probe skipped every listener that existed at start."""
+    server = start_http_server("127.0.0.1")
+    later = None
+    try:
+        wait_listening("127.0.0.1", server.port)
+        app = NetdashApp(interval=0.3, auto_probe=True, probe_limits=FAST)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot, app)
+            await wait_until(
+                pilot, lambda: any(r.listener[2] == server.port for r in app.probed()), timeout=15
+            )
+            later = start_http_server("127.0.0.1")
+            await wait_until(
+                pilot, lambda: any(r.listener[2] == later.port for r in app.probed()), timeout=15
+            )
+    finally:
+        server.stop()
+        if later is not None:
+            later.stop()
+
+
 def test_child_helper_sanity() -> None:
     """wait_listening really waits for our own server (used above)."""
     server = start_http_server("127.0.0.1")

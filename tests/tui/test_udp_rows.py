@@ -48,10 +48,13 @@ async def test_p_in_a_udp_rows_details_and_shift_p_start_no_probe() -> None:
 
 
 async def test_auto_probe_of_a_new_udp_listener_does_not_stick_the_header() -> None:
-    without = replace(
-        SNAPSHOT, listeners=tuple(li for li in SNAPSHOT.listeners if li.protocol == "tcp")
+    # Fixed data: no TCP listener in either snapshot, so nothing of it is ever contacted.
+    udp_only = replace(
+        SNAPSHOT,
+        listeners=tuple(li for li in SNAPSHOT.listeners if li.protocol == "udp"),
+        taken_at=TAKEN_AT + 1,
     )
-    snapshots: list[Snapshot] = [without]
+    snapshots: list[Snapshot] = [replace(SNAPSHOT, listeners=())]
 
     def collect() -> Snapshot:
         return snapshots[-1]
@@ -61,7 +64,7 @@ async def test_auto_probe_of_a_new_udp_listener_does_not_stick_the_header() -> N
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
-        snapshots.append(replace(SNAPSHOT, taken_at=TAKEN_AT + 1))
+        snapshots.append(udp_only)
         await wait_until(pilot, lambda: app.snapshot is snapshots[-1])
         await pilot.pause(0.5)
         assert "probing" not in status(app), status(app)
