@@ -52,8 +52,8 @@ class ViewState:
     """The dashboard's view: ``filter_text`` (stripped; empty shows all), ``exposed_only``
     (``e``), ``udp`` (``u``: UDP listeners in view, which also changes the counts),
     ``show_ipv6`` (``6``: when off, listeners that accept IPv6 only are hidden; a dual-stack
-    ``::`` stays, since it accepts IPv4 too), ``sort`` (one of :data:`SORTS`; ``s``) and ``paused`` (space:
-    no polling but on request)."""
+    ``::`` stays, since it accepts IPv4 too), ``sort`` (one of :data:`SORTS`; ``s``) and
+    ``paused`` (space: no polling but on request)."""
 
     filter_text: str = ""
     exposed_only: bool = False
