@@ -123,6 +123,62 @@ async def test_kill_asks_then_stops_a_real_process_and_cancel_does_not() -> None
         server.stop()
 
 
+async def test_stop_dialog_keys_y_n_arrows_and_enter_on_cancel() -> None:
+    """Issue 14: the stop dialog had no y/n and arrows did not move between its buttons."""
+    from textual.widgets import Button
+
+    server = start_http_server("0.0.0.0")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "0.0.0.0", server.port)
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+            await pilot.press("k")
+            screen = app.screen
+            assert isinstance(screen, KillScreen)
+            labels = [str(b.label) for b in screen.query(Button)]
+            assert labels == ["Send SIGTERM (y)", "Cancel (n, esc)"]
+            assert app.focused is not None and app.focused.id == "cancel"
+            await pilot.press("left")
+            assert app.focused is not None and app.focused.id == "TERM"
+            await pilot.press("right")
+            assert app.focused is not None and app.focused.id == "cancel"
+            await pilot.press("enter")  # the default: cancel
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, KillScreen)
+            await pilot.press("k", "n")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, KillScreen)
+            assert server.process is not None and server.process.poll() is None
+            await pilot.press("k", "y")
+            await wait_until(pilot, lambda: server.process.poll() is not None)
+            assert server.process.returncode == -15  # SIGTERM
+    finally:
+        server.stop()
+
+
+async def test_home_end_and_j_move_between_rows() -> None:
+    """Issue 14: Home/End scrolled sideways instead of going to the first and last row."""
+    socks = [bound_socket("127.0.0.1") for _ in range(3)]
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = await started(pilot, app)
+            rows = [k for k in table._order if k in table.rows_by_key]
+            await pilot.press("end")
+            assert table._order[table.cursor_row] == rows[-1]
+            assert table.scroll_x == 0
+            await pilot.press("home")
+            assert table._order[table.cursor_row] == rows[0]
+            await pilot.press("j")
+            assert table._order[table.cursor_row] == rows[1]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 async def test_kill_refuses_a_reused_pid() -> None:
     """The pid's create time must match: a different process with that pid is not signalled."""
     from netdash.core.model import Process

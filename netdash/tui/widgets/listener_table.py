@@ -53,6 +53,10 @@ class ListenerTable(DataTable[Text]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details", show=True),
+        # DataTable's home/end scroll sideways; in a list of rows they mean first and last.
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+        Binding("j", "cursor_down", "Down", show=False),  # vim; k stays "stop" (the app's)
     ]
     NEW_FOR = 5.0
     """Seconds a new row stays highlighted."""
@@ -256,6 +260,18 @@ class ListenerTable(DataTable[Text]):
             self.move_cursor(row=min(cursor_row, len(order) - 1), animate=False, scroll=False)
             self._off_header(+1)
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def action_first_row(self) -> None:
+        """``home``: the first listener row (a scope header above it is skipped)."""
+        if self._order:
+            self.move_cursor(row=0, animate=False)
+            self.scroll_to(x=0, y=0, animate=False)
+
+    def action_last_row(self) -> None:
+        """``end``: the last listener row."""
+        if self._order:
+            self.move_cursor(row=len(self._order) - 1, animate=False)
+            self.scroll_to(x=0, animate=False)
 
     def _off_header(self, step: int) -> None:
         """Move the cursor off a scope header row or a faded one, in the direction of travel

@@ -172,7 +172,9 @@ KillChoice = str
 
 
 class KillScreen(ModalScreen[KillChoice]):
-    """Ask before signalling: names the program, pid and port; ``escape`` cancels."""
+    """Ask before signalling: names the program, pid and port. Cancel has the focus; ``y``
+    sends the signal, ``n`` or ``escape`` cancels, ``←`` ``→`` (and tab) move between the
+    buttons, ``enter`` presses the focused one. The keys are written on the buttons."""
 
     DEFAULT_CSS = """
     KillScreen { align: center middle; }
@@ -182,7 +184,12 @@ class KillScreen(ModalScreen[KillChoice]):
     KillScreen Horizontal { height: auto; margin-top: 1; }
     KillScreen Button { margin-right: 2; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("y", "send", "Send the signal"),
+        Binding("left", "app.focus_previous", "Previous button", show=False),
+        Binding("right", "app.focus_next", "Next button", show=False),
+    ]
 
     def __init__(self, question: str, escalate: bool = False) -> None:
         super().__init__()
@@ -194,10 +201,10 @@ class KillScreen(ModalScreen[KillChoice]):
             yield Static(Text(self.question), id="kill-question")
             with Horizontal():
                 if self.escalate:
-                    yield Button("Send SIGKILL", variant="error", id="KILL")
+                    yield Button("Send SIGKILL (y)", variant="error", id="KILL")
                 else:
-                    yield Button("Send SIGTERM", variant="error", id="TERM")
-                yield Button("Cancel", variant="primary", id="cancel")
+                    yield Button("Send SIGTERM (y)", variant="error", id="TERM")
+                yield Button("Cancel (n, esc)", variant="primary", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
@@ -207,6 +214,9 @@ class KillScreen(ModalScreen[KillChoice]):
 
     def action_cancel(self) -> None:
         self.dismiss("cancel")
+
+    def action_send(self) -> None:
+        self.dismiss("KILL" if self.escalate else "TERM")
 
 
 HELP = """\
