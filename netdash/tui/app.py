@@ -10,6 +10,7 @@ quitting cancels every probe); :mod:`~netdash.tui.process_control` stops a row's
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import webbrowser
@@ -465,17 +466,52 @@ class NetdashApp(App[None]):
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Every action of the dashboard, with its key, plus Textual's own entries (theme,
+        quit, keys), whose screenshot entry is replaced by one that says where it wrote."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
         for title, help_text, action in (
             ("Probe all listeners", "Probe via loopback and LAN (p)", self.action_probe),
+            (
+                "Probe this row",
+                "Probe the highlighted row's listeners (P)",
+                self.action_probe_selected,
+            ),
+            (
+                "Details of this row",
+                "Command line, user, connections, probes (enter)",
+                self.action_details,
+            ),
+            ("Stop this row's process", "Asks first, then SIGTERM (k)", self.action_kill),
+            ("Open in the browser", "The row's URL, through the desktop (o)", self.action_open),
+            ("Copy the URL", "The row's URL to the clipboard (c)", self.action_copy),
+            ("Filter", "Filter rows as you type (/)", self.action_filter),
+            ("Refresh now", "Read the socket table now (r)", self.action_refresh),
             ("Show exposed only", "Toggle the exposed-only view (e)", self.action_toggle_exposed),
             ("Show UDP listeners", "Toggle UDP listeners (u)", self.action_toggle_udp),
-            ("Show IPv6 listeners", "Toggle IPv6 listeners (6)", self.action_toggle_ipv6),
+            ("Show IPv6-only listeners", "Toggle IPv6-only listeners (6)", self.action_toggle_ipv6),
             ("Sort", "Cycle sort: scope, port, process (s)", self.action_cycle_sort),
             ("Pause or resume", "Stop or restart polling (space)", self.action_pause),
             ("Keys and marks", "What every key and mark means (?)", self.action_help),
+            (
+                "Screenshot",
+                "Save an SVG of the screen in the current directory",
+                self.action_save_screenshot,
+            ),
         ):
             yield SystemCommand(title, help_text, action)
+
+    def action_save_screenshot(self) -> None:
+        """Write the screen as SVG to the current directory and say where (or why not)."""
+        try:
+            path = self.save_screenshot(path=os.getcwd())
+        except OSError as exc:
+            self.notify(
+                f"Screenshot not saved: {exc.strerror or exc}", severity="error", markup=False
+            )
+            return
+        self.notify(f"Screenshot saved: {path}", markup=False)
 
     # Probing -------------------------------------------------------------------------------
 

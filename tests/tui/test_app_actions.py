@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -354,3 +355,41 @@ async def test_allowed_exposure_is_acknowledged_not_alarming() -> None:
         assert "allowed by rule '1300'" in as_text(app.query_one("#verdict").content)
         allowed.close()
         other.close()
+
+
+async def test_every_action_is_in_the_palette_and_every_entry_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the palette lacked stop, open, copy, probe row, details, refresh and filter,
+    and its Screenshot entry failed."""
+    monkeypatch.chdir(tmp_path)
+    sock = bound_socket("127.0.0.1")
+    opened: list[str] = []
+    try:
+        app = NetdashApp(interval=30, browser=opened.append, probe_limits=FAST)
+        app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "127.0.0.1", sock.getsockname()[1])
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            for title in (
+                "Probe all listeners", "Probe this row", "Details of this row",
+                "Stop this row's process", "Open in the browser", "Copy the URL", "Filter",
+                "Refresh now", "Show exposed only", "Show UDP listeners",
+                "Show IPv6-only listeners", "Sort", "Pause or resume", "Keys and marks",
+                "Screenshot",
+            ):  # fmt: skip
+                assert title in commands, title
+                commands[title].callback()
+                await pilot.pause(0.2)
+                if app.screen is not app.screen_stack[0]:
+                    await pilot.press("escape")
+                    await pilot.pause(0.1)
+                if title == "Filter":
+                    await pilot.press("escape")
+            assert [p.suffix for p in tmp_path.iterdir()] == [".svg"]
+            assert any("Screenshot saved" in n.message for n in app._notifications)
+    finally:
+        sock.close()
