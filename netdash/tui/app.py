@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import webbrowser
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -38,6 +37,7 @@ from netdash.probe.engine import ProbeLimits
 from netdash.sources.processes import ProcessDetails, established_connections, process_details
 from netdash.tui import probe_runner
 from netdash.tui.describe import summary, url_for
+from netdash.tui.desktop import clipboard_note, open_in_browser
 from netdash.tui.lines import status_line, verdict_line
 from netdash.tui.messages import PollFailed, SnapshotReady
 from netdash.tui.poller import Collector, Poller, default_collector
@@ -62,7 +62,8 @@ class NetdashApp(App[None]):
     ``auto_probe`` probes every listener at the first poll, then each one that appears
     (those that appear during a run are probed when it ends). ``clock`` gives
     the time for result ages (seconds since the epoch; tests freeze it). ``bell`` rings the
-    terminal bell on a new exposure. ``browser`` opens a URL (``webbrowser.open``; the
+    terminal bell on a new exposure. ``browser`` opens a URL through the desktop and returns
+    ``None``, or the reason it could not (:func:`netdash.tui.desktop.open_in_browser`; the
     boundary tests replace). ``allow`` rules (``netdash.core.policy``, from the config file)
     acknowledge exposures: they raise no warning. ``ignore_interfaces`` are left out of the
     diagram.
@@ -106,7 +107,7 @@ class NetdashApp(App[None]):
         auto_probe: bool = False,
         clock: Callable[[], float] = time.time,
         bell: bool = False,
-        browser: Callable[[str], object] = webbrowser.open,
+        browser: Callable[[str], str | None] = open_in_browser,
         allow: Sequence[AllowRule] = (),
         ignore_interfaces: Sequence[str] = (),
     ) -> None:
@@ -646,14 +647,25 @@ class NetdashApp(App[None]):
     def action_open(self) -> None:
         url = self._selected_url()
         if url is not None:
-            self.browser(url)
-            self.notify(f"Opening {url}", markup=False)
+            problem = self.browser(url)
+            if problem is None:
+                self.notify(f"Opened in the browser: {url}", markup=False)
+            else:
+                self.notify(
+                    f"Not opened: {problem}. The URL: {url}",
+                    severity="warning",
+                    timeout=12,
+                    markup=False,
+                )
 
     def action_copy(self) -> None:
         url = self._selected_url()
         if url is not None:
             self.copy_to_clipboard(url)
-            self.notify(f"Copied {url}", markup=False)
+            note, likely = clipboard_note(url)
+            self.notify(
+                note, severity="information" if likely else "warning", timeout=8, markup=False
+            )
 
     def action_kill(self) -> None:
         row = self._selected()
