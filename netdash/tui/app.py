@@ -22,6 +22,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, ScrollableContainer
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
@@ -308,6 +309,29 @@ class NetdashApp(App[None]):
             )
             self._update_status()
             self._update_verdict()
+
+    def _place_toasts(self) -> None:
+        """Put the toast rack on the side of the verdict line with more room (above it, under
+        the status line, or below it, over the footer) and no taller than that room, so that
+        toasts never cover the verdict line or the status line. Run after each layout."""
+        try:
+            rack = self.screen.query_one("#textual-toastrack")  # Screen's own toast rack
+            verdict = self.screen.query_one("#verdict").region
+            status = self.screen.query_one("#status").region
+        except NoMatches:
+            return  # a modal screen, or shutting down
+        top = status.bottom
+        above = verdict.y - top
+        below = self.screen.size.height - 1 - verdict.bottom  # the footer's line
+        styles = rack.styles
+        if below >= above:
+            styles.dock, styles.align_vertical = "bottom", "bottom"
+            styles.margin = (0, 0, 1, 0)
+            styles.max_height = max(below, 1)
+        else:
+            styles.dock, styles.align_vertical = "top", "top"
+            styles.margin = (top, 0, 0, 0)
+            styles.max_height = max(above, 1)
 
     def _schedule_fade_end(self, delay: float | None) -> None:
         """Redraw when the next faded row is due to go, so that it leaves the table (and the

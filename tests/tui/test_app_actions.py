@@ -393,3 +393,27 @@ async def test_every_action_is_in_the_palette_and_every_entry_works(
             assert any("Screenshot saved" in n.message for n in app._notifications)
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_toasts_leave_the_verdict_line_readable(size: tuple[int, int]) -> None:
+    """Issue 14: toasts covered the verdict line for several seconds."""
+    from textual.widgets._toast import Toast
+
+    sock = bound_socket("127.0.0.1")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await started(pilot, app)
+            for n in range(3):
+                app.notify(f"notice {n}: " + "a long message " * 6, markup=False)
+            await pilot.pause(0.5)
+            toasts = list(app.screen.query(Toast))
+            assert toasts
+            verdict = app.query_one("#verdict").region
+            status = app.query_one("#status").region
+            for toast in toasts:
+                assert not toast.region.overlaps(verdict), (toast.region, verdict)
+                assert not toast.region.overlaps(status), (toast.region, status)
+    finally:
+        sock.close()
