@@ -17,8 +17,8 @@ __all__ = ["build_parser"]
 
 EPILOG = """\
 examples:
-  netdash                       open the dashboard (p probes all, enter probes a row,
-                                r refreshes, u shows UDP, q quits)
+  netdash                       open the dashboard (p probes all, P probes a row,
+                                enter shows details, k stops, ? lists every key, q quits)
   netdash --auto-probe          ...and probe every listener, then each new one
   netdash --interval 5          poll every 5 seconds
   netdash list                  print listeners grouped by scope

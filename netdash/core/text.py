@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["clean", "visible_bytes"]
+__all__ = ["clean", "plural", "visible_bytes"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 """Control (C0, C1, DEL), format (bidi overrides and isolates, zero-width characters),
@@ -67,3 +67,9 @@ def visible_bytes(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``"1 listener"``, ``"2 listeners"``: ``count`` and the noun in the number it needs
+    (``nouns`` for an irregular plural; default ``noun + "s"``)."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"

@@ -12,7 +12,7 @@ from rich.text import Text
 from netdash import __version__
 from netdash.core.assess import Assessment, RowAssessment
 from netdash.core.model import Snapshot
-from netdash.core.text import clean
+from netdash.core.text import clean, plural
 from netdash.output.labels import VERDICT_STYLE, verdict_sentence
 from netdash.tui.describe import age
 from netdash.tui.state import ViewState
@@ -51,8 +51,8 @@ def status_line(
         line.append(clean(snapshot.hostname, 30), style="bold")
         line.append(" · LAN ")
         line.append(", ".join(lan.values()) or "none", style="bold cyan")
-        noun = "TCP+UDP listeners" if view.udp else "listeners"
-        line.append(f" · {len(assessment.shown)} {noun}, ")
+        noun = "TCP+UDP listener" if view.udp else "listener"
+        line.append(f" · {plural(len(assessment.shown), noun)}, ")
         line.append(f"{exposed} exposed", style="bold yellow" if exposed else "green")
         if verified:
             line.append(", ")

@@ -19,6 +19,7 @@ from netdash.core.assess import Assessment
 from netdash.core.lan import probe_targets
 from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot, Verdict
 from netdash.core.services import leader
+from netdash.core.text import plural
 from netdash.probe.child import probe_in_processes
 from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.tui.describe import summary
@@ -164,10 +165,9 @@ class ProbeRun:
         elapsed = time.perf_counter() - self.started
         ports = sorted({li.port for li in self.listeners})
         if self.full or len(ports) != 1:
-            n = len(self.listeners)
-            what = f"{n} listener" + ("" if n == 1 else "s")
+            what = plural(len(self.listeners), "listener")
         else:
             what = f"port {ports[0]}"
-        return f"probed {what} ({probes} probes) in {elapsed:.1f} s" + (
+        return f"probed {what} ({plural(probes, 'probe')}) in {elapsed:.1f} s" + (
             "" if self.lan else "; no LAN address found, loopback only"
         )

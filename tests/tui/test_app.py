@@ -62,7 +62,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(
         assert f"{uv.port} uvicorn" in diagram and "all·v4" in diagram
 
         await pilot.press("p")
-        await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""), timeout=20)
+        await wait_until(pilot, lambda: ") in " in (app.probe_status or ""), timeout=20)
         await pilot.pause(0.2)
         results = {(r.listener, r.via): r for r in app.probed()}
         assert results[(("tcp", "0.0.0.0", uv.port), Via.LAN)].outcome is Outcome.HTTP
@@ -138,7 +138,7 @@ async def test_shift_p_probes_only_the_highlighted_row(servers) -> None:  # type
         assert key is not None
         table.move_cursor(row=table._order.index(key))
         await pilot.press("P")
-        await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""))
+        await wait_until(pilot, lambda: ") in " in (app.probe_status or ""))
         assert {r.listener[2] for r in app.probed()} == {uv.port}
         verdict_line = as_text(app.query_one("#verdict").content)
         assert "EXPOSED" in verdict_line and "FastAPI (uvicorn)" in verdict_line

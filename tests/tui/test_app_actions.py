@@ -210,7 +210,7 @@ async def test_open_and_copy_use_the_url_probing_found() -> None:
             await pilot.press("o")
             assert opened == [f"http://localhost:{server.port}/"]
             await pilot.press("P")
-            await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""))
+            await wait_until(pilot, lambda: ") in " in (app.probe_status or ""))
             await pilot.press("c")
             assert copied == [f"http://[::1]:{server.port}/"]  # what answered: IPv6 only
     finally:

@@ -62,7 +62,7 @@ async def test_hostile_http_peer_is_shown_literally() -> None:
         async with app.run_test(size=(160, 40)) as pilot:
             await wait_until(pilot, lambda: app.snapshot is not None)
             await pilot.press("p")
-            await wait_until(pilot, lambda: "probes) in" in (app.probe_status or ""), 20)
+            await wait_until(pilot, lambda: ") in " in (app.probe_status or ""), 20)
             await pilot.pause(0.3)
             table = app.query_one(ListenerTable)
             key = key_for(table, "0.0.0.0", port)

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from netdash.core.assess import Assessment
 from netdash.core.model import Interface, Listener, Process, Snapshot
-from netdash.core.text import clean
+from netdash.core.text import clean, plural
 from netdash.output.labels import process_label
 from netdash.output.text import print_table
 
@@ -193,3 +193,32 @@ def test_evil_process_name_printed_literally_in_table() -> None:
     assert "\x1b" not in output
     # and rich would indeed have eaten the tag had it been parsed as markup
     assert Text.from_markup("[red]evil[/]").plain == "evil"
+
+
+def test_plural_follows_the_count() -> None:
+    assert [plural(n, "listener") for n in (0, 1, 2)] == [
+        "0 listeners",
+        "1 listener",
+        "2 listeners",
+    ]
+    assert plural(1, "process", "processes") == "1 process"
+    assert plural(3, "process", "processes") == "3 processes"
+
+
+def test_the_status_line_says_1_listener() -> None:
+    from netdash.tui.lines import status_line
+    from netdash.tui.state import ViewState
+
+    listener = Listener("tcp", "127.0.0.1", 8000, 4)
+    snapshot = Snapshot(hostname="h", interfaces=(), listeners=(listener,), taken_at=0.0)
+    line = status_line(
+        Assessment(snapshot),
+        {},
+        ViewState(),
+        changed_at=0.0,
+        interval=2.0,
+        probe_status=None,
+        lan_problem=None,
+        poll_error=None,
+    ).plain
+    assert "1 listener," in line and "1 listeners" not in line
