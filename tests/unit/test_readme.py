@@ -54,3 +54,25 @@ def test_every_section_heading_renders_as_a_heading() -> None:
         tokens[i + 1].content.strip() for i, t in enumerate(tokens) if t.type == "heading_open"
     }
     assert in_source - rendered == set()
+
+
+def quick_start_commands() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Quick start") :]
+    section = section[: section.index("\n## ", 3)]
+    return [
+        t.content.strip()
+        for t in MarkdownIt("commonmark").parse(section)
+        if t.type == "fence" and t.info == "sh"
+    ]
+
+
+def test_the_quick_start_is_two_commands_and_ci_runs_the_test_command_verbatim() -> None:
+    """The README's quick start: one command installs and starts netdash, one installs the
+    test extras and runs the tests; each makes the virtual environment it needs (PEP 668),
+    and .ci/run runs the second one, word for word."""
+    install, test = quick_start_commands()
+    assert install.startswith("python3 -m venv .venv && ") and install.endswith("netdash")
+    assert test.startswith("python3 -m venv .venv && ") and "'.[test]'" in test
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert test in ci.splitlines()
