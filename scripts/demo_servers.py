@@ -42,15 +42,25 @@ def main() -> None:
         name for _, name in socket.if_nameindex()
     }:
         sys.exit("refusing to start outside a private namespace (see README, 'Trying it safely')")
-    servers = start_demo()
-    print("demo servers:", ", ".join(f"{s.address}:{s.port}" for s in servers), flush=True)
+    # SIGTERM (`kill`), SIGHUP (a closed terminal) and SIGINT (Ctrl-C) all end the demo the
+    # same way: through the finally below, which stops every server it started. Python's
+    # default SIGTERM ends the process at once and left the servers (and the namespace) alive.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    servers: list[Running] = []
     try:
+        servers = start_demo()
+        print("demo servers:", ", ".join(f"{s.address}:{s.port}" for s in servers), flush=True)
         signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
         for server in servers:
             server.stop()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
