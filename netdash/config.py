@@ -310,7 +310,7 @@ class Settings:
     :meth:`lan_for`) and ``lan_source`` where they came from: ``None`` for ``--lan`` (or no
     override), else a file line (``"path:line"``) or ``"NETDASH_LAN"``. ``policy`` holds the
     allow rules (file, environment and ``--allow``, added up) and the ignored interfaces
-    (``--ignore-interface`` replaces the configured ones). ``udp`` includes UDP listeners;
+    (``--ignore-interface`` replaces the configured ones). ``udp`` includes UDP listeners (``free``: checks UDP ports);
     ``probe`` probes with ``timeout`` seconds per connect and read; ``output`` is the format
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
@@ -363,12 +363,21 @@ def resolve_settings(
     ``vars(args)``; a value the parser left at ``None`` is not given) over the config file
     and ``environ`` (default ``os.environ``) read by :func:`load_config`, over the defaults.
 
-    ``free`` uses no configurable setting and reads no file. Raises :class:`ConfigError`:
-    conflicting output flags first, then the file and the environment.
+    ``free`` uses no configurable setting and reads no file (``--config`` is accepted, as by
+    every command, so that an alias or script passing it works). Its ``PORT/udp`` (or
+    ``--udp``) sets :attr:`Settings.udp`. Raises :class:`ConfigError`: conflicting output
+    flags first, then the file and the environment.
     """
     command: str | None = command_line.get("command")
     output = _output(command_line, command)
     config = Config() if command == "free" else load_config(command_line.get("config"), environ)
+    port = command_line.get("port")
+    udp = bool(command_line.get("udp"))
+    if isinstance(port, tuple):  # free's PORT[/tcp|/udp]
+        port, protocol = port
+        if protocol == "tcp" and udp:
+            raise ConfigError("--udp and /tcp ask for different protocols")
+        udp = udp or protocol == "udp"
     given_lan = command_line.get("lan")
     ignore = command_line.get("ignore_interface")
     interval = command_line.get("interval")
@@ -382,12 +391,12 @@ def resolve_settings(
             (*config.allow, *command_line.get("allow", ())),
             config.ignore_interfaces if ignore is None else ignore,
         ),
-        udp=bool(command_line.get("udp")),
+        udp=udp,
         probe=bool(command_line.get("probe")),
         timeout=command_line.get("timeout", 1.0),
         output=output,
         exposed=bool(command_line.get("exposed")),
-        port=command_line.get("port"),
+        port=port,
         count=command_line.get("count"),
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,

@@ -76,6 +76,7 @@ examples:
   netdash free                  the first free one of 8000, 8080, 3000, 5000, 8001, ...
   netdash free --count 3        three free ports, one per line
   netdash free 8000             is 8000 free? if not, who holds it and the next free ports
+  netdash free 5353/udp         the same for a UDP port (or: netdash free --udp 5353)
   PORT=$(netdash free) && uvicorn app:app --port "$PORT"
 """
 
@@ -105,6 +106,16 @@ def _port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is not between 1 and 65535")
     return value
+
+
+def _port_spec(text: str) -> tuple[int, str | None]:
+    """``PORT``, ``PORT/tcp`` or ``PORT/udp`` (as ``ss`` and ``/etc/services`` write them):
+    the port and the protocol given, ``None`` when none was."""
+    number, slash, given = text.partition("/")
+    protocol = given.lower() if slash else None
+    if slash and protocol not in ("tcp", "udp"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the protocol after '/' must be tcp or udp")
+    return _port(number), protocol
 
 
 def _count(text: str) -> int:
@@ -291,12 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     free = _subparser(
         sub,
         "free",
-        "is a TCP port free on every address? suggest free ones",
-        "Say whether a TCP port is free on 127.0.0.1, ::1, 0.0.0.0 and :: by binding it "
-        "and releasing it at once; suggest free ports.",
+        "is a port free on every address? suggest free ones",
+        "Say whether a TCP (or, with PORT/udp or --udp, UDP) port is free on 127.0.0.1, ::1, "
+        "0.0.0.0 and :: by binding it and releasing it at once; suggest free ports.",
         FREE_EPILOG,
     )
-    free.add_argument("port", type=_port, metavar="PORT", nargs="?")
+    free.add_argument("port", type=_port_spec, metavar="PORT[/udp]", nargs="?")
+    free.add_argument("--udp", action="store_true", help="check UDP ports instead of TCP")
+    _add_config(free, default=argparse.SUPPRESS)
     free.add_argument(
         "--count",
         type=_count,

@@ -1,10 +1,13 @@
-"""Is a TCP port free for a new server? Answered by trying, not by reading the socket table.
+"""Is a TCP or UDP port free for a new server? Answered by trying, not by reading the socket
+table.
 
 For each address a development server commonly binds (``127.0.0.1``, ``::1``, ``0.0.0.0``
 and ``::``, the last dual-stack as Linux's default, so it also meets IPv4 sockets), one socket
-is created with ``SO_REUSEADDR`` (as servers set it, so a port with connections in TIME_WAIT
-counts as free), bound, put in LISTEN and closed at once. A listening socket closed before any
-connection leaves nothing behind. Nothing connects anywhere.
+is created, bound and closed at once. TCP: with ``SO_REUSEADDR`` (as servers set it, so a
+port with connections in TIME_WAIT counts as free) and put in LISTEN; a listening socket
+closed before any connection leaves nothing behind. UDP: bound without ``SO_REUSEADDR``, so
+any socket bound to the port makes it taken (UDP has no TIME_WAIT). Nothing connects or
+sends anywhere.
 """
 
 from __future__ import annotations
@@ -63,20 +66,23 @@ class PortState:
         return [a for a in self.addresses if a.state in ("in-use", "denied")]
 
 
-def _try(address: str, port: int) -> AddressState:
+def _try(address: str, port: int, protocol: str = "tcp") -> AddressState:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, kind)
     except OSError as exc:
         return AddressState(address, "unavailable", exc.strerror or str(exc))
     with contextlib.closing(sock):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if protocol == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6 and address == "::":
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         try:
             sock.bind((address, port))
-            sock.listen(1)
+            if protocol == "tcp":
+                sock.listen(1)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             if exc.errno == errno.EADDRINUSE:
@@ -89,15 +95,18 @@ def _try(address: str, port: int) -> AddressState:
     return AddressState(address, "free")
 
 
-def port_state(port: int, addresses: Sequence[str] = ADDRESSES) -> PortState:
-    """Try ``port`` on each address, one at a time, releasing each socket at once.
+def port_state(
+    port: int, addresses: Sequence[str] = ADDRESSES, protocol: str = "tcp"
+) -> PortState:
+    """Try ``port`` (``protocol`` ``"tcp"`` or ``"udp"``) on each address, one at a time,
+    releasing each socket at once.
 
     Raises ``ValueError`` for a port outside 1-65535 and ``OSError`` for a failure other
     than the documented states (out of file descriptors, say).
     """
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} is not between 1 and 65535")
-    return PortState(port, tuple(_try(a, port) for a in addresses))
+    return PortState(port, tuple(_try(a, port, protocol) for a in addresses))
 
 
 def _candidates(start: int | None) -> Iterator[int]:
@@ -112,14 +121,16 @@ def _candidates(start: int | None) -> Iterator[int]:
             yield port
 
 
-def suggest_ports(count: int, start: int | None = None, limit: int = 2000) -> list[int]:
-    """Up to ``count`` free ports (:meth:`PortState.free`): at or above ``start``, or, with
-    no ``start``, :data:`COMMON_PORTS` first and then upwards from 8001. At most ``limit``
-    ports are tried, so the answer may be shorter than ``count``."""
+def suggest_ports(
+    count: int, start: int | None = None, limit: int = 2000, protocol: str = "tcp"
+) -> list[int]:
+    """Up to ``count`` free ports of ``protocol`` (:meth:`PortState.free`): at or above
+    ``start``, or, with no ``start``, :data:`COMMON_PORTS` first and then upwards from 8001.
+    At most ``limit`` ports are tried, so the answer may be shorter than ``count``."""
     found: list[int] = []
     for tried, port in enumerate(_candidates(start)):
         if len(found) >= count or tried >= limit:
             break
-        if port_state(port).free:
+        if port_state(port, protocol=protocol).free:
             found.append(port)
     return found

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -93,7 +94,7 @@ def test_a_port_held_on_any_address_is_taken(address: str) -> None:
         result = run_cli("free", str(port))
     assert result.returncode == 1
     first, *rest = result.stdout.splitlines()
-    assert first.startswith(f"{port} is taken on ")
+    assert first.startswith(f"{port}/tcp is taken on ")
     holder = "[::]" if address == "::" else (f"[{address}]" if ":" in address else address)
     assert any(line.startswith("  held by ") and f"{holder}:{port}" in line for line in rest)
     suggested = [int(p) for p in rest[-1].removeprefix("free: ").split()]
@@ -117,7 +118,7 @@ def test_free_port_is_free_everywhere_and_exit_0() -> None:
     port = free_port("0.0.0.0")
     result = run_cli("free", str(port))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{port} is free on {', '.join(ADDRESSES)}\n"
+    assert result.stdout == f"{port}/tcp is free on {', '.join(ADDRESSES)}\n"
     # netdash let go: we can bind it on every address ourselves.
     for address in ADDRESSES:
         close_listening(bound_socket(address, port))
@@ -132,3 +133,31 @@ def test_free_without_port_prefers_common_dev_ports() -> None:
     assert result.stdout.split() == [str(p) for p in COMMON_PORTS[1:4]]
     one = run_cli("free")
     assert one.stdout == f"{COMMON_PORTS[0]}\n"
+
+
+def test_free_checks_udp_with_port_slash_udp_or_the_flag(tmp_path: Path) -> None:
+    """Issue 14: `free` checked TCP only and refused --config."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    with contextlib.closing(udp):
+        assert not port_state(port, protocol="udp").free
+        taken = run_cli("free", f"{port}/udp")
+        assert taken.returncode == 1, taken.stderr
+        first, *rest = taken.stdout.splitlines()
+        assert first == f"{port}/udp is taken on 127.0.0.1, 0.0.0.0, ::"
+        assert any(line.startswith("  held by ") and f"127.0.0.1:{port}" in line for line in rest)
+        assert run_cli("free", "--udp", str(port)).returncode == 1
+        if port_state(port).free:  # nothing holds the TCP port of that number
+            assert run_cli("free", str(port)).returncode == 0
+    config = tmp_path / "netdash.toml"
+    config.write_text("interval = 5\n")
+    result = run_cli("free", f"{port}/udp", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{port}/udp is free on ")
+    bad = run_cli("free", "8000/sctp")
+    assert bad.returncode == 2 and "must be tcp or udp" in bad.stderr
+    both = run_cli("free", "8000/tcp", "--udp")
+    assert both.returncode == 2 and "different protocols" in both.stderr
+    # free uses no setting: a config it is given is accepted, not read.
+    assert run_cli("free", "--count", "1", "--config", str(tmp_path / "none.toml")).returncode == 0
