@@ -310,7 +310,8 @@ class Settings:
     :meth:`lan_for`) and ``lan_source`` where they came from: ``None`` for ``--lan`` (or no
     override), else a file line (``"path:line"``) or ``"NETDASH_LAN"``. ``policy`` holds the
     allow rules (file, environment and ``--allow``, added up) and the ignored interfaces
-    (``--ignore-interface`` replaces the configured ones). ``udp`` includes UDP listeners (``free``: checks UDP ports);
+    (``--ignore-interface`` replaces the configured ones). ``udp`` includes UDP listeners
+    (``free``: checks UDP ports);
     ``probe`` probes with ``timeout`` seconds per connect and read; ``output`` is the format
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;

@@ -95,9 +95,7 @@ def _try(address: str, port: int, protocol: str = "tcp") -> AddressState:
     return AddressState(address, "free")
 
 
-def port_state(
-    port: int, addresses: Sequence[str] = ADDRESSES, protocol: str = "tcp"
-) -> PortState:
+def port_state(port: int, addresses: Sequence[str] = ADDRESSES, protocol: str = "tcp") -> PortState:
     """Try ``port`` (``protocol`` ``"tcp"`` or ``"udp"``) on each address, one at a time,
     releasing each socket at once.
 
