@@ -13,7 +13,10 @@ from netdash.core.model import Interface, Listener, Scope, Snapshot, Via
 __all__ = [
     "LOOPBACK_TARGET",
     "LanAddresses",
+    "VIRTUAL_PREFIXES",
     "choose_lan",
+    "choose_lan_explained",
+    "is_virtual",
     "probe_targets",
     "resolve_lan",
     "validate_lan",
@@ -36,19 +39,49 @@ def _lan_candidate(text: str) -> IPAddress | None:
     return ip
 
 
-def choose_lan(snapshot: Snapshot) -> dict[int, str]:
-    """The address other devices would use to reach this machine, per family.
+VIRTUAL_PREFIXES: tuple[str, ...] = (
+    "docker",
+    "br-",
+    "veth",
+    "virbr",
+    "cni",
+    "flannel",
+    "cali",
+    "vxlan",
+    "podman",
+    "lxcbr",
+    "lxdbr",
+    "vmnet",
+    "vboxnet",
+    "kube",
+    "tun",
+    "tap",
+    "wg",
+    "tailscale",
+    "zt",
+)
+"""Name prefixes of bridges, container and VM links and tunnels (Docker's ``docker0`` and
+``br-*``, ``veth*`` pairs, libvirt's ``virbr*``, CNI and Kubernetes, VPNs): addresses other
+devices on the LAN do not use to reach this machine, chosen only when nothing else has one."""
 
-    Taken from the interface holding the default route (``snapshot.default_route_interfaces``),
-    else from the first up, non-loopback interface with a usable address (not loopback,
-    link-local, multicast or unspecified). A family with no such address is absent.
-    """
+
+def is_virtual(name: str) -> bool:
+    """True for an interface named like a bridge, container or VM link or tunnel
+    (:data:`VIRTUAL_PREFIXES`)."""
+    return name.startswith(VIRTUAL_PREFIXES)
+
+
+def choose_lan_explained(snapshot: Snapshot) -> tuple[dict[int, str], dict[int, str]]:
+    """:func:`choose_lan`'s addresses, and per family why: ``"v0, the interface of the
+    default route"``, ``"wlan0 (no default route; physical interfaces before bridges and
+    virtual ones)"`` or ``"docker0, a virtual interface: no other holds an address"``."""
     by_name = {i.name: i for i in snapshot.interfaces}
-    ordered: list[Interface] = [
-        by_name[n] for n in snapshot.default_route_interfaces if n in by_name
-    ]
-    ordered += [i for i in snapshot.interfaces if i not in ordered]
+    routed = [by_name[n] for n in snapshot.default_route_interfaces if n in by_name]
+    rest = [i for i in snapshot.interfaces if i not in routed]
+    ordered = routed + [i for i in rest if not is_virtual(i.name)]
+    ordered += [i for i in rest if is_virtual(i.name)]
     lan: dict[int, str] = {}
+    why: dict[int, str] = {}
     for interface in ordered:
         if not interface.is_up or interface.is_loopback:
             continue
@@ -56,7 +89,30 @@ def choose_lan(snapshot: Snapshot) -> dict[int, str]:
             ip = _lan_candidate(text)
             if ip is not None and ip.version not in lan:
                 lan[ip.version] = str(ip)
-    return dict(sorted(lan.items()))
+                if interface in routed:
+                    why[ip.version] = f"{interface.name}, the interface of the default route"
+                elif is_virtual(interface.name):
+                    why[ip.version] = (
+                        f"{interface.name}, a virtual interface: no other holds an address"
+                    )
+                else:
+                    why[ip.version] = (
+                        f"{interface.name} (no default route; physical interfaces before "
+                        "bridges and virtual ones)"
+                    )
+    return dict(sorted(lan.items())), dict(sorted(why.items()))
+
+
+def choose_lan(snapshot: Snapshot) -> dict[int, str]:
+    """The address other devices would use to reach this machine, per family.
+
+    Taken from the interface holding the default route (``snapshot.default_route_interfaces``),
+    else from the first up, non-loopback interface with a usable address (not loopback,
+    link-local, multicast or unspecified), interfaces named like bridges, container links,
+    VMs and tunnels (:data:`VIRTUAL_PREFIXES`: ``docker0``, ``br-*``, ``veth*``, ``virbr*``,
+    ``cni*`` ...) last. A family with no such address is absent.
+    """
+    return choose_lan_explained(snapshot)[0]
 
 
 def validate_lan(text: str, interfaces: Iterable[Interface]) -> dict[int, str]:

@@ -28,7 +28,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash.core.assess import Assessment
-from netdash.core.lan import choose_lan, resolve_lan
+from netdash.core.lan import choose_lan, choose_lan_explained, resolve_lan
 from netdash.core.model import Listener, ListenerKey, ProbeResult, Process, Scope, Snapshot
 from netdash.core.policy import AllowRule, Policy
 from netdash.core.services import ServiceRow, leader, row_processes
@@ -242,10 +242,24 @@ class NetdashApp(App[None]):
     def _resolve_lan(self, snapshot: Snapshot) -> dict[int, str]:
         self.lan_problem = None
         try:
-            return resolve_lan(snapshot, self.lan_override)
+            lan = resolve_lan(snapshot, self.lan_override)
         except ValueError as exc:  # the --lan address went away since start-up
             self.lan_problem = str(exc)
-            return choose_lan(snapshot)
+            lan = choose_lan(snapshot)
+        self._explain_lan(snapshot, lan)
+        return lan
+
+    def _explain_lan(self, snapshot: Snapshot, lan: dict[int, str]) -> None:
+        """The header's tooltip: which LAN address is probed per family, and why that one
+        (the default route's interface, a physical one before bridges, or ``--lan``)."""
+        detected, why = choose_lan_explained(snapshot)
+        parts = []
+        for family, address in lan.items():
+            reason = why[family] if detected.get(family) == address else "given with --lan"
+            parts.append(f"IPv{family} {address}: {reason}")
+        text = "LAN address probed: " + ("; ".join(parts) if parts else "none found")
+        if self.query("#status"):
+            self.query_one("#status").tooltip = text
 
     @property
     def assessment(self) -> Assessment:

@@ -417,3 +417,11 @@ async def test_toasts_leave_the_verdict_line_readable(size: tuple[int, int]) -> 
                 assert not toast.region.overlaps(status), (toast.region, status)
     finally:
         sock.close()
+
+
+async def test_the_header_tooltip_says_which_lan_address_and_why() -> None:
+    app = NetdashApp(interval=30)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        tooltip = str(app.query_one("#status").tooltip)
+        assert tooltip.startswith("LAN address probed: IPv4 198.18.0.1: v0"), tooltip

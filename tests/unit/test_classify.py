@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netdash.core.addresses import interfaces_reaching, parse_address, scope_of
-from netdash.core.lan import choose_lan, probe_targets, resolve_lan, validate_lan
+from netdash.core.lan import (
+    choose_lan,
+    choose_lan_explained,
+    probe_targets,
+    resolve_lan,
+    validate_lan,
+)
 from netdash.core.model import Interface, Listener, Process, Scope, Snapshot, Via
 from netdash.core.services import leader
 
@@ -520,3 +526,22 @@ def test_leader_follows_its_rule_for_any_holders(processes: list[Process]) -> No
     """A process is never its own parent; with that, one holder is its own leader."""
     listener = Listener("tcp", "0.0.0.0", 8000, 4, processes=tuple(processes))
     assert leader(listener) == _slow_leader(listener)
+
+
+@pytest.mark.parametrize("bridge", ["docker0", "br-1a2b3c", "veth12ab", "virbr0", "cni0"])
+def test_choose_lan_without_default_route_prefers_a_physical_interface(bridge: str) -> None:
+    """Issue 14: with no default route, the LAN address fell back to docker0 because it came
+    first; a physical or Wi-Fi interface is preferred, and the reason is given."""
+    virtual = Interface(bridge, is_up=True, addresses=("172.17.0.1",))
+    wifi = Interface("wlp2s0", is_up=True, addresses=("192.168.1.23",))
+    lan, why = choose_lan_explained(snapshot(interfaces=(LO, virtual, wifi)))
+    assert lan == {4: "192.168.1.23"}
+    assert why[4].startswith("wlp2s0 (no default route")
+    lan, why = choose_lan_explained(snapshot(interfaces=(LO, virtual)))
+    assert lan == {4: "172.17.0.1"}
+    assert why[4] == f"{bridge}, a virtual interface: no other holds an address"
+    lan, why = choose_lan_explained(
+        snapshot(interfaces=(LO, virtual, wifi), default_route_interfaces=(bridge,))
+    )
+    assert lan == {4: "172.17.0.1"}  # the default route decides when there is one
+    assert why[4] == f"{bridge}, the interface of the default route"
