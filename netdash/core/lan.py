@@ -12,8 +12,8 @@ from netdash.core.model import Interface, Listener, Scope, Snapshot, Via
 
 __all__ = [
     "LOOPBACK_TARGET",
-    "LanAddresses",
     "VIRTUAL_PREFIXES",
+    "LanAddresses",
     "choose_lan",
     "choose_lan_explained",
     "is_virtual",
