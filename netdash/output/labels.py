@@ -7,6 +7,7 @@ here, and renderers wrap the result in ``rich.text.Text`` (never parsed as marku
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from netdash.core.addresses import scope_of
@@ -28,6 +29,7 @@ __all__ = [
     "port_label",
     "probe_label",
     "process_label",
+    "program_name",
     "server_label",
     "stack_label",
     "verdict_sentence",
@@ -74,9 +76,117 @@ def address_label(row: ServiceRow, results: Sequence[ProbeResult] = ()) -> str:
     return ", ".join(parts)
 
 
+_PYTHON = re.compile(r"^(python|pypy)[0-9.]*$")
+_PYTHON_OPTION_ARGS = frozenset({"-W", "-X", "-Q"})  # options that take the next word
+_NODE = frozenset({"node", "nodejs", "bun", "deno"})
+_PACKAGE_RUNNERS = frozenset({"npm", "npx", "pnpm", "yarn", "bunx"})
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
+PROGRAM_WIDTH = 32
+"""The most terminal cells a derived program name takes (``python -m http.server``)."""
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _first_word(args: Sequence[str]) -> str | None:
+    """The first argument that says what runs (``app:app``, ``run``, ``runserver``): not an
+    option, not a bare number (a port), not a long path."""
+    for arg in args:
+        if arg.startswith("-"):
+            return None  # options follow: the target, if any, is not plain to see
+        if arg.isdigit() or len(arg) > 24:
+            return None
+        return _basename(arg) if "/" in arg else arg
+    return None
+
+
+def _python_program(name: str, argv: Sequence[str]) -> str | None:
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-m" and i + 1 < len(argv):
+            module = argv[i + 1]
+            word = _first_word(argv[i + 2 :])
+            return f"{name} -m {module}" + (f" {word}" if word else "")
+        if arg == "-c":
+            return f"{name} -c"
+        if arg in _PYTHON_OPTION_ARGS:
+            i += 2
+            continue
+        if arg.startswith("-"):
+            i += 1
+            continue
+        script = _basename(arg)  # a console script (/venv/bin/flask) or a file (manage.py)
+        word = _first_word(argv[i + 1 :])
+        return script + (f" {word}" if word else "")
+    return None
+
+
+def _node_program(name: str, argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv[1:], start=1):
+        if arg.startswith("-"):
+            continue
+        parts = arg.split("/")
+        if "node_modules" in parts:  # node_modules/.bin/vite, node_modules/vite/bin/vite.js
+            after = parts[parts.index("node_modules") + 1 :]
+            package = after[1] if after and after[0] == ".bin" and len(after) > 1 else None
+            if package is None and after:
+                package = "/".join(after[:2]) if after[0].startswith("@") else after[0]
+            if package:
+                word = _first_word(argv[i + 1 :])
+                return f"{name} {package}" + (f" {word}" if word else "")
+        return f"{name} {_basename(arg)}"
+    return None
+
+
+def _java_program(name: str, argv: Sequence[str]) -> str | None:
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-jar" and i + 1 < len(argv):
+            return f"{name} -jar {_basename(argv[i + 1])}"
+        if arg in ("-cp", "-classpath", "--class-path", "-p", "--module-path"):
+            i += 2
+            continue
+        if arg.startswith("-"):
+            i += 1
+            continue
+        return f"{name} {arg.rsplit('.', 1)[-1]}"  # the main class, without its package
+    return None
+
+
+def program_name(process: Process) -> str | None:
+    """What a process runs, for a reader: its name, except for interpreters and launchers,
+    whose name says little, where the command line says more: ``python -m http.server``,
+    ``manage.py runserver``, ``flask run``, ``node vite``, ``npm run dev``,
+    ``java -jar app.jar``. Derived from ``process.cmdline`` (``/proc/PID/cmdline``, via
+    psutil); cleaned (no control characters or markup) and at most :data:`PROGRAM_WIDTH`
+    cells. ``None`` when the name is unknown."""
+    if not process.name:
+        return None
+    name, argv = process.name, process.cmdline
+    derived: str | None = None
+    if argv:
+        if _PYTHON.match(name):
+            derived = _python_program(name, argv)
+        elif name in _NODE:
+            derived = _node_program(name, argv)
+        elif name == "java":
+            derived = _java_program(name, argv)
+        elif name in _PACKAGE_RUNNERS:
+            words = [a for a in argv[1:3] if not a.startswith("-")]
+            derived = " ".join([name, *words]) if words else None
+        elif name in _SHELLS:
+            derived = _python_program(name, argv)  # sh script.sh: the script's name
+    return clean(derived or name, PROGRAM_WIDTH if derived else 40)
+
+
 def process_label(processes: Listener | Sequence[Process]) -> str:
     """``uvicorn``; ``gunicorn +3 workers`` when the other holders are its children; ``+N``
     for other co-holders; ``unknown`` (with the owning user when known: ``unknown (postgres)``).
+    Interpreters and launchers show what they run (:func:`program_name`:
+    ``python -m http.server``, ``node vite``).
     """
     procs = processes.processes if isinstance(processes, Listener) else tuple(processes)
     named = [p for p in procs if p.name]
@@ -84,7 +194,7 @@ def process_label(processes: Listener | Sequence[Process]) -> str:
         users = [p.user for p in procs if p.user]
         return f"unknown ({clean(users[0], 20)})" if users else "unknown"
     first = named[0]
-    label = clean(first.name, 40)
+    label = program_name(first) or clean(first.name or "", 40)
     others = [p for p in procs if p is not first]
     if not others:
         return label
