@@ -425,3 +425,25 @@ async def test_the_header_tooltip_says_which_lan_address_and_why() -> None:
         await started(pilot, app)
         tooltip = str(app.query_one("#status").tooltip)
         assert tooltip.startswith("LAN address probed: IPv4 198.18.0.1: v0"), tooltip
+
+
+async def test_the_sorted_column_is_marked_in_its_header() -> None:
+    sock = bound_socket("127.0.0.1")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+
+            def headers() -> dict[str, str]:
+                return {str(k.value): str(c.label) for k, c in table.columns.items()}
+
+            assert not any("▲" in h for h in headers().values())  # grouped by scope
+            await pilot.press("s")  # port
+            assert headers()["port"].endswith(" ▲")
+            assert not headers()["process"].endswith("▲")
+            await pilot.press("s")  # process
+            assert headers()["process"].endswith(" ▲") and not headers()["port"].endswith("▲")
+            await pilot.press("s")  # back to scope
+            assert not any("▲" in h for h in headers().values())
+    finally:
+        sock.close()

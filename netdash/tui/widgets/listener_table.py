@@ -77,6 +77,7 @@ class ListenerTable(DataTable[Text]):
         self._rows: dict[str, Cells] = {}  # every row on screen, in order, by key
         self._natural = self._headers()  # column key -> widest cell or header
         self.shown_columns: tuple[str, ...] = DASHBOARD
+        self.sorted_by = "scope"  # the order of the last show(): its column's header is marked
         """The keys of the columns on screen, in order."""
         self.rows_by_key: dict[str, ServiceRow] = {}
         for column in view(self.shown_columns):
@@ -94,9 +95,18 @@ class ListenerTable(DataTable[Text]):
             for c in COLUMNS
         }
 
-    @staticmethod
-    def _headers() -> dict[str, int]:
-        return {c.key: Text(c.header).cell_len for c in COLUMNS}
+    SORT_MARK = " ▲"
+    """After the header of the column the rows are sorted by (``s``, or a click on it)."""
+    SORTABLE = ("port", "process")
+
+    @classmethod
+    def _headers(cls) -> dict[str, int]:
+        """Each column's header width, with room for the sort mark where it may stand (so
+        sorting never changes which columns fit)."""
+        return {
+            c.key: Text(c.header).cell_len + (len(cls.SORT_MARK) if c.key in cls.SORTABLE else 0)
+            for c in COLUMNS
+        }
 
     @staticmethod
     def _width(cell: Text) -> int:
@@ -178,6 +188,8 @@ class ListenerTable(DataTable[Text]):
         rows: dict[str, Cells] = {}
         by_key: dict[str, ServiceRow] = {}
         groups = service_rows(listeners)
+        resorted = sort != self.sorted_by
+        self.sorted_by = sort
         if sort != "scope":
             flat = [row for _, members in groups for row in members]
             if sort == "port":
@@ -206,7 +218,7 @@ class ListenerTable(DataTable[Text]):
         self._last_cells = live_cells
         self._row_listeners = {k: v for k, v in self._row_listeners.items() if k in live_cells}
         self.rows_by_key = by_key
-        same_rows = list(rows) == self._order
+        same_rows = list(rows) == self._order and not resorted
         self._keep_unchanged(rows)
         self._rows = rows
         if same_rows:
@@ -248,7 +260,8 @@ class ListenerTable(DataTable[Text]):
         try:
             self.clear(columns=True)
             for column in view(self.shown_columns):
-                self.add_column(column.header, key=column.key)
+                mark = self.SORT_MARK if column.key == self.sorted_by else ""
+                self.add_column(column.header + mark, key=column.key)
             for key, cells in self._rows.items():
                 self.add_row(*(cells.get(c, Text("")) for c in self.shown_columns), key=key)
             self._order = order
