@@ -27,11 +27,14 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 __all__ = [
+    "Peer",
     "ProcessCache",
     "ProcessDetails",
-    "established_connections",
+    "established_peers",
     "process_details",
 ]
+
+Peer = sock_diag.Peer
 
 _LINUX = sys.platform.startswith("linux")
 
@@ -167,19 +170,22 @@ def process_details(pids: Iterable[int]) -> list[ProcessDetails]:
     return out
 
 
-def established_connections(protocol: str, port: int) -> int | None:
-    """How many established TCP connections have ``port`` as their local port (clients of a
-    listener on it); ``None`` when it cannot be told (UDP, or the tables are unreadable).
-    Source: sock_diag on Linux, else ``psutil.net_connections``."""
+def established_peers(protocol: str, port: int) -> list[Peer] | None:
+    """The established TCP connections to local ``port`` (:class:`Peer`: local address, peer
+    address and port, idle time), most recently active first; ``None`` when it cannot be
+    told (UDP, or the tables are unreadable). Source: sock_diag with ``tcp_info`` on Linux,
+    else ``psutil.net_connections`` (no idle time)."""
     if protocol != "tcp":
         return None
     if _LINUX:
         with contextlib.suppress(OSError):
-            return sock_diag.count_established(port)
+            return sock_diag.established_peers(port)
     try:
         conns = psutil.net_connections(kind="tcp")
     except (OSError, psutil.Error):
         return None
-    return sum(
-        1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr[1] == port
-    )
+    return [
+        Peer(c.laddr[0], c.laddr[1], c.raddr[0], c.raddr[1])
+        for c in conns
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.raddr and c.laddr[1] == port
+    ]

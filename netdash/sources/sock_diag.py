@@ -25,10 +25,18 @@ import socket
 import struct
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from netdash.sources.base import SocketRecord, SocketTable, SourceUnavailable
 
-__all__ = ["SockDiagSource", "count_established", "dump_sockets"]
+__all__ = [
+    "Peer",
+    "SockDiagSource",
+    "count_established",
+    "dump_sockets",
+    "established_peers",
+    "parse_peers",
+]
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -36,6 +44,7 @@ NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+INET_DIAG_INFO = 2
 INET_DIAG_SKV6ONLY = 11
 TCP_ESTABLISHED = 1
 TCP_CLOSE = 7
@@ -47,8 +56,8 @@ _MSG = struct.Struct("=BBBB" + "HH16s16sI8s" + "IIIII")  # inet_diag_msg
 _RTA = struct.Struct("=HH")
 
 
-def _request(family: int, protocol: int, states: int, seq: int) -> bytes:
-    body = _REQ.pack(family, protocol, 0, 0, states, 0, 0, b"", b"", 0, b"\xff" * 8)
+def _request(family: int, protocol: int, states: int, seq: int, ext: int = 0) -> bytes:
+    body = _REQ.pack(family, protocol, ext, 0, states, 0, 0, b"", b"", 0, b"\xff" * 8)
     header = _NLMSGHDR.pack(
         _NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
     )
@@ -187,6 +196,88 @@ def count_established(port: int) -> int:
         connected = _dump(family, socket.IPPROTO_TCP, 1 << TCP_ESTABLISHED)
         total += sum(1 for _, record in connected if record.port == port)
     return total
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One established TCP connection to a local port: the local address it arrived at, the
+    peer's address and port, and how long ago data last went either way (milliseconds, from
+    the kernel's ``tcp_info``: ``tcpi_last_data_recv`` / ``tcpi_last_data_sent``; ``None``
+    when not told)."""
+
+    local_address: str
+    local_port: int
+    address: str
+    port: int
+    idle_ms: int | None = None
+
+
+_TCP_INFO_LAST_DATA = struct.Struct("=II")  # tcpi_last_data_sent, tcpi_last_ack_sent
+_TCP_INFO_LAST_DATA_OFFSET = 44  # after 8 u8 fields and 9 u32s (linux/tcp.h struct tcp_info)
+_TCP_INFO_LAST_RECV_OFFSET = 52  # tcpi_last_data_recv
+
+
+def parse_peers(data: bytes, names: dict[int, str]) -> tuple[list[Peer], bool]:
+    """One datagram of a dump of established TCP sockets requested with ``INET_DIAG_INFO``:
+    ``([Peer, ...], finished)``. Raises ``OSError`` for the kernel's ``NLMSG_ERROR`` and
+    ``EBADMSG`` for bytes that do not parse."""
+    out: list[Peer] = []
+    offset = 0
+    try:
+        while offset + _NLMSGHDR.size <= len(data):
+            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+            if length < _NLMSGHDR.size or kind == NLMSG_DONE:
+                return out, True
+            if kind == NLMSG_ERROR:
+                (error,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
+                if error:
+                    raise OSError(-error, os.strerror(-error))
+                return out, True
+            start = offset + _NLMSGHDR.size
+            (fam, _state, _timer, _retrans, sport, dport, src, dst, device, *_rest) = (
+                _MSG.unpack_from(data, start)
+            )
+            idle: int | None = None
+            for attr, payload in _attributes(data, start + _MSG.size, offset + length):
+                if attr == INET_DIAG_INFO and len(payload) >= _TCP_INFO_LAST_RECV_OFFSET + 4:
+                    sent, _ack = _TCP_INFO_LAST_DATA.unpack_from(
+                        payload, _TCP_INFO_LAST_DATA_OFFSET
+                    )
+                    (received,) = struct.unpack_from("=I", payload, _TCP_INFO_LAST_RECV_OFFSET)
+                    idle = min(sent, received)
+            out.append(
+                Peer(
+                    local_address=_parse_address_text(fam, src, device, names),
+                    local_port=socket.ntohs(sport),
+                    address=_parse_address_text(fam, dst, device, names),
+                    port=socket.ntohs(dport),
+                    idle_ms=idle,
+                )
+            )
+            offset += (length + 3) & ~3
+    except (struct.error, ValueError) as exc:
+        raise OSError(errno.EBADMSG, f"malformed sock_diag message: {exc}") from None
+    return out, False
+
+
+def established_peers(port: int) -> list[Peer]:
+    """The established TCP connections whose local port is ``port`` (both families), most
+    recently active first, as the kernel reports them (``ss -tni state established``).
+    Raises ``OSError`` when netlink is refused."""
+    names = dict(socket.if_nameindex())
+    peers: list[Peer] = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+            nl.settimeout(5.0)
+            ext = 1 << (INET_DIAG_INFO - 1)
+            nl.sendall(_request(family, socket.IPPROTO_TCP, 1 << TCP_ESTABLISHED, 1, ext))
+            while True:
+                found, finished = parse_peers(nl.recv(1 << 20), names)
+                peers += (p for p in found if p.local_port == port)
+                if finished:
+                    break
+    peers.sort(key=lambda p: (p.idle_ms is None, p.idle_ms or 0))
+    return peers
 
 
 class SockDiagSource:

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from netdash.core.addresses import own_addresses
 from netdash.core.assess import Assessment
 from netdash.core.lan import choose_lan, choose_lan_explained, resolve_lan
 from netdash.core.model import Listener, ListenerKey, ProbeResult, Process, Scope, Snapshot
@@ -35,7 +36,7 @@ from netdash.core.services import ServiceRow, leader, row_processes
 from netdash.core.text import clean
 from netdash.output.labels import verdict_sentence
 from netdash.probe.engine import ProbeLimits
-from netdash.sources.processes import ProcessDetails, established_connections, process_details
+from netdash.sources.processes import Peer, ProcessDetails, established_peers, process_details
 from netdash.tui import probe_runner
 from netdash.tui.describe import summary, url_for
 from netdash.tui.desktop import clipboard_note, open_in_browser
@@ -640,9 +641,11 @@ class NetdashApp(App[None]):
         # The same hint as `netdash check` gives for the row's (first) listener.
         hint = clean(assessed.hint.text, 400) if row.scope is not Scope.LOOPBACK else None
 
-        def render(procs: Sequence[ProcessDetails] | None, conns: int | None) -> Any:
+        local = own_addresses(self.snapshot.interfaces)
+
+        def render(procs: Sequence[ProcessDetails] | None, peers: Sequence[Peer] | None) -> Any:
             return details_renderable(
-                row, v, sentence, assessed.results, procs, conns, hint, self.clock()
+                row, v, sentence, assessed.results, procs, peers, hint, self.clock(), local
             )
 
         screen = DetailsScreen(render(None, None))
@@ -661,20 +664,20 @@ class NetdashApp(App[None]):
         self,
         screen: DetailsScreen,
         row: ServiceRow,
-        render: Callable[[Sequence[ProcessDetails] | None, int | None], Any],
+        render: Callable[[Sequence[ProcessDetails] | None, Sequence[Peer] | None], Any],
     ) -> None:
         """Reads the row's processes and connections in a thread; the screen is updated
         through ``call_from_thread``."""
         pids = [p.pid for p in row_processes(row) if p.pid is not None]
         try:
             procs = process_details(pids)
-            conns = established_connections(row.first.protocol, row.first.port)
+            peers = established_peers(row.first.protocol, row.first.port)
         except Exception as exc:  # what another program did must not leave "reading…" forever
             self.call_from_thread(
                 self.notify, f"Could not read process details: {exc}", severity="error"
             )
-            procs, conns = [], None
-        self.call_from_thread(screen.show, render(procs, conns))
+            procs, peers = [], None
+        self.call_from_thread(screen.show, render(procs, peers))
 
     def _selected_url(self) -> str | None:
         row = self._selected()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -71,12 +72,13 @@ async def test_filter_toggles_and_sort() -> None:
 
 
 async def test_details_show_command_line_user_and_connections() -> None:
-    server = start_http_server("127.0.0.1")
+    server = start_http_server("0.0.0.0")
+    clients: list[socket.socket] = []
     try:
         app = NetdashApp(interval=30)
         async with app.run_test(size=(120, 40)) as pilot:
             table = await started(pilot, app)
-            key = key_for(table, "127.0.0.1", server.port)
+            key = key_for(table, "0.0.0.0", server.port)
             assert key is not None
             table.move_cursor(row=table._order.index(key))
             await pilot.press("enter")
@@ -86,14 +88,29 @@ async def test_details_show_command_line_user_and_connections() -> None:
                 return as_text(app.screen.query_one("#details-body").content)
 
             await wait_until(pilot, lambda: "reading processes" not in body())
+            assert "0 established" in body(), body()
+            await pilot.press("escape")
+            # Two real clients, over loopback and over the LAN address (both this machine).
+            for target in ("127.0.0.1", "198.18.0.1"):
+                clients.append(socket.create_connection((target, server.port), timeout=2))
+            ports = {c.getsockname()[1] for c in clients}
+            await pilot.press("enter")
+
+            await wait_until(pilot, lambda: "reading processes" not in body())
             body_text = body()
             assert f"process {server.pid}" in body_text, body_text
-            assert "http.server" in body_text and "--bind 127.0.0.1" in body_text, body_text
-            assert "0 established" in body_text, body_text
-            assert "local only" in body_text, body_text
+            assert "http.server" in body_text and "--bind 0.0.0.0" in body_text, body_text
+            assert "2 established" in body_text, body_text
+            for port in ports:  # each peer, with its address, port and idle time
+                assert any(
+                    f":{port} → " in line and "this machine, last data" in line
+                    for line in body_text.splitlines()
+                ), body_text
             await pilot.press("escape")
             assert not isinstance(app.screen, DetailsScreen)
     finally:
+        for client in clients:
+            client.close()
         server.stop()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -15,11 +15,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from netdash.core.addresses import IPAddress, parse_address, same_address
 from netdash.core.model import ProbeResult, Verdict
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
-from netdash.output.labels import VERDICT_STYLE, address_label, stack_label
-from netdash.sources.processes import ProcessDetails
+from netdash.output.labels import VERDICT_STYLE, address_label, endpoint, stack_label
+from netdash.sources.processes import Peer, ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
 
@@ -38,18 +39,53 @@ def _uptime(seconds: float) -> str:
     return f"{secs} s"
 
 
+PEERS_SHOWN = 8
+"""Established connections listed one per line in the details; more are counted."""
+
+
+def _peers_text(peers: Sequence[Peer] | None, local: Collection[IPAddress]) -> Text:
+    """``2 established`` and one line per peer: ``198.18.0.2:53122 → 198.18.0.1:8000
+    from the network, last data 3 s ago``."""
+    if peers is None:
+        return Text("unknown")
+    text = Text(f"{len(peers)} established")
+    for peer in peers[:PEERS_SHOWN]:
+        try:
+            ip = parse_address(peer.address.split("%", 1)[0])
+            outside = not ip.is_loopback and not any(same_address(ip, own) for own in local)
+        except ValueError:
+            outside = False
+        text.append("\n")
+        text.append(
+            f"{endpoint(peer.address, peer.port)} → {endpoint(peer.local_address, peer.local_port)}"
+        )
+        if outside:
+            text.append("  from the network", style="bold yellow")
+        else:
+            text.append("  this machine", style="dim")
+        if peer.idle_ms is not None:
+            text.append(f", last data {_uptime(peer.idle_ms / 1000)} ago", style="dim")
+    if len(peers) > PEERS_SHOWN:
+        text.append(f"\n… and {len(peers) - PEERS_SHOWN} more", style="dim")
+    return text
+
+
 def details_renderable(
     row: ServiceRow,
     verdict: Verdict,
     sentence: str,
     results: Sequence[ProbeResult],
     processes: Sequence[ProcessDetails] | None,
-    connections: int | None,
+    peers: Sequence[Peer] | None,
     hint: str | None,
     now: float,
+    local: Collection[IPAddress] = (),
 ) -> RenderableType:
     """Everything known about one row, for :class:`DetailsScreen`. ``processes`` is ``None``
-    while still being read; every text from other programs is cleaned and never markup."""
+    while still being read; ``peers`` are the established connections to its port (``None``
+    when unknown), a peer whose address is not in ``local`` (this machine's addresses)
+    marked as coming from the network; every text from other programs is cleaned and never
+    markup."""
     first = row.first
     parts: list[RenderableType] = []
     title = Text()
@@ -71,10 +107,7 @@ def details_renderable(
         if listener.bound_device:
             note += f", bound to {clean(listener.bound_device, 20)}"
         facts.add_row("socket", Text(f"{listener.address}:{listener.port}{note}"))
-    facts.add_row(
-        "connections",
-        "unknown" if connections is None else f"{connections} established",
-    )
+    facts.add_row("connections", _peers_text(peers, local))
     parts.append(facts)
     parts.append(Text(""))
 
