@@ -324,6 +324,7 @@ class NetdashApp(App[None]):
             )
             self._update_status()
             self._update_verdict()
+        self.call_after_refresh(self._place_toasts)
 
     def _place_toasts(self) -> None:
         """Put the toast rack on the side of the verdict line with more room (above it, under
