@@ -17,6 +17,7 @@ __all__ = [
     "Outcome",
     "ProbeResult",
     "Process",
+    "Project",
     "Scope",
     "Snapshot",
     "Verdict",
@@ -119,6 +120,23 @@ class Interface:
 
 
 @dataclass(frozen=True)
+class Project:
+    """The git repository a process runs in: ``root`` (the directory holding ``.git``),
+    ``name`` (its last component) and ``branch`` (the checked-out branch, a detached commit's
+    first 12 hex digits, or ``None`` when unreadable). Read from ``.git`` by
+    :mod:`netdash.sources.project`."""
+
+    root: str
+    name: str
+    branch: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``netdash@main``; the name alone without a branch."""
+        return f"{self.name}@{self.branch}" if self.branch else self.name
+
+
+@dataclass(frozen=True)
 class Process:
     """The owner of a listening socket, as far as psutil could read it.
 
@@ -128,7 +146,8 @@ class Process:
     ``create_time`` is seconds since the epoch (``psutil.Process.create_time()``); together with
     ``pid`` it identifies a process even when pids are reused. ``user`` may be known when
     ``pid`` is not: the kernel reports every socket's owning uid (sock_diag).
-    ``ppid`` is the parent's pid, used to show pre-fork servers parent first.
+    ``ppid`` is the parent's pid, used to show pre-fork servers parent first. ``project`` is
+    the git repository of its working directory, when one was found.
     """
 
     pid: int | None
@@ -137,6 +156,7 @@ class Process:
     cmdline: tuple[str, ...] = ()
     create_time: float | None = None
     ppid: int | None = None
+    project: Project | None = None
 
     @property
     def known(self) -> bool:

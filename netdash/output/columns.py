@@ -14,7 +14,7 @@ the text in ``rich.text.Text``, so nothing here is parsed as markup.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from netdash.core.assess import RowAssessment
@@ -50,7 +50,8 @@ class Column:
     ``justify`` is ``"left"`` or ``"right"``; ``priority`` 0 is never dropped, higher numbers
     go first at narrow widths; ``number`` marks cells that must never be cut; ``no_wrap``
     keeps a cell on one line; ``merges`` names the columns this one replaces, in less room,
-    when they do not fit side by side (it is in no view itself)."""
+    when they do not fit side by side (it is in no view itself); an ``optional`` column is
+    shown only when some row has text in it."""
 
     key: str
     header: str
@@ -61,6 +62,14 @@ class Column:
     number: bool = False
     no_wrap: bool = False
     merges: tuple[str, ...] = ()
+    optional: bool = False
+
+
+def _project(row: RowAssessment) -> str:
+    """The leading process's git project: ``shop@main`` (:class:`netdash.core.model.Project`),
+    empty when none was found."""
+    project = next((p.project for p in row.processes if p.project is not None), None)
+    return clean(project.label, 40) if project is not None else ""
 
 
 def _mark(row: RowAssessment) -> str:
@@ -131,6 +140,7 @@ COLUMNS: dict[str, Column] = {
             priority=0,
         ),
         Column("process", "PROCESS", lambda r: process_label(r.processes), priority=0),
+        Column("project", "PROJECT", _project, lambda _: "dim", priority=4, optional=True),
         Column(
             "pid",
             "PID",
@@ -170,10 +180,10 @@ COLUMNS: dict[str, Column] = {
 }
 """Every column, by key."""
 
-DASHBOARD = ("mark", "address", "port", "process", "loopback", "lan", "pid", "what")
+DASHBOARD = ("mark", "address", "port", "process", "project", "loopback", "lan", "pid", "what")
 """The dashboard's table."""
 
-LIST = ("proto", "address", "port", "pid", "process", "interfaces", "verdict")
+LIST = ("proto", "address", "port", "pid", "process", "project", "interfaces", "verdict")
 """``netdash list``'s table, not probed."""
 
 LIST_PROBED = (*LIST, "loopback", "lan_why", "what")
@@ -185,15 +195,22 @@ def view(keys: tuple[str, ...]) -> tuple[Column, ...]:
     return tuple(COLUMNS[k] for k in keys)
 
 
-def fit(keys: Sequence[str], natural: Mapping[str, int], width: int, extra: int) -> tuple[str, ...]:
+def fit(
+    keys: Sequence[str],
+    natural: Mapping[str, int],
+    width: int,
+    extra: int,
+    empty: Collection[str] = (),
+) -> tuple[str, ...]:
     """The keys of the columns to show in ``width`` terminal cells, each column taking its
     ``natural`` width (its widest cell, every column of :data:`COLUMNS` that may be shown)
     plus ``extra`` (padding, separators). While the total exceeds ``width``: a column of the
     highest ``priority`` (the rightmost of equals) goes, except that columns a stand-in
     ``merges`` are first merged into it when no column of higher priority than theirs is
     left to drop. Priority 0 never goes, and no cell is ever cut: when only priority 0 is
-    left, the table is as narrow as it gets."""
-    kept = list(keys)
+    left, the table is as narrow as it gets. Columns in ``empty`` (optional ones no row has
+    text for) are left out from the start."""
+    kept = [k for k in keys if k not in empty]
     stand_ins = [c for c in COLUMNS.values() if c.merges]
 
     def total() -> int:

@@ -55,6 +55,9 @@ def _process_json(listener: Listener) -> list[dict[str, Any]]:
             "name": p.name,
             "user": p.user,
             "cmdline": list(p.cmdline),
+            "project": None
+            if p.project is None
+            else {"root": p.project.root, "name": p.project.name, "branch": p.project.branch},
         }
         for p in listener.processes
     ]

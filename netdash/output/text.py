@@ -48,9 +48,14 @@ def print_table(assessment: Assessment, lan: Mapping[int, str], console: Console
         console.print("No TCP or UDP listeners." if assessment.udp else "No TCP listeners.")
         return
     groups = assessment.rows()
-    columns = view(LIST_PROBED if assessment.probed else LIST)
+    every = [row for _, rows in groups for row in rows]
+    columns = tuple(
+        c
+        for c in view(LIST_PROBED if assessment.probed else LIST)
+        if not c.optional or any(c.value(row) for row in every)
+    )
     if console.is_terminal:  # piped output keeps every column
-        columns = fit(columns, [row for _, rows in groups for row in rows], console.width)
+        columns = fit(columns, every, console.width)
     for scope, rows in groups:
         console.print()
         console.print(Text(SCOPE_TITLES[scope], style="bold"))

@@ -1,6 +1,7 @@
 """The processes that own listeners: metadata cached between polls, and details on demand.
 
-Sources: ``psutil.Process`` (name, username, cmdline, ppid, create_time, cwd); on Linux a
+Sources: ``psutil.Process`` (name, username, cmdline, ppid, create_time, cwd, and from the
+cwd the git project, :mod:`netdash.sources.project`); on Linux a
 cached process is re-identified by its start time in ``/proc/[pid]/stat``
 (:func:`netdash.sources.procfd.start_ticks`), and established connections are counted by
 sock_diag netlink, else ``psutil.net_connections``.
@@ -19,6 +20,7 @@ import psutil
 from netdash.core.model import Process
 from netdash.core.text import visible_bytes
 from netdash.sources import procfd, sock_diag
+from netdash.sources.project import find_project
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ class ProcessCache:
                 user = _try(proc.username)
                 cmdline = _try(proc.cmdline) or []
                 ppid = _try(proc.ppid)
+                cwd = _try(proc.cwd)
         except psutil.NoSuchProcess:
             return None, "exited"
         if name is None:
@@ -102,6 +105,7 @@ class ProcessCache:
             cmdline=tuple(visible_bytes(arg) for arg in cmdline),
             create_time=create_time,
             ppid=ppid,
+            project=find_project(cwd),
         )
         with self._lock:
             self._by_pid[pid] = process

@@ -95,13 +95,15 @@ def start_uvicorn(
     return _spawn(args, address, port, cwd=HERE.parent.parent)
 
 
-def start_http_server(address: str, port: int = 0, directory: str | None = None) -> Running:
-    """Python's ``http.server`` bound to ``address``."""
+def start_http_server(
+    address: str, port: int = 0, directory: str | None = None, cwd: str | None = None
+) -> Running:
+    """Python's ``http.server`` bound to ``address`` (run in ``cwd`` when given)."""
     port = port or free_port(address)
     args = [sys.executable, "-m", "http.server", str(port), "--bind", address]
     if directory:
         args += ["--directory", directory]
-    return _spawn(args, address, port)
+    return _spawn(args, address, port, cwd=cwd)
 
 
 def start_raw_peer(address: str, port: int = 0, greeting: bytes | None = None) -> Running:

@@ -197,3 +197,34 @@ def test_help_and_version() -> None:
     assert result.returncode == 0
     assert "netdash list --json --probe" in result.stdout
     assert run_cli("--version").stdout.startswith("netdash ")
+
+
+def test_a_server_in_a_git_worktree_shows_its_project_and_branch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: the project (repository and branch) of a server's working directory, in
+    JSON and in the table; read from .git directly."""
+    from tests.support.servers import start_http_server
+
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo, check=True)
+    subprocess.run(
+        [*git, "worktree", "add", "-q", "-b", "login", str(tmp_path / "shop-login")],
+        cwd=repo,
+        check=True,
+    )
+    server = start_http_server("127.0.0.1", cwd=str(tmp_path / "shop-login"))
+    try:
+        document = json.loads(run_cli("list", "--json").stdout)
+        (listener,) = by_port(document, server.port)
+        assert listener["processes"][0]["project"] == {
+            "root": str(tmp_path / "shop-login"),
+            "name": "shop-login",
+            "branch": "login",
+        }
+        table = run_cli("list").stdout
+        line = next(li for li in table.splitlines() if f" {server.port} " in li)
+        assert "shop-login@login" in line and "PROJECT" in table
+    finally:
+        server.stop()

@@ -28,10 +28,10 @@ def test_every_view_names_declared_columns_once(keys: tuple[str, ...]) -> None:
 
 def test_the_views_keep_their_headers() -> None:
     assert [c.header for c in view(DASHBOARD)] == [
-        "", "ADDRESS", "PORT", "PROCESS", "LOOPBACK", "LAN", "PID", "WHAT",
+        "", "ADDRESS", "PORT", "PROCESS", "PROJECT", "LOOPBACK", "LAN", "PID", "WHAT",
     ]  # fmt: skip
     assert [c.header for c in view(LIST_PROBED)] == [
-        "PROTO", "ADDRESS", "PORT", "PID", "PROCESS", "INTERFACES", "VERDICT",
+        "PROTO", "ADDRESS", "PORT", "PID", "PROCESS", "PROJECT", "INTERFACES", "VERDICT",
         "LOOPBACK", "LAN", "WHAT",
     ]  # fmt: skip
 
@@ -100,11 +100,26 @@ def test_fit_merges_loopback_and_lan_before_a_number_goes() -> None:
     from netdash.output.columns import fit
 
     natural = {"mark": 1, "address": 23, "port": 4, "process": 19, "loopback": 8, "lan": 8,
-               "pid": 7, "what": 17, "reach": 6}  # fmt: skip
+               "pid": 7, "what": 17, "reach": 6, "project": 10}  # fmt: skip
     assert fit(DASHBOARD, natural, 200, 2) == DASHBOARD
-    assert fit(DASHBOARD, natural, 90, 2) == DASHBOARD[:-1]  # WHAT first
-    assert fit(DASHBOARD, natural, 80, 2) == (
+    without = tuple(k for k in DASHBOARD if k != "project")
+    assert fit(DASHBOARD, natural, 105, 2) == without  # PROJECT first
+    assert fit(DASHBOARD, natural, 200, 2, empty=["project"]) == without
+    # The rest as before, with no project to show.
+    assert fit(without, natural, 90, 2) == without[:-1]  # then WHAT
+    assert fit(without, natural, 80, 2) == (
         "mark", "address", "port", "process", "reach", "pid",
     )  # fmt: skip
-    assert fit(DASHBOARD, natural, 64, 2) == ("mark", "address", "port", "process", "pid")
-    assert fit(DASHBOARD, natural, 20, 2) == ("mark", "address", "port", "process")
+    assert fit(without, natural, 64, 2) == ("mark", "address", "port", "process", "pid")
+    assert fit(without, natural, 20, 2) == ("mark", "address", "port", "process")
+
+
+def test_an_optional_column_without_text_is_left_out_and_goes_first() -> None:
+    from netdash.output.columns import fit
+
+    natural = {k: 8 for k in COLUMNS}
+    assert "project" not in fit(DASHBOARD, natural, 500, 2, empty=["project"])
+    shown = fit(DASHBOARD, natural, 500, 2)
+    assert "project" in shown
+    narrower = fit(DASHBOARD, natural, sum(10 for _ in DASHBOARD) - 5, 2)
+    assert "project" not in narrower and "what" in narrower  # the first to go

@@ -76,6 +76,7 @@ class ListenerTable(DataTable[Text]):
         self._gone: dict[str, tuple[float, str, Cells]] = {}  # key -> (until, group, cells)
         self._rows: dict[str, Cells] = {}  # every row on screen, in order, by key
         self._natural = self._headers()  # column key -> widest cell or header
+        self._filled: set[str] = set()  # column keys with text in some row
         self.shown_columns: tuple[str, ...] = DASHBOARD
         self.sorted_by = "scope"  # the order of the last show(): its column's header is marked
         """The keys of the columns on screen, in order."""
@@ -124,11 +125,14 @@ class ListenerTable(DataTable[Text]):
         return width
 
     def _fit(self) -> tuple[str, ...]:
-        return fit(DASHBOARD, self._natural, self._available(), self.EXTRA)
+        empty = [k for k in DASHBOARD if DECLARED[k].optional and k not in self._filled]
+        return fit(DASHBOARD, self._natural, self._available(), self.EXTRA, empty)
 
     def _grow(self, key: str, cell: Text) -> bool:
         """Widen a column's natural width for ``cell``; True when it grew."""
         width = self._width(cell)
+        if cell.plain:
+            self._filled.add(key)
         if width > self._natural.get(key, 0):
             self._natural[key] = width
             return True
@@ -249,6 +253,7 @@ class ListenerTable(DataTable[Text]):
         """Rebuild the table from :attr:`_rows`: columns measured on them and fitted to the
         width, the cursor kept on the same row and the scroll position kept."""
         self._natural = self._headers()
+        self._filled = set()
         for cells in self._rows.values():
             for key, cell in cells.items():
                 self._grow(key, cell)

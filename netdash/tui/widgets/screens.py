@@ -101,6 +101,12 @@ def details_renderable(
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
     facts.add_row("scope", row.scope.value)
+    project = next((p.project for li in row.listeners for p in li.processes if p.project), None)
+    if project is not None:
+        facts.add_row(
+            "project",
+            Text(f"{clean(project.label, 80)}  in {clean(project.root, 300)}"),
+        )
     for listener in row.listeners:
         stack = stack_label(listener, results)
         note = f" ({stack})" if stack else ""
