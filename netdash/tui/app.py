@@ -327,9 +327,10 @@ class NetdashApp(App[None]):
         self.call_after_refresh(self._place_toasts)
 
     def _place_toasts(self) -> None:
-        """Put the toast rack on the side of the verdict line with more room (above it, under
-        the status line, or below it, over the footer) and no taller than that room, so that
-        toasts never cover the verdict line or the status line. Run after each layout."""
+        """Put the toast rack below the verdict line (over the diagram) when at least four
+        lines are free there, else on the side with more room (above it, under the status
+        line), and no taller than that room, so that toasts never cover the verdict line or
+        the status line. Run after each layout."""
         try:
             rack = self.screen.query_one("#textual-toastrack")  # Screen's own toast rack
             verdict = self.screen.query_one("#verdict").region
@@ -340,7 +341,7 @@ class NetdashApp(App[None]):
         above = verdict.y - top
         below = self.screen.size.height - 1 - verdict.bottom  # the footer's line
         styles = rack.styles
-        if below >= above:
+        if below >= min(above, 4):  # over the diagram when it has room: the table stays whole
             styles.dock, styles.align_vertical = "bottom", "bottom"
             styles.margin = (0, 0, 1, 0)
             styles.max_height = max(below, 1)
