@@ -21,7 +21,8 @@ from netdash.core.model import Process
 from netdash.tui.process_control import send_signal
 
 first = subprocess.Popen(["sleep", "60"])
-confirmed = Process(pid=first.pid, name="sleep", create_time=psutil.Process(first.pid).create_time())
+started = psutil.Process(first.pid).create_time()
+confirmed = Process(pid=first.pid, name="sleep", create_time=started)
 first.kill(); first.wait()
 time.sleep(0.1)  # a later clock tick: psutil's create time counts ticks (10 ms)
 with open("/proc/sys/kernel/ns_last_pid", "w") as f:
