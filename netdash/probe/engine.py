@@ -405,6 +405,37 @@ async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str |
     return decode_certificate(der) if der else (None, None)
 
 
+_TLS_EXPLAINED = {
+    "EXCESSIVE_MESSAGE_SIZE": "its certificate chain is over OpenSSL's 100 KiB limit",
+    "NO_SHARED_CIPHER": "no cipher in common",
+    "UNSUPPORTED_PROTOCOL": "only TLS versions this machine's OpenSSL refuses",
+}
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
+            "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL")  # fmt: skip
+
+
+def _tls_spoken(exc: BaseException) -> str | None:
+    """When a failed HTTPS connect still shows that the peer speaks TLS (it sent a TLS alert
+    or a handshake message OpenSSL refused: a 1 MB certificate chain, no common cipher), the
+    reason in words; ``None`` when the failure says nothing of TLS (a plain-text peer, a
+    reset, a timeout). Read from the ``ssl.SSLError`` in the exception's chain."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            reason = (seen.reason or "").upper()
+            if not reason or any(marker in reason for marker in _NOT_TLS):
+                return None
+            if reason in _TLS_EXPLAINED:
+                return _TLS_EXPLAINED[reason]
+            if "ALERT" in reason or reason.startswith(("TLSV", "SSLV3")):
+                return f"the peer sent a TLS alert ({reason.lower()})"
+            return reason.lower().replace("_", " ")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 async def _attempt_tls(
     client: httpx.AsyncClient, host: str, port: int, limits: ProbeLimits
 ) -> _Answer | None:
@@ -415,7 +446,10 @@ async def _attempt_tls(
         answer = await _get(client, build_url("https", host, port), limits)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         _out_of_descriptors(exc)
-        return None  # the handshake itself failed: not TLS
+        spoke = _tls_spoken(exc)
+        if spoke is None:
+            return None  # the handshake itself failed: not TLS
+        return _Answer(Outcome.TLS, detail=f"speaks TLS, but the handshake failed: {spoke}")
     except httpx.HTTPError as exc:
         _out_of_descriptors(exc)
         answer = _Answer(Outcome.TLS, detail=f"TLS handshake done, then: {_reason(exc)}")
