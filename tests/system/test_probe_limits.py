@@ -158,7 +158,8 @@ async def test_connections_at_once_stay_within_the_promise(processes: int) -> No
 _UNDER_LOW_LIMIT = textwrap.dedent(
     """
     import asyncio, json, resource, sys
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    soft = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     from netdash.core.addresses import own_addresses
     from netdash.core.model import Listener
     from netdash.probe.child import probe_in_processes
@@ -200,6 +201,33 @@ def test_a_low_descriptor_limit_gives_real_outcomes_not_errors(processes: int, m
     errors = [detail for outcome, detail in outcomes if outcome != "http"]
     assert len(outcomes) == 300
     assert not errors, f"{len(errors)} of 300 not http, e.g. {errors[:3]}"
+
+
+@pytest.mark.netns
+def test_two_thousand_targets_under_a_limit_of_256_descriptors() -> None:
+    """Issue 15 item 11: 1,000 HTTP listeners (2,000 targets: loopback and LAN) probed with
+    RLIMIT_NOFILE at 256: 2,000 real outcomes, none an error."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))  # the peers' side holds 1,000+
+    try:
+        with Peers(1000, "http") as peers:
+            run = subprocess.run(
+                [sys.executable, "-c", _UNDER_LOW_LIMIT, json.dumps(peers.ports), netns.LAN_V4,
+                 "0", "sized", "256"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )  # fmt: skip
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcomes = json.loads(run.stdout)
+    errors = [detail for outcome, detail in outcomes if outcome != "http"]
+    assert len(outcomes) == 2000
+    assert not errors, f"{len(errors)} of 2000 not http, e.g. {errors[:3]}"
 
 
 # --- item 2: a quadratic page cannot starve its neighbours -----------------------------------
