@@ -159,7 +159,8 @@ _UNDER_LOW_LIMIT = textwrap.dedent(
     """
     import asyncio, json, resource, sys
     soft = int(sys.argv[5]) if len(sys.argv) > 5 else 64
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     from netdash.core.addresses import own_addresses
     from netdash.core.model import Listener
     from netdash.probe.child import probe_in_processes
