@@ -117,3 +117,74 @@ async def test_soak_churn_then_agree_with_ss() -> None:
     assert churn.changes > SECONDS * 10  # the churn really happened
     assert app.poll_error is None
     assert rss_growth < 64 * 1024 * 1024, rss_growth  # bounded: caches and rows do not pile up
+
+
+CHURN_SECONDS = float(os.environ.get("NETDASH_CHURN_SECONDS", "60"))
+
+
+class Flicker(threading.Thread):
+    """Listeners appearing and disappearing 50 times a second (issue 15 item 11): one opens
+    every 20 ms on a random address, the oldest closes once 5 are open."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.changes = 0
+        self.rng = random.Random(50)
+
+    def run(self) -> None:
+        open_: list[socket.socket] = []
+        while not self.stop.is_set():
+            address = self.rng.choice(ADDRESSES)
+            s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+            s.bind((address, 0))
+            s.listen()
+            open_.append(s)
+            if len(open_) > 5:
+                open_.pop(0).close()
+            self.changes += 1
+            time.sleep(0.02)
+        for s in open_:
+            s.close()
+
+
+async def test_fifty_changes_a_second_for_a_minute_with_the_dashboard_and_list() -> None:
+    """While listeners flicker 50 times a second, the dashboard keeps running without a
+    poll error and `netdash list --json` keeps answering valid JSON with exit 0; afterwards
+    the dashboard agrees with ss."""
+    import json
+    import sys
+
+    app = NetdashApp(interval=0.2)
+    flicker = Flicker()
+    lists = 0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        flicker.start()
+        end = time.monotonic() + CHURN_SECONDS
+        while time.monotonic() < end:
+            listing = subprocess.Popen(
+                [sys.executable, "-m", "netdash", "list", "--json", "--udp"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            while listing.poll() is None:
+                await pilot.pause(0.1)
+                assert app.is_running
+            out, err = listing.communicate()
+            assert listing.returncode == 0, err.decode()
+            assert isinstance(json.loads(out)["listeners"], list)
+            lists += 1
+        flicker.stop.set()
+        flicker.join(5)
+        await pilot.pause(0.5)
+        await pilot.press("r")
+        polled = app.snapshot.taken_at if app.snapshot else 0
+        await wait_until(pilot, lambda: app.snapshot is not None and app.snapshot.taken_at > polled)
+        assert app.snapshot is not None
+        ours = {(li.protocol, li.address, li.port) for li in app.snapshot.listeners}
+        theirs = {(proto, address, port) for proto, address, port, _, _ in ss_listeners()}
+        assert {t for t in ours if t[0] == "tcp"} == {t for t in theirs if t[0] == "tcp"}
+    assert app.poll_error is None
+    assert flicker.changes > CHURN_SECONDS * 30  # about 50 a second really happened
+    assert lists >= CHURN_SECONDS / 2  # list ran all along (each run well under 2 s)
