@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = [
     "Interface",
@@ -197,12 +198,14 @@ class Listener:
     dual_stack: bool | None = None
     bound_device: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> ListenerKey:
-        """The endpoint ``(protocol, address, port)``; shared by SO_REUSEPORT sockets."""
+        """The endpoint ``(protocol, address, port)``; shared by SO_REUSEPORT sockets.
+        Computed once per listener (read tens of thousands of times per redraw at 20,000
+        listeners); a cached value is not a field, so equality and hashing ignore it."""
         return (self.protocol, self.address, self.port)
 
-    @property
+    @cached_property
     def identity(self) -> ListenerIdentity:
         return (self.protocol, self.address, self.port, self.inode)
 

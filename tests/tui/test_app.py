@@ -49,7 +49,7 @@ async def test_table_and_diagram_show_real_listeners_then_probe(
         assert uv_key == f"all-interfaces|tcp/{uv.port}/pid{uv.pid}"
         assert lo_key is not None
         assert row_text(table, uv_key)[:4] == ["⚠", "0.0.0.0", str(uv.port), "uvicorn"]
-        assert row_text(table, uv_key)[6] == str(uv.pid)
+        assert table.get_cell(uv_key, "pid").plain == str(uv.pid)
         assert row_text(table, lo_key)[0] == "·"
         # all-interfaces group comes first, loopback last
         order = table._order
@@ -69,9 +69,15 @@ async def test_table_and_diagram_show_real_listeners_then_probe(
         assert results[(("tcp", "127.0.0.1", lo4.port), Via.LAN)].outcome is Outcome.REFUSED
         uv_row = row_text(table, uv_key)
         assert uv_row[0] == "‼"  # verified: answered on the LAN address
-        assert uv_row[4:6] == ["http 200", "http 200"]
-        assert uv_row[7] == "FastAPI (uvicorn)"
-        assert row_text(table, lo_key)[4:6] == ["http 200", "refused"]
+        assert [table.get_cell(uv_key, c).plain for c in ("loopback", "lan")] == [
+            "http 200",
+            "http 200",
+        ]
+        assert table.get_cell(uv_key, "what").plain == "FastAPI (uvicorn)"
+        assert [table.get_cell(lo_key, c).plain for c in ("loopback", "lan")] == [
+            "http 200",
+            "refused",
+        ]
         status = as_text(app.query_one("#status").content)
         assert f"LAN {netns.LAN_V4}" in status and "verified" in status
     assert bool(spawned) == (where != "thread (a small run)")

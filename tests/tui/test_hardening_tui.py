@@ -67,7 +67,7 @@ async def test_hostile_http_peer_is_shown_literally() -> None:
             table = app.query_one(ListenerTable)
             key = key_for(table, "0.0.0.0", port)
             assert key is not None
-            what = row_text(table, key)[7]
+            what = table.get_cell(key, "what").plain
             assert what.startswith(r"\x1b]0;pwned\x07[bold red]EVIL[/]")
             assert "\x1b" not in what and "\u202e" not in what
 

@@ -54,6 +54,7 @@ def rows(screen: str) -> list[tuple[str, str]]:
 
     found = []
     for line in lines[lines.index(header) + 1 :]:
+        line = line.rstrip().rstrip("▁▂▃▄▅▆▇█▔▕▏▐").rstrip()  # a scrollbar at the right edge
         stripped = line.strip()
         if stripped.startswith("▌"):
             continue  # a scope group's header row

@@ -24,6 +24,13 @@ __all__ = ["InterfaceDiagram", "build_compact_diagram", "build_diagram"]
 COLUMN_WIDTH = 29
 """Preferred width of one interface column, in cells."""
 
+MAX_LINES = 60
+"""Listeners listed at most under one interface in the box diagram; the rest are counted
+(the table lists them all). Keeps the diagram's work bounded at 20,000 listeners."""
+
+MAX_PORTS = 120
+"""Ports listed at most on one interface's line of the compact diagram (more never fit)."""
+
 
 def _interface_via(interface: Interface, lan: Mapping[int, str]) -> Via | None:
     if interface.is_loopback:
@@ -83,11 +90,14 @@ def _column(
         heading.append(" +link-local", style="dim")
     body.append(heading if shown else Text("no address", style="dim"))
     if listeners:
-        for listener in listeners:
+        for listener in listeners[:MAX_LINES]:
             line = _listener_line(listener, results.get(listener.key, ()), via)
             line.no_wrap = True
             line.overflow = "ellipsis"
             body.append(line)
+        if len(listeners) > MAX_LINES:
+            more = len(listeners) - MAX_LINES
+            body.append(Text(f"… and {more:,} more (the table lists them all)", style="dim"))
     else:
         body.append(Text("no listeners", style="dim"))
     who = "only this machine" if interface.is_loopback else "devices on this network"
@@ -187,7 +197,7 @@ def build_compact_diagram(
         for listener in per_interface[interface.name]:
             by_port.setdefault((listener.port, listener.protocol), []).append(listener)
         ports = sorted(by_port)
-        for n, (port, protocol) in enumerate(ports):
+        for n, (port, protocol) in enumerate(ports[:MAX_PORTS]):
             group = by_port[port, protocol]
             if n:
                 line.append(" ")
@@ -197,6 +207,8 @@ def build_compact_diagram(
             label = f"{port}{'u' if protocol == 'udp' else ''}{'*' if wild else ''}{mark}"
             style = "bold red" if mark == "✔" and via is Via.LAN else ("yellow" if wild else "")
             line.append(label, style=style)
+        if len(ports) > MAX_PORTS:
+            line.append(f" +{len(ports) - MAX_PORTS:,} more", style="dim")
         if not ports:
             line.append("no listeners", style="dim")
         lines.append(line)
