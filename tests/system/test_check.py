@@ -73,7 +73,9 @@ def test_findings_name_program_pid_address_port_and_hint() -> None:
     assert result.returncode == 1, result.stderr
     out = result.stdout
     # One finding per service: 0.0.0.0:8000 and [::]:8000 of one program are one line.
-    assert f"tcp 0.0.0.0:8000, [::]:8000 {PYTHON} (pid {pid}, user root)" in out
+    # The program as the PROCESS column names it: the interpreter and what it runs.
+    assert f"tcp 0.0.0.0:8000, [::]:8000 {PYTHON} -m tests.support.holder" in out
+    assert f"(pid {pid}, user root)" in out
     assert f"tcp {netns.LAN_V4}:9100" in out
     assert "9200" not in out  # loopback: not a finding
     assert "5353" not in out  # UDP only with --udp

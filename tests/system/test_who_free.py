@@ -9,10 +9,11 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
+from netdash.output.labels import program_name
 from netdash.sources.freeport import ADDRESSES, COMMON_PORTS, port_state, suggest_ports
+from netdash.sources.processes import ProcessCache
 from tests.support import netns
 from tests.support.cli import run_cli
 from tests.support.servers import bound_socket, close_listening, free_port
@@ -36,7 +37,9 @@ def test_who_names_program_pid_addresses_scope_and_verdict(servers) -> None:  # 
     with holding(wide, narrow):
         result = run_cli("who", str(port))
     assert result.returncode == 0, result.stderr
-    me = f"{psutil.Process().name()} (pid {os.getpid()}, user root)"
+    process, _ = ProcessCache().get(os.getpid())
+    assert process is not None
+    me = f"{program_name(process)} (pid {os.getpid()}, user root)"
     assert result.stdout.splitlines() == [
         f"tcp {port}: {me} on 0.0.0.0, all-interfaces, exposed-unverified",
         f"tcp {port}: {me} on ::1, loopback, local-only",
