@@ -40,6 +40,7 @@ from netdash.sources.processes import Peer, ProcessDetails, established_peers, p
 from netdash.tui import probe_runner
 from netdash.tui.describe import summary, url_for
 from netdash.tui.desktop import clipboard_note, open_in_browser
+from netdash.tui.driver import driver_class as quiet_driver_class
 from netdash.tui.lines import status_line, verdict_line
 from netdash.tui.messages import PollFailed, SnapshotReady
 from netdash.tui.poller import Collector, Poller, default_collector
@@ -113,7 +114,7 @@ class NetdashApp(App[None]):
         allow: Sequence[AllowRule] = (),
         ignore_interfaces: Sequence[str] = (),
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=quiet_driver_class())
         self.policy = Policy.of(allow, ignore_interfaces)
         self.ignore_interfaces = self.policy.ignore_interfaces
         self.clock = clock
@@ -192,13 +193,21 @@ class NetdashApp(App[None]):
         animating = table is not None and table.animating
         return bool(self.results) or animating or self.poll_error is not None
 
+    def _shutting_down(self) -> bool:
+        """True once the dashboard's widgets are going (the app is exiting): a poll or a probe
+        result that arrives then is dropped, not drawn into removed widgets."""
+        table = self._table
+        return self._exit or table is None or not table.is_attached
+
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        if self._shutting_down():
+            return
         previous = self.snapshot
         had_error = self.poll_error is not None
         self.poll_error = None
         self.snapshot = message.snapshot
         same = previous is not None and not message.changed
-        animating = self.query_one(ListenerTable).animating
+        animating = self._table is not None and self._table.animating
         if same and not self.results and not had_error and not animating:
             return  # idle: nothing is redrawn; the header's "unchanged since" stays true
         if not same:
@@ -237,6 +246,8 @@ class NetdashApp(App[None]):
             self._probe(message.snapshot.listeners, asked=False)
 
     def on_poll_failed(self, message: PollFailed) -> None:
+        if self._shutting_down():
+            return
         self.poll_error = message.reason
         self._update_status()
 
@@ -370,7 +381,7 @@ class NetdashApp(App[None]):
         the full redraw, diagram included, comes when the run ends."""
         self._redraw_pending = False
         changed, self._changed_results = self._changed_results, set()
-        if self.snapshot is None or not self.query(ListenerTable):
+        if self.snapshot is None or self._shutting_down():
             return
         self.query_one(ListenerTable).update_results(changed, self.assessment)
         self._update_status()

@@ -466,3 +466,50 @@ async def test_the_sorted_column_is_marked_in_its_header() -> None:
             assert not any("▲" in h for h in headers().values())
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("key", ["question_mark", "enter", "k"])
+async def test_polls_and_probe_results_arriving_under_a_modal_screen(key: str) -> None:
+    """A poll that changes the table while help, details or the stop dialog is open redraws
+    the dashboard underneath (its widgets are on the default screen, not the modal one):
+    no crash, and the change is there when the modal closes."""
+    server = start_http_server("127.0.0.1")
+    try:
+        app = NetdashApp(interval=0.2, probe_limits=FAST)
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = await started(pilot, app)
+            row = key_for(table, "127.0.0.1", server.port)
+            assert row is not None
+            table.move_cursor(row=table._order.index(row))
+            await pilot.press(key)
+            modal = app.screen
+            assert modal is not app.screen_stack[0]
+            await pilot.press("p") if key == "question_mark" else None
+            late = bound_socket("127.0.0.1")
+            try:
+                port = late.getsockname()[1]
+                await wait_until(pilot, lambda: port in row_ports(table))
+                assert app.screen is modal
+                await pilot.press("escape")
+                await pilot.pause(0.1)
+                assert app.screen is app.screen_stack[0]
+                assert port in row_ports(app.query_one(ListenerTable))
+            finally:
+                late.close()
+    finally:
+        server.stop()
+
+
+async def test_a_poll_that_arrives_while_the_app_exits_is_dropped() -> None:
+    """CI saw it: the stop dialog's SIGTERM ended a server, the app was closing when the poll
+    that noticed it arrived, and drawing it raised NoMatches (the table already removed)."""
+    from netdash.tui.messages import PollFailed, SnapshotReady
+
+    app = NetdashApp(interval=30)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app)
+        snapshot = app.snapshot
+    assert snapshot is not None
+    app.on_snapshot_ready(SnapshotReady(snapshot, changed=True))  # no NoMatches
+    app.on_poll_failed(PollFailed("late"))
+    assert app.poll_error is None
