@@ -14,6 +14,7 @@ from netdash.core.model import Listener, ListenerIdentity, ListenerKey, ProbeRes
 __all__ = [
     "ResultsByListener",
     "ServiceRow",
+    "ServiceRows",
     "group_results",
     "leader",
     "listeners_by_scope",
@@ -123,6 +124,57 @@ def service_rows(listeners: Sequence[Listener]) -> list[tuple[Scope, list[Servic
         ]
         out.append((scope, rows))
     return out
+
+
+class ServiceRows:
+    """:func:`service_rows` of one snapshot's listeners, computed once, and of any subset of
+    them (a filter, a toggle) derived from it in one pass: a row whose listeners are all
+    kept is the same object, so what was computed for it (cells, widths) can be reused.
+
+    ``listeners`` are every listener a view may show (the snapshot's); a subset passed to
+    :meth:`of` must be drawn from them (others are left out). Rows keep the full grouping's
+    order; a row partly kept holds its kept listeners, and ``sockets_on_endpoint`` counts
+    sockets over the whole snapshot, as its docstring says.
+    """
+
+    def __init__(self, listeners: Sequence[Listener]) -> None:
+        self.all = service_rows(listeners)
+
+    def of(self, listeners: Sequence[Listener]) -> list[tuple[Scope, list[ServiceRow]]]:
+        """The rows of ``listeners``, a subset of those given at construction (when some are
+        not, :func:`service_rows` of ``listeners`` instead)."""
+        kept = {id(li) for li in listeners}
+        found = 0
+        out: list[tuple[Scope, list[ServiceRow]]] = []
+        for scope, rows in self.all:
+            members: list[ServiceRow] = []
+            for row in rows:
+                inside = [id(li) in kept for li in row.listeners]
+                found += sum(inside)
+                if all(inside):
+                    members.append(row)
+                elif any(inside):
+                    pairs = [
+                        (li, n)
+                        for li, n, keep in zip(
+                            row.listeners, row.sockets_on_endpoint, inside, strict=True
+                        )
+                        if keep
+                    ]
+                    members.append(
+                        ServiceRow(
+                            key=row.key,
+                            scope=row.scope,
+                            service=row.service,
+                            listeners=tuple(li for li, _ in pairs),
+                            sockets_on_endpoint=tuple(n for _, n in pairs),
+                        )
+                    )
+            if members:
+                out.append((scope, members))
+        if found != len(kept):
+            return service_rows(listeners)
+        return out
 
 
 def row_processes(row: ServiceRow) -> tuple[Process, ...]:

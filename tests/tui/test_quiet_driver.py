@@ -95,7 +95,7 @@ def test_keys_escape_mouse_resize_and_restore(tmux: Tmux) -> None:
             assert time.monotonic() < deadline, tmux.screen()
             time.sleep(0.05)
         # The mouse: an SGR click on the help key in the footer opens the help screen.
-        footer = tmux.screen().splitlines()[-1]
+        footer = tmux.wait_for("? Help").splitlines()[-1]
         column = footer.index("? Help") + 2
         row = tmux.height
         tmux.run("send-keys", "-t", "t", "-l", f"\x1b[<0;{column};{row}M\x1b[<0;{column};{row}m")

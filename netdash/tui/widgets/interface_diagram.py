@@ -129,15 +129,9 @@ def build_diagram(
     bound to an address no interface holds are listed below the columns. ``listeners``
     defaults to all of the snapshot's (UDP ones are marked ``u`` after the port).
     """
-    up = [i for i in snapshot.interfaces if i.is_up]
-    per_interface: dict[str, list[Listener]] = {i.name: [] for i in up}
-    orphans: list[Listener] = []
-    for listener in snapshot.listeners if listeners is None else listeners:
-        names = listener_reach(listener, snapshot.interfaces)
-        for name in names:
-            per_interface.setdefault(name, []).append(listener)
-        if not names:
-            orphans.append(listener)
+    up, per_interface, orphans = _per_interface(
+        snapshot, snapshot.listeners if listeners is None else listeners
+    )
     grid = Table.grid(expand=True, padding=(0, 1))
     for _ in up:
         grid.add_column(ratio=1, min_width=COLUMN_WIDTH - 2)
@@ -166,8 +160,14 @@ def _per_interface(
     up = [i for i in snapshot.interfaces if i.is_up]
     per_interface: dict[str, list[Listener]] = {i.name: [] for i in up}
     orphans: list[Listener] = []
+    # What reaches a listener depends on its address, dual-stack state and bound device only:
+    # computed once per kind (at 20,000 listeners, a few hundred kinds).
+    reach: dict[tuple[str, bool | None, str | None], tuple[str, ...]] = {}
     for listener in listeners:
-        names = listener_reach(listener, snapshot.interfaces)
+        kind = (listener.address, listener.dual_stack, listener.bound_device)
+        names = reach.get(kind)
+        if names is None:
+            names = reach[kind] = listener_reach(listener, snapshot.interfaces)
         for name in names:
             per_interface.setdefault(name, []).append(listener)
         if not names:

@@ -16,7 +16,7 @@ from textual.widgets.data_table import ColumnKey, Row, RowKey
 
 from netdash.core.assess import Assessment, RowAssessment
 from netdash.core.model import Listener, ListenerKey, Scope
-from netdash.core.services import ServiceRow, row_processes, service_rows
+from netdash.core.services import ServiceRow, ServiceRows, row_processes
 from netdash.output.columns import COLUMNS as DECLARED
 from netdash.output.columns import DASHBOARD, fit, view
 from netdash.output.labels import process_label
@@ -83,27 +83,54 @@ class ListenerTable(DataTable[Text]):
         self._natural = self._headers()  # column key -> widest cell or header
         self._filled: set[str] = set()  # column keys with text in some row
         self._cells_of: Assessment | None = None  # the assessment _cell_cache was made from
-        self._cell_cache: dict[str, tuple[tuple[ListenerKey, ...], Cells]] = {}
+        # row key -> (its listeners, cells, cell widths, listener keys), per assessment
+        self._cell_cache: dict[
+            str, tuple[tuple[Listener, ...], Cells, dict[str, int], frozenset[ListenerKey]]
+        ] = {}
+        self._service_rows: ServiceRows | None = None  # of self._cells_of's listeners
+        self._row_widths: dict[str, dict[str, int]] = {}  # live row key -> its cells' widths
         self.shown_columns: tuple[str, ...] = DASHBOARD
         """The keys of the columns on screen, in order."""
         self.rows_by_key: dict[str, ServiceRow] = {}
         for column in view(self.shown_columns):
             self.add_column(column.header, key=column.key)
 
-    def _cached_cells(self, assessment: Assessment, row: ServiceRow) -> Cells:
+    def _cached(
+        self, assessment: Assessment, row: ServiceRow
+    ) -> tuple[tuple[Listener, ...], Cells, dict[str, int], frozenset[ListenerKey]]:
         """:meth:`_cells` of ``row``, computed once per assessment: a filter or a toggle
         (the same assessment, other rows in view) reuses the cells of every row it keeps.
         A row is the same when its listeners are (a filter can keep part of a service)."""
+        self._cache_for(assessment)
+        cached = self._cell_cache.get(row.key)
+        if cached is not None and (cached[0] is row.listeners or cached[0] == row.listeners):
+            return cached
+        cells = self._cells(assessment.row(row))
+        keys = frozenset(li.key for li in row.listeners)
+        entry = (row.listeners, cells, self._measure(cells), keys)
+        self._cell_cache[row.key] = entry
+        return entry
+
+    def _cache_for(self, assessment: Assessment) -> None:
+        """Start fresh caches (cells, widths, service rows) for a new assessment."""
         if assessment is not self._cells_of:
             self._cells_of = assessment
             self._cell_cache = {}
-        listeners = tuple(li.key for li in row.listeners)
-        cached = self._cell_cache.get(row.key)
-        if cached is not None and cached[0] == listeners:
-            return cached[1]
-        cells = self._cells(assessment.row(row))
-        self._cell_cache[row.key] = (listeners, cells)
-        return cells
+            self._service_rows = None
+
+    def _rows_of(
+        self, assessment: Assessment, listeners: Sequence[Listener]
+    ) -> list[tuple[Scope, list[ServiceRow]]]:
+        """:func:`~netdash.core.services.service_rows` of ``listeners``, derived from the
+        assessment's grouping (computed once per assessment): a filter reuses row objects."""
+        self._cache_for(assessment)
+        if self._service_rows is None:
+            self._service_rows = ServiceRows(assessment.shown)
+        return self._service_rows.of(listeners)
+
+    def _measure(self, cells: Cells) -> dict[str, int]:
+        """Each cell's width (empty cells: none), measured once per cell set."""
+        return {key: self._width(cell) for key, cell in cells.items() if cell.plain}
 
     @staticmethod
     def _cells(row: RowAssessment) -> Cells:
@@ -168,6 +195,7 @@ class ListenerTable(DataTable[Text]):
                 continue
             cells = self._cells(assessment.row(row))
             self._rows[key] = cells
+            self._row_widths[key] = self._measure(cells)
             grew = any([self._grow(k, cell) for k, cell in cells.items()]) or grew
             updates.append((key, cells))
         if grew and self._fit() != self.shown_columns:
@@ -210,7 +238,7 @@ class ListenerTable(DataTable[Text]):
         """
         rows: dict[str, Cells] = {}
         by_key: dict[str, ServiceRow] = {}
-        groups = service_rows(listeners)
+        groups = self._rows_of(assessment, listeners)
         resorted = sort != self.sorted_by
         self.sorted_by = sort
         if sort != "scope":
@@ -225,13 +253,15 @@ class ListenerTable(DataTable[Text]):
         self._remember(by_key, alive)
         ghosts = self._fade(by_key, alive)
         live_cells: dict[str, tuple[str, Cells]] = {}
+        widths: dict[str, dict[str, int]] = {}
         for scope, members in groups:
             if scope is not None:
                 rows[f"scope|{scope.value}"] = self._group_cells(scope, len(members))
             for row in members:
-                cells = self._cached_cells(assessment, row)
+                _, cells, widths[row.key], self._row_listeners[row.key] = self._cached(
+                    assessment, row
+                )
                 live_cells[row.key] = (row.scope.value, cells)
-                self._row_listeners[row.key] = frozenset(li.key for li in row.listeners)
                 rows[row.key] = self._fresh(row.key, cells)
             for key in [
                 k for k, (group, _) in ghosts.items() if scope is None or group == scope.value
@@ -239,6 +269,7 @@ class ListenerTable(DataTable[Text]):
                 rows[f"gone|{key}"] = ghosts.pop(key)[1]
         rows.update((f"gone|{key}", cells) for key, (_, cells) in ghosts.items())  # emptied groups
         self._last_cells = live_cells
+        self._row_widths = widths
         self._row_listeners = {k: v for k, v in self._row_listeners.items() if k in live_cells}
         self.rows_by_key = by_key
         same_rows = list(rows) == self._order and not resorted
@@ -277,11 +308,18 @@ class ListenerTable(DataTable[Text]):
     def _layout(self) -> None:
         """Rebuild the table from :attr:`_rows`: columns measured on them and fitted to the
         width, the cursor kept on the same row and the scroll position kept."""
-        self._natural = self._headers()
-        self._filled = set()
-        for cells in self._rows.values():
-            for key, cell in cells.items():
-                self._grow(key, cell)
+        natural = self._headers()
+        filled: set[str] = set()
+        measured = self._row_widths
+        for row_key, cells in self._rows.items():
+            widths = measured.get(row_key)
+            if widths is None:  # a scope header, a faded row: not in the cell cache
+                widths = self._measure(cells)
+            for key, width in widths.items():
+                if width > natural.get(key, 0):
+                    natural[key] = width
+            filled.update(widths)
+        self._natural, self._filled = natural, filled
         self.shown_columns = self._fit()
         selected = self._selected_key()
         cursor_row, scroll_y = self.cursor_row, self.scroll_y
