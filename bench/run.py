@@ -172,6 +172,8 @@ COMMANDS: dict[str, list[str]] = {
     LIST: [sys.executable, "-m", "netdash", "list", "--json", "--udp"],
     "ss -tulnp": ["ss", "-tulnp"],
     "lsof -nP -iTCP -sTCP:LISTEN": ["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"],
+    # The interpreter's own start, in the same run: issue 18 counts netdash's time past it.
+    "python -c pass": [sys.executable, "-c", "pass"],
 }
 BASE_LIST = f"{LIST} (baseline)"
 
@@ -468,6 +470,35 @@ def probe_latency() -> Figures:
     return asyncio.run(run())
 
 
+def nmap_beside(repeat: int) -> Figures:
+    """``bench/nmap.py`` on the probe scenario's ports (running): netdash and nmap in turn."""
+    snapshot = layout.find("collect_snapshot")()
+    ports = sorted({li.port for li in snapshot.listeners if li.protocol == "tcp"})
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.nmap", str(repeat), netns.LAN_V4],
+        input=" ".join(map(str, ports)),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: Figures = json.loads(out.stdout)
+    return figures
+
+
+def huge() -> Figures:
+    """``bench/huge.py`` in its own process while 20,000 listeners exist."""
+    from bench import scenario
+
+    print("## huge: 20,000 listeners", file=sys.stderr, flush=True)
+    with scenario.build(scenario.SCALES["huge"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.huge"], cwd=ROOT, check=True, capture_output=True
+        )
+    figures: Figures = json.loads(out.stdout)
+    return figures
+
+
 # The suite -------------------------------------------------------------------------------
 
 
@@ -725,12 +756,71 @@ def report(results: Figures) -> str:
                     f"{lat['pilot_max_ms']:.0f} ms (idle p50 {lat['idle_pilot_p50_ms']:.0f} ms)",
                 )
             )
+    targets += issue18_targets(results)
     started = (
         "netdash started from compiled bytecode, as installed (bench compiled it first)"
         if results.get("compiled")
         else "netdash started from source (--from-source, with PYTHONDONTWRITEBYTECODE=1)"
     )
     return text + f"\n\n{started}.\n\nTargets:\n" + "\n".join(targets)
+
+
+def issue18_targets(results: Figures) -> list[str]:
+    """The rows of issue 18's table that this run measured, each met or NOT MET."""
+    out = []
+    ss, lst = "ss -tulnp", "netdash list --json --udp"
+    for scale, limit in (("medium", 1.0), ("large", 0.6)):
+        if scale in results:
+            c = results[scale]["commands"]
+            ratio = c[lst]["wall"] / c[ss]["wall"]
+            label = f"{scale}: netdash list ÷ ss ≤ {limit}×"
+            out.append(check(label, ratio <= limit, f"{ratio:.2f}×"))
+    if "small" in results and "python -c pass" in results["small"]["commands"]:
+        c = results["small"]["commands"]
+        own = (c[lst]["wall"] - c["python -c pass"]["wall"]) / c[ss]["wall"]
+        out.append(check("small: netdash's own time ÷ ss ≤ 4×", own <= 4, f"{own:.2f}×"))
+    if "tui" in results.get("medium", {}):
+        pct = results["medium"]["tui"]["netdash"]["cpu_pct"]
+        out.append(check("1,000 listeners, 2 s: TUI idle ≤ 0.5 %", pct <= 0.5, f"{pct:.2f} %"))
+    if "huge" in results:
+        h = results["huge"]
+        out.append(
+            check(
+                "20,000 listeners: first frame ≤ 2 s",
+                h["first_frame_s"] <= 2,
+                f"{h['first_frame_s']:.2f} s",
+            )
+        )
+        out.append(
+            check(
+                "20,000 listeners: a key in the filter p95 ≤ 100 ms",
+                h["key_p95_ms"] <= 100,
+                f"p50 {h['key_p50_ms']:.0f} ms, p95 {h['key_p95_ms']:.0f} ms, "
+                f"max {h['key_max_ms']:.0f} ms",
+            )
+        )
+        out.append(
+            check(
+                "20,000 listeners: peak RSS ≤ 150 MB",
+                h["peak_rss_mb"] <= 150,
+                f"{h['peak_rss_mb']:.0f} MB",
+            )
+        )
+    if "nmap" in results:
+        n = results["nmap"]
+        nd, nm = n["netdash"], n["nmap"]
+        out.append(
+            check(
+                "probe ÷ nmap -sT -sV --version-light ≤ 0.5×, identifying at least as many",
+                n["ratio_wall"] <= 0.5 and nd["identified"] >= nm["identified"],
+                f"{n['ratio_wall']:.2f}× ({nd['wall_s']:.1f} s vs {nm['wall_s']:.1f} s); "
+                f"identified {nd['identified']}/{nd['targets']} vs {nm['identified']}/"
+                f"{nm['targets']}",
+            )
+        )
+        per = nd["cpu_ms_per_target"]
+        out.append(check("netdash CPU per probed target ≤ 0.8 ms", per <= 0.8, f"{per:.2f} ms"))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -748,6 +838,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="delete netdash's compiled modules instead of compiling them first: where "
         "PYTHONDONTWRITEBYTECODE=1 (the condition of earlier sessions) every timed start then "
         "compiles netdash from source, which no installed copy does",
+    )
+    parser.add_argument(
+        "--huge",
+        action="store_true",
+        help="also the dashboard at 20,000 listeners: first frame, a key in the filter, peak "
+        "memory (bench/huge.py)",
+    )
+    parser.add_argument(
+        "--nmap",
+        action="store_true",
+        help="also netdash list --probe beside nmap -sT -sV --version-light on the probe's "
+        "1,000 listeners (bench/nmap.py; needs nmap)",
     )
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     parser.add_argument(
@@ -851,7 +953,12 @@ def _suite(args: argparse.Namespace, trees: list[Tree]) -> int:
             else:
                 results["probe"] = probe_throughput(repeat)
             results["probe"]["latency"] = probe_latency()
+            if args.nmap:
+                results["nmap"] = nmap_beside(repeat)
         print(json.dumps(results["probe"], indent=1), file=sys.stderr, flush=True)
+    if args.huge:
+        results["huge"] = huge()
+        print(json.dumps(results["huge"], indent=1), file=sys.stderr, flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     print(report(results))

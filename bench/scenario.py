@@ -47,6 +47,7 @@ SCALES: dict[str, Scale] = {
     "tui200": Scale("tui200", 200, 200, 10),
     "medium": Scale("medium", 1_000, 8_000, 20),
     "large": Scale("large", 4_000, 30_000, 40),
+    "huge": Scale("huge", 20_000, 0, 20),  # issue 18: the dashboard at 20,000 listeners
 }
 
 _SHAPES: list[dict[str, Any]] = (
