@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
 
+_SESSIONS = itertools.count()
+
 
 class Tmux:
     def __init__(self, width: int, height: int) -> None:
-        self.socket = f"netdash-test-{os.getpid()}-{width}x{height}"
+        # A socket of its own per session: a server being killed by the last test and the
+        # next one starting on the same name race ("server exited unexpectedly").
+        self.socket = f"netdash-test-{os.getpid()}-{next(_SESSIONS)}-{width}x{height}"
         self.width, self.height = width, height
 
     def run(self, *args: str) -> str:

@@ -86,7 +86,7 @@ def test_keys_escape_mouse_resize_and_restore(tmux: Tmux) -> None:
         # A lone ESC is told from the start of a sequence only by a timeout in the parser:
         # the thread must wake for it although no more input comes.
         tmux.run("send-keys", "-t", "t", "/")
-        tmux.wait_for("Filter")
+        tmux.wait_for("filter: port, address")  # the input is open and focused
         tmux.run("send-keys", "-t", "t", "-l", "zzz")
         tmux.wait_for("zzz")
         tmux.run("send-keys", "-t", "t", "Escape")
@@ -94,13 +94,13 @@ def test_keys_escape_mouse_resize_and_restore(tmux: Tmux) -> None:
         while "zzz" in tmux.screen():
             assert time.monotonic() < deadline, tmux.screen()
             time.sleep(0.05)
-        # The mouse: an SGR click on the help key in the footer opens the help screen.
-        footer = tmux.wait_for("? Help").splitlines()[-1]
-        column = footer.index("? Help") + 2
-        row = tmux.height
-        tmux.run("send-keys", "-t", "t", "-l", f"\x1b[<0;{column};{row}M\x1b[<0;{column};{row}m")
-        tmux.wait_for("Keys")
-        tmux.run("send-keys", "-t", "t", "Escape")
+        # The mouse: an SGR click on the PORT header sorts by port (its header gains the mark).
+        screen = tmux.wait_for("ADDRESS").splitlines()
+        row = next(n for n, line in enumerate(screen) if "ADDRESS" in line and "PORT" in line)
+        column = screen[row].index("PORT") + 2
+        click = f"\x1b[<0;{column};{row + 1}M\x1b[<0;{column};{row + 1}m"
+        tmux.run("send-keys", "-t", "t", "-l", click)
+        tmux.wait_for("PORT ▲")
         # A resize is drawn at once, at the new size.
         tmux.run("resize-window", "-t", "t", "-x", "80", "-y", "24")
         deadline = time.monotonic() + 5
