@@ -182,3 +182,35 @@ def test_a_minute_of_churn_matches_what_the_test_did_and_survives_a_killed_write
     assert shown.returncode == 0, shown.stderr
     assert "appeared" in shown.stdout and "disappeared" in shown.stdout
     assert f"{port}" in shown.stdout
+
+
+def test_history_json_matches_its_schema_and_filters(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    history = tmp_path / "h.sqlite3"
+    with watching(history, {"PATH": str(tmp_path)}):
+        wild, loop = Held("tcp|0.0.0.0|0"), Held("tcp|127.0.0.1|0")
+        settle()
+        wild.stop()
+        loop.stop()
+        settle()
+    shown = run_cli("history", "--json", "--history", str(history), "--since", "1h")
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    schema = json.loads((ROOT / "schema" / "netdash-history.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    ports = {e["port"] for e in document["events"]}
+    assert {wild.port, loop.port} <= ports
+    exposed = json.loads(
+        run_cli("history", "--json", "--exposed", "--history", str(history)).stdout
+    )
+    assert {e["port"] for e in exposed["events"]} >= {wild.port}
+    assert loop.port not in {e["port"] for e in exposed["events"]}
+    one = json.loads(run_cli("history", str(loop.port), "--json", "--history", str(history)).stdout)
+    assert {e["port"] for e in one["events"]} == {loop.port}
+    bad = run_cli("history", "--since", "soon")
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
+    off = run_cli("history", "--no-history")
+    assert off.returncode == 2 and off.stderr.count("\n") == 1 and "history is off" in off.stderr
