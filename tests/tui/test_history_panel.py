@@ -75,3 +75,23 @@ async def test_history_off_says_so_and_palette_lists_it() -> None:
         assert "History is off" in panel_text(app)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "History" in titles
+
+
+def test_panel_lines_fit_80_columns_and_show_text_literally() -> None:
+    from netdash.core.history import Event
+    from netdash.tui.widgets.history_panel import history_text
+
+    events = [
+        Event(1.0, "disappeared", "tcp", "0.0.0.0", 8000, "all-interfaces", "exposed", None,
+              "[bold]evil\x1b[2J", 123456, "ada"),
+        Event(2.0, "verdict", "tcp", "::", 5173, "all-interfaces", "exposed",
+              "exposed-unverified", "node", 7),
+    ]  # fmt: skip
+    for width in (78, 198):
+        text = history_text(events, "/x/history.sqlite3", None, width)
+        lines = text.plain.splitlines()
+        assert len(lines) == 3 and all(len(line) <= width for line in lines), lines
+    wide = history_text(events, "/x", None, 198).plain
+    assert "[bold]evil\\x1b[2J" in wide and "\x1b" not in wide
+    assert "exposed-unverified → exposed" in history_text(events, "/x", None, 78).plain
+    assert "123456" in history_text(events, "/x", None, 198).plain  # the pid, when it fits

@@ -18,9 +18,15 @@ __all__ = ["HistoryPanel", "history_text"]
 _STYLE = {"exposed": "bold red", "exposed-unverified": "yellow", "local-only": "green"}
 
 
-def _endpoint(e: Event) -> str:
+def _endpoint(e: Event, narrow: bool) -> str:
     where = f"[{e.address}]" if ":" in e.address else e.address
+    if narrow and e.protocol == "tcp":
+        return f"{where}:{e.port}"
     return f"{e.protocol} {where}:{e.port}"
+
+
+NARROW = 100
+"""Under this many cells a line leaves out the pid and ``tcp`` (80 columns fit one line)."""
 
 
 def history_text(
@@ -28,8 +34,8 @@ def history_text(
 ) -> Text:
     """The panel's text: a title line, then one line per event (``HH:MM:SS event program
     pid endpoint verdict``, a verdict change as ``before → after``), cut to ``width``
-    cells. ``path`` ``None``: history is off; ``problem``: why it stopped; ``events``
-    ``None``: not read yet."""
+    cells (under :data:`NARROW`: minutes, no pid, no ``tcp``). ``path`` ``None``: history is
+    off; ``problem``: why it stopped; ``events`` ``None``: not read yet."""
     out = Text(no_wrap=True, overflow="ellipsis")
     if path is None:
         out.append("History is off (--no-history): nothing is recorded. h closes.", "bold")
@@ -42,24 +48,37 @@ def history_text(
         return out
     if not events and problem is None:
         out.append("\nNo events yet: listeners that appear, go, or change verdict are listed here.")
+    narrow = width < NARROW
     for e in events:
-        out.append("\n")
-        out.append(time.strftime("%H:%M:%S", time.localtime(e.at)) + " ")
-        out.append(f"{e.kind:<11} ")
-        program = clean(e.program or "unknown", 20)
-        pid = str(e.pid) if e.pid is not None else "?"
-        out.append(f"{program:<16} {pid:>7} {_endpoint(e):<24} ")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(time.strftime("%H:%M" if narrow else "%H:%M:%S", time.localtime(e.at)) + " ")
+        line.append(f"{e.kind:<11} ")
+        if narrow:
+            line.append(f"{clean(e.program or 'unknown', 12):<12} {_endpoint(e, True):<17} ")
+        else:
+            pid = str(e.pid) if e.pid is not None else "?"
+            program = clean(e.program or "unknown", 20)
+            line.append(f"{program:<16} {pid:>7} {_endpoint(e, False):<24} ")
         if e.previous:
-            out.append(e.previous, _STYLE.get(e.previous, ""))
-            out.append(" → ")
-        out.append(e.verdict, _STYLE.get(e.verdict, ""))
+            line.append(e.previous, _STYLE.get(e.previous, ""))
+            line.append(" → ")
+        line.append(e.verdict, _STYLE.get(e.verdict, ""))
         if e.detail:
-            out.append(f"  {clean(e.detail, 120)}", "dim")
+            line.append(f"  {clean(e.detail, 120)}", "dim")
+        line.truncate(width, overflow="ellipsis")
+        out.append("\n")
+        out.append_text(line)
     return out
 
 
 class HistoryPanel(Static):
     """Shows :func:`history_text`; hidden until ``h``."""
 
+    _shown: tuple[Sequence[Event] | None, str | None, str | None] = (None, None, None)
+
     def show(self, events: Sequence[Event] | None, path: str | None, problem: str | None) -> None:
-        self.update(history_text(events, path, problem, self.size.width or 80))
+        self._shown = (events, path, problem)
+        self.update(history_text(events, path, problem, self.content_size.width or 78))
+
+    def on_resize(self) -> None:
+        self.show(*self._shown)
