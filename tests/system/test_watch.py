@@ -214,3 +214,56 @@ def test_history_json_matches_its_schema_and_filters(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "not a duration" in bad.stderr
     off = run_cli("history", "--no-history")
     assert off.returncode == 2 and off.stderr.count("\n") == 1 and "history is off" in off.stderr
+
+
+def test_no_history_writes_nothing_and_list_never_writes(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {"XDG_STATE_HOME": str(state), "NETDASH_HISTORY": "", "PATH": str(tmp_path)}
+    with watching(tmp_path / "unused.sqlite3", env, "--no-history") as watch:
+        held = Held("tcp|0.0.0.0|0")
+        settle()
+        held.stop()
+        watch.send_signal(signal.SIGTERM)
+        _, log = watch.communicate(timeout=10)
+    assert f"0.0.0.0:{held.port}/tcp" in log  # it watched
+    assert not (tmp_path / "unused.sqlite3").exists()
+    assert not state.exists()
+    for args in (["list"], ["check"], ["who", "22"], ["history"]):
+        run_cli(*args, XDG_STATE_HOME=str(state), NETDASH_HISTORY="")
+    assert not state.exists()  # `history` reads; with no file it creates none
+
+
+def test_a_read_only_directory_is_one_warning_and_the_watch_goes_on(tmp_path: Path) -> None:
+    """The database's directory is mounted read-only (a private mount namespace: root
+    writes through permission bits): ``watch`` says so once and keeps notifying."""
+    import shutil
+
+    from tests.support.ci import require
+
+    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    script = (
+        f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && "
+        f"exec {sys.executable} -m netdash watch --interval 0.3 --history {ro}/h.sqlite3"
+    )
+    process = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "NETDASH_CONFIG": "/dev/null", "PYTHONPATH": str(ROOT),
+             "PATH": f"{tmp_path}:/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)
+        held = Held("tcp|0.0.0.0|0")
+        settle()
+        held.stop()
+        settle()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=10)
+    assert process.returncode == 0, log
+    assert log.count("history off from now on") == 1, log
+    assert "read-only" in log.lower() or "readonly" in log.lower(), log
+    assert f"0.0.0.0:{held.port}/tcp" in log  # still watching, still telling
+    assert "Traceback" not in log
