@@ -267,3 +267,26 @@ def test_a_read_only_directory_is_one_warning_and_the_watch_goes_on(tmp_path: Pa
     assert "read-only" in log.lower() or "readonly" in log.lower(), log
     assert f"0.0.0.0:{held.port}/tcp" in log  # still watching, still telling
     assert "Traceback" not in log
+
+
+def test_watch_probes_only_when_asked_and_records_the_outcome(tmp_path: Path) -> None:
+    for probe, history in ((True, tmp_path / "p.sqlite3"), (False, tmp_path / "n.sqlite3")):
+        args = ("--probe", "--timeout", "0.3") if probe else ()
+        with watching(history, {"PATH": str(tmp_path)}, *args):
+            held = Held("tcp|0.0.0.0|0")
+            time.sleep(2.5)
+            held.stop()
+            settle()
+        store = HistoryStore(history, create=False)
+        mine = [e for e in store.events(port=held.port)]
+        store.close()
+        kinds = {e.kind for e in mine}
+        if probe:
+            (outcome,) = [e for e in mine if e.kind == "probe"]
+            assert "lan 198.18.0.1" in (outcome.detail or "") and outcome.verdict == "exposed"
+            # probed in the poll that found it: it appears already proved
+            (appeared,) = [e for e in mine if e.kind == "appeared"]
+            assert appeared.verdict == "exposed"
+        else:
+            assert kinds == {"appeared", "disappeared"}
+            assert {e.verdict for e in mine} == {"exposed-unverified"}
