@@ -89,6 +89,7 @@ def test_one_notification_for_a_new_wildcard_none_for_loopback_or_allowed(
             wild = Held("tcp|0.0.0.0|0")
             settle()
             wild.stop()
+            settle()  # the watch sees it gone (a gap shorter than a poll may go unseen)
             again = Held(f"tcp|0.0.0.0|{wild.port}")  # the same server restarted: new pid
             settle()
             for held in (loop, allowed, again):
