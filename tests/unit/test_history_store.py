@@ -142,3 +142,16 @@ def on_disk(path: Path) -> int:
     """Bytes of the database file and its WAL."""
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def test_history_command_on_a_corrupt_or_missing_file(tmp_path: Path) -> None:
+    from tests.support.cli import run_cli
+
+    missing = run_cli("history", "--history", str(tmp_path / "none.sqlite3"))
+    assert missing.returncode == 0 and "No events recorded" in missing.stdout
+    assert not (tmp_path / "none.sqlite3").exists()
+    corrupt = tmp_path / "bad.sqlite3"
+    corrupt.write_bytes(b"\0garbage" * 600)
+    shown = run_cli("history", "--history", str(corrupt))
+    assert shown.returncode == 2 and "Traceback" not in shown.stderr
+    assert shown.stderr.count("\n") == 1 and "corrupt history database" in shown.stderr
