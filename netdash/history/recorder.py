@@ -15,17 +15,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from netdash.core.history import Event, Seen, probe_events, seen_of
-from netdash.core.model import ListenerKey, ProbeResult
+from netdash.core.model import ListenerKey, ProbeResult, Snapshot
+from netdash.core.policy import Policy
 from netdash.history.store import HistoryError, HistoryStore
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from netdash.core.assess import Assessment
-    from netdash.core.model import Snapshot
-    from netdash.core.policy import Policy
 
 __all__ = ["HistoryRecorder", "RecorderThread"]
 
@@ -100,6 +100,16 @@ class HistoryRecorder:
             self._store = None
 
 
+@dataclass(frozen=True)
+class _Observation:
+    """One queued :meth:`RecorderThread.submit`."""
+
+    snapshot: Snapshot
+    results: Mapping[ListenerKey, Sequence[ProbeResult]] | None
+    policy: Policy
+    probed: frozenset[ListenerKey]
+
+
 class RecorderThread:
     """A :class:`HistoryRecorder` in its own daemon thread. :meth:`submit` queues one
     observation (the snapshot, the probe results to assess it with, the policy, and the
@@ -116,7 +126,7 @@ class RecorderThread:
         self.recorder = recorder
         self._done = done
         self._recent = recent
-        self._queue: queue.Queue[tuple[object, ...] | None] = queue.Queue()
+        self._queue: queue.Queue[_Observation | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def submit(
@@ -129,7 +139,7 @@ class RecorderThread:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="netdash-history", daemon=True)
             self._thread.start()
-        self._queue.put((snapshot, results, policy, tuple(probed)))
+        self._queue.put(_Observation(snapshot, results, policy, frozenset(probed)))
 
     def stop(self) -> None:
         """Ends the thread after what is queued (not waited for: a daemon thread)."""
@@ -144,10 +154,8 @@ class RecorderThread:
             if item is None:
                 self.recorder.close()
                 return
-            snapshot, results, policy, probed = item
-            assessment = Assessment(snapshot, results, policy)  # type: ignore[arg-type]
-            keys = set(probed)  # type: ignore[call-overload]
-            mine = {k: v for k, v in (results or {}).items() if k in keys}  # type: ignore[attr-defined]
+            assessment = Assessment(item.snapshot, item.results, item.policy)
+            mine = {k: v for k, v in (item.results or {}).items() if k in item.probed}
             try:
                 self.recorder.observe(assessment, mine or None)
                 recent = self.recorder.recent(self._recent)
