@@ -17,10 +17,12 @@ missing default file is no error; a missing named file is. Keys::
     allow = ["22", "sshd", "5353/udp", "192.168.1.100:8000", "[::]:8000"]
     ignore_interfaces = ["docker0"]   # listeners reachable only through these are not findings
     auto_probe = false                # probe each new listener in the dashboard
+    history = "~/netdash-history.sqlite3"  # or false: record no history (default: on)
 
 Environment: ``NETDASH_INTERVAL``, ``NETDASH_LAN`` and ``NETDASH_ALLOW`` and
 ``NETDASH_IGNORE_INTERFACES`` (comma- or space-separated lists), ``NETDASH_AUTO_PROBE``
-(``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``).
+(``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``), ``NETDASH_HISTORY`` (a
+path, or ``off``).
 
 Every mistake raises :class:`ConfigError` whose message names the file, the line and the key
 (``~/.config/netdash/config.toml:3: interval: must be between 0.2 and 3600 seconds``).
@@ -56,13 +58,14 @@ __all__ = [
     "resolve_settings",
 ]
 
-KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe")
+KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe", "history")
 ENV = {
     "interval": "NETDASH_INTERVAL",
     "lan": "NETDASH_LAN",
     "allow": "NETDASH_ALLOW",
     "ignore_interfaces": "NETDASH_IGNORE_INTERFACES",
     "auto_probe": "NETDASH_AUTO_PROBE",
+    "history": "NETDASH_HISTORY",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -88,6 +91,8 @@ class Config:
     allow: tuple[AllowRule, ...] = ()
     ignore_interfaces: tuple[str, ...] = ()
     auto_probe: bool = False
+    history: str | bool | None = None
+    """A history file (``~`` expanded later), ``False`` for none, ``None`` for the default."""
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -153,6 +158,14 @@ def _apply(values: dict[str, Any], key: str, raw: object, from_env: bool) -> Non
             values[key] = raw
         else:
             raise ValueError("must be true or false")
+    elif key == "history":
+        if from_env:
+            text = str(raw).strip()
+            values[key] = False if text.lower() in ("off", "0", "false", "no") else text
+        elif raw is False or (isinstance(raw, str) and raw.strip()):
+            values[key] = raw
+        elif raw is not True:
+            raise ValueError("must be a file path or false")
     elif key == "lan":
         values[key] = _split(str(raw)) if from_env else _strings(raw, "an IP address")
     elif key == "ignore_interfaces":
@@ -294,7 +307,14 @@ def load_config(
     return Config(**values, sources=sources, path=chosen if read else None)
 
 
-DEFAULT_OUTPUT = {"list": "table", "check": "text", "who": "text", "free": "text", None: "text"}
+DEFAULT_OUTPUT = {
+    "list": "table",
+    "check": "text",
+    "who": "text",
+    "free": "text",
+    "history": "table",
+    None: "text",
+}
 """The output format of each command (``None``: the dashboard) when none is asked for."""
 
 
@@ -316,6 +336,10 @@ class Settings:
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
     ``bell`` and ``auto_probe`` are the dashboard's. ``config_path`` is the file read, if any.
+    ``history`` is the history database (``None``: none is written or read; set only for the
+    dashboard, ``watch`` and ``history``), ``history_own_dir`` true when it is the default
+    one (its directory is netdash's, kept 0700); ``since`` and ``program`` are ``history``'s
+    filters as given.
     """
 
     command: str | None = None
@@ -333,6 +357,10 @@ class Settings:
     bell: bool = False
     auto_probe: bool = False
     config_path: Path | None = None
+    history: Path | None = None
+    history_own_dir: bool = False
+    since: str | None = None
+    program: str | None = None
 
     def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
         """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
@@ -383,6 +411,7 @@ def resolve_settings(
     ignore = command_line.get("ignore_interface")
     interval = command_line.get("interval")
     auto_probe = command_line.get("auto_probe")
+    history, own_dir = _history(command_line, config, command)
     return Settings(
         command=command,
         interval=config.interval if interval is None else interval,
@@ -402,4 +431,29 @@ def resolve_settings(
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,
         config_path=config.path,
+        history=history,
+        history_own_dir=own_dir,
+        since=command_line.get("since"),
+        program=command_line.get("program"),
     )
+
+
+def _history(
+    command_line: Mapping[str, Any], config: Config, command: str | None
+) -> tuple[Path | None, bool]:
+    """The history database and whether it is the default one: ``--no-history`` beats
+    ``--history PATH`` beats the config/environment's ``history`` beats the default
+    (:func:`netdash.history.paths.default_history_path`). Only the dashboard, ``watch`` and
+    ``history`` use one."""
+    if command not in (None, "watch", "history") or command_line.get("no_history"):
+        return None, False
+    given = command_line.get("history")
+    if given:
+        return Path(given).expanduser(), False
+    if config.history is False:
+        return None, False
+    if isinstance(config.history, str):
+        return Path(config.history).expanduser(), False
+    from netdash.history.paths import default_history_path
+
+    return default_history_path(), True

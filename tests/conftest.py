@@ -11,7 +11,19 @@ skip is a failure (tests/support/ci.py).
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
+
+# History: no test writes to the real user's state directory. Every process the suite starts
+# (CLI runs, dashboards in tmux) inherits these; a test that wants its own file sets its own.
+_STATE = tempfile.mkdtemp(prefix="netdash-test-state-")
+atexit.register(shutil.rmtree, _STATE, True)
+os.environ["XDG_STATE_HOME"] = _STATE
+os.environ["NETDASH_HISTORY"] = os.path.join(_STATE, "netdash", "history.sqlite3")
 
 # Helpers in tests/support assert too: rewrite them as pytest rewrites test modules.
 pytest.register_assert_rewrite("tests.support")

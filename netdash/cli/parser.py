@@ -27,8 +27,10 @@ examples:
   netdash check --allow sshd    exit 1 if anything but sshd is reachable from the network
   netdash who 8000              who listens on port 8000, where, and how exposed
   netdash free 8000             is 8000 free on every address? else suggest the next free
+  netdash history 5000 --since 1d   who listened on :5000 in the last day, how judged
+  netdash watch                 record history and notify new exposures, without a screen
 
-commands: list, check, who, free (netdash COMMAND --help for each)
+commands: list, check, who, free, history, watch (netdash COMMAND --help for each)
 settings: --config PATH, NETDASH_CONFIG, else config.toml in the user config directory
 (see README, "Configuration"); the command line beats the environment beats the file.
 """
@@ -79,6 +81,58 @@ examples:
   netdash free 5353/udp         the same for a UDP port (or: netdash free --udp 5353)
   PORT=$(netdash free) && uvicorn app:app --port "$PORT"
 """
+
+
+HISTORY_EPILOG = """\
+events: appeared, disappeared, verdict (a verdict changed: before -> after), probe (a probe
+run's outcome). Newest first. The database: --history PATH, else config `history`, else
+history.sqlite3 in the user state directory (README, "Security").
+
+examples:
+  netdash history                       the last events
+  netdash history 5000 --since 1d       who listened on :5000 in the last day, how judged
+  netdash history --exposed --since 1w  every exposure of the last week
+  netdash history --program node --json JSON (schema/netdash-history.schema.json)
+"""
+
+WATCH_EPILOG = """\
+Polls like the dashboard (--interval, default 2 s), records history, and sends a desktop
+notification (notify-send) for a listener newly reachable beyond loopback that no allow rule
+accepts, at most one per program, protocol, port and scope per hour. Stops on SIGTERM or
+ctrl+c. Runs as a systemd user service (README, "netdash watch").
+
+examples:
+  netdash watch                          record and notify
+  netdash watch --allow 22 --probe       accept port 22; probe each new listener
+"""
+
+
+def _since(text: str) -> str:
+    import time
+
+    from netdash.core.history import parse_since
+
+    try:
+        parse_since(text, time.time())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_history(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        default=default,
+        help="the history database (default: history.sqlite3 in the user state directory; "
+        "config: history)",
+    )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        default=default if default is not None else False,
+        help="record no history: nothing is written to disk",
+    )
 
 
 def _interval(text: str) -> float:
@@ -217,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bell", action="store_true", help="ring the terminal bell on a new exposure"
     )
+    _add_history(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     listing = _subparser(
@@ -317,4 +372,58 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="how many free ports to suggest (default: 1 without PORT, 3 when PORT is taken)",
     )
+
+    history = _subparser(
+        sub,
+        "history",
+        "the timeline of listeners: what listened where, when, and how it was judged",
+        "Print the recorded events of listeners (appeared, disappeared, verdict changes, "
+        "probe outcomes), newest first.",
+        HISTORY_EPILOG,
+    )
+    history.add_argument("port", type=_port, metavar="PORT", nargs="?")
+    history.add_argument(
+        "--since",
+        type=_since,
+        metavar="WHEN",
+        help="only events since 30m, 2h, 1d, 1w ago or an ISO date (2026-12-04)",
+    )
+    history.add_argument("--program", metavar="NAME", help="only events of this program")
+    history.add_argument(
+        "--exposed",
+        action="store_true",
+        help="only events with an exposed or exposed-unverified verdict (before or after)",
+    )
+    history.add_argument("--json", action="store_true", help="print JSON")
+    _add_history(history, default=argparse.SUPPRESS)
+    _add_config(history, default=argparse.SUPPRESS)
+
+    watch = _subparser(
+        sub,
+        "watch",
+        "record history and notify new exposures, without a screen",
+        "Poll the socket table like the dashboard, record history, and notify the desktop "
+        "of each new exposure.",
+        WATCH_EPILOG,
+    )
+    watch.add_argument(
+        "--interval",
+        type=_interval,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="seconds between polls (default: 2; config: interval)",
+    )
+    watch.add_argument(
+        "--allow",
+        metavar="SPEC",
+        type=_allow,
+        action="append",
+        default=[],
+        help="no notification for exposures matching SPEC (repeatable; adds to the config's)",
+    )
+    _add_probe(watch, "each new listener")
+    watch.add_argument("--udp", action="store_true", help="notify about UDP listeners too")
+    _add_lan(watch, default=argparse.SUPPRESS)
+    _add_history(watch, default=argparse.SUPPRESS)
+    _add_config(watch, default=argparse.SUPPRESS)
     return parser

@@ -29,11 +29,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from netdash.core.addresses import own_addresses
 from netdash.core.assess import Assessment
+from netdash.core.history import Event
 from netdash.core.lan import choose_lan, choose_lan_explained, resolve_lan
 from netdash.core.model import Listener, ListenerKey, ProbeResult, Process, Scope, Snapshot
 from netdash.core.policy import AllowRule, Policy
 from netdash.core.services import ServiceRow, leader, row_processes
 from netdash.core.text import clean
+from netdash.history.recorder import HistoryRecorder, RecorderThread
 from netdash.output.labels import verdict_sentence
 from netdash.probe.engine import ProbeLimits
 from netdash.sources.processes import Peer, ProcessDetails, established_peers, process_details
@@ -42,13 +44,13 @@ from netdash.tui.describe import summary, url_for
 from netdash.tui.desktop import clipboard_note, open_in_browser
 from netdash.tui.driver import driver_class as quiet_driver_class
 from netdash.tui.lines import status_line, verdict_line
-from netdash.tui.messages import PollFailed, SnapshotReady
+from netdash.tui.messages import HistoryRecorded, PollFailed, SnapshotReady
 from netdash.tui.poller import Collector, Poller, default_collector
 from netdash.tui.probe_runner import ProbeRun
 from netdash.tui.process_control import escalation_question, signal_and_wait, stop_request
 from netdash.tui.shutdown import ExitOnSignals
 from netdash.tui.state import ViewState
-from netdash.tui.widgets import InterfaceDiagram, ListenerTable
+from netdash.tui.widgets import HistoryPanel, InterfaceDiagram, ListenerTable
 from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
 
 __all__ = ["NetdashApp"]
@@ -69,7 +71,8 @@ class NetdashApp(App[None]):
     ``None``, or the reason it could not (:func:`netdash.tui.desktop.open_in_browser`; the
     boundary tests replace). ``allow`` rules (``netdash.core.policy``, from the config file)
     acknowledge exposures: they raise no warning. ``ignore_interfaces`` are left out of the
-    diagram.
+    diagram. ``history`` records what changes (:mod:`netdash.history`; ``None``: history
+    is off) in its own thread; ``h`` shows the newest events.
     """
 
     TITLE = "netdash"
@@ -87,6 +90,7 @@ class NetdashApp(App[None]):
         Binding("s", "cycle_sort", "Sort", show=False),
         Binding("space", "pause", "Pause", show=False, priority=True),
         Binding("r", "refresh", "Refresh", show=False),
+        Binding("h", "toggle_history", "History", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -113,8 +117,12 @@ class NetdashApp(App[None]):
         browser: Callable[[str], str | None] = open_in_browser,
         allow: Sequence[AllowRule] = (),
         ignore_interfaces: Sequence[str] = (),
+        history: HistoryRecorder | None = None,
     ) -> None:
         super().__init__(driver_class=quiet_driver_class())
+        self._history = RecorderThread(history, self._history_recorded) if history else None
+        self._history_events: list[Event] | None = None
+        self._history_problem: str | None = None
         self.policy = Policy.of(allow, ignore_interfaces)
         self.ignore_interfaces = self.policy.ignore_interfaces
         self.clock = clock
@@ -160,6 +168,7 @@ class NetdashApp(App[None]):
             yield Static("", id="verdict", markup=False)
             with ScrollableContainer(id="diagram-box"):
                 yield InterfaceDiagram(id="diagram")
+            yield HistoryPanel("", id="history")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -183,6 +192,8 @@ class NetdashApp(App[None]):
 
     def on_unmount(self) -> None:
         self.poller.stop()
+        if self._history is not None:
+            self._history.stop()
         self._signals.remove()
 
     # Snapshots and results -----------------------------------------------------------------
@@ -223,6 +234,8 @@ class NetdashApp(App[None]):
         }
         unchanged = same and kept.keys() == self.results.keys() and not animating
         self.results = kept
+        if not same and self._history is not None:  # listeners changed: record (a thread)
+            self._history.submit(message.snapshot, self._results or None, self.policy)
         if unchanged:
             self._update_status()  # no table or diagram work; usually no repaint at all
         else:
@@ -515,6 +528,34 @@ class NetdashApp(App[None]):
     def action_refresh(self) -> None:
         self.poller.poll_now()
 
+    # History -------------------------------------------------------------------------------
+
+    def _history_recorded(self, recent: list[Event], problem: str | None) -> None:
+        """Called in the history thread: hand over to the app's thread."""
+        self.post_message(HistoryRecorded(recent, problem))
+
+    def on_history_recorded(self, message: HistoryRecorded) -> None:
+        if message.problem is not None and self._history_problem is None:
+            self.notify(
+                f"History off: {message.problem}", severity="warning", timeout=12, markup=False
+            )
+        self._history_problem = message.problem
+        self._history_events = message.recent
+        self._show_history()
+
+    def _show_history(self) -> None:
+        panel = self.query_one(HistoryPanel)
+        if panel.display:
+            path = str(self._history.recorder.path) if self._history is not None else None
+            panel.show(self._history_events, path, self._history_problem)
+
+    def action_toggle_history(self) -> None:
+        """``h``: the history panel in the diagram's place, or the diagram back."""
+        panel = self.query_one(HistoryPanel)
+        panel.display = not panel.display
+        self.query_one("#diagram-box").display = not panel.display
+        self._show_history()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -546,6 +587,11 @@ class NetdashApp(App[None]):
             ("Show IPv6-only listeners", "Toggle IPv6-only listeners (6)", self.action_toggle_ipv6),
             ("Sort", "Cycle sort: scope, port, process (s)", self.action_cycle_sort),
             ("Pause or resume", "Stop or restart polling (space)", self.action_pause),
+            (
+                "History",
+                "Recent listener events: appeared, gone, verdict changes (h)",
+                self.action_toggle_history,
+            ),
             ("Keys and marks", "What every key and mark means (?)", self.action_help),
             (
                 "Screenshot",
@@ -617,6 +663,9 @@ class NetdashApp(App[None]):
             results = await run.run(self.probe_limits, arrived, self.CHILD_PROCESSES_FROM)
             if run.full:  # a full run replaces every result, including vanished listeners'
                 self.results = {k: v for k, v in self.results.items() if k in run.fresh}
+            if self._history is not None:  # the run's outcome per listener
+                probed = {r.listener for r in results}
+                self._history.submit(snapshot, dict(self._results), self.policy, probed)
             notice = run.verified_notice(self.assessment)
             if notice:
                 self._warn(notice)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from netdash.core.history import Event
 from netdash.core.model import Snapshot
 
-__all__ = ["PollFailed", "SnapshotReady"]
+__all__ = ["HistoryRecorded", "PollFailed", "SnapshotReady"]
 
 
 @dataclass
@@ -29,3 +30,12 @@ class PollFailed(Message):
     """A poll raised; ``reason`` is shown and the next poll comes as usual."""
 
     reason: str
+
+
+@dataclass
+class HistoryRecorded(Message):
+    """The history thread recorded an observation; ``recent`` are the newest events,
+    newest first, and ``problem`` why history stopped (``None``: it works)."""
+
+    recent: list[Event]
+    problem: str | None

@@ -2,7 +2,7 @@
 
 - ``netdash/core/`` imports nothing from sources, probe, output, cli or tui;
 - ``netdash/sources/`` and ``netdash/probe/`` nothing from output, cli or tui;
-- ``netdash/output/`` nothing from cli or tui;
+- ``netdash/output/`` and ``netdash/history/`` nothing from cli or tui;
 - nothing outside ``netdash/tui/`` imports ``netdash.tui``, except ``netdash/cli`` inside a
   function (the dashboard command loads it only when it runs).
 
@@ -21,6 +21,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sources": ("output", "cli", "tui"),
     "probe": ("output", "cli", "tui"),
     "output": ("cli", "tui"),
+    "history": ("cli", "tui"),
 }
 
 

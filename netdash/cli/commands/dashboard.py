@@ -35,6 +35,12 @@ def run(settings: Settings) -> int:
 
     from netdash.tui.app import NetdashApp
 
+    history = None
+    if settings.history is not None:
+        from netdash.history.recorder import HistoryRecorder
+
+        history = HistoryRecorder(settings.history, own_dir=settings.history_own_dir)
+
     app = NetdashApp(
         interval=settings.interval,
         lan_override=list(settings.lan),
@@ -44,6 +50,7 @@ def run(settings: Settings) -> int:
         allow=settings.policy.rules,
         ignore_interfaces=sorted(settings.policy.ignore_interfaces),
         bell=settings.bell,
+        history=history,
     )
     app.run()
     if app.return_code:  # an unhandled error: Textual restored the terminal, printed it

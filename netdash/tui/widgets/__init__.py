@@ -1,6 +1,7 @@
 """Widgets of the netdash dashboard."""
 
+from netdash.tui.widgets.history_panel import HistoryPanel
 from netdash.tui.widgets.interface_diagram import InterfaceDiagram
 from netdash.tui.widgets.listener_table import ListenerTable
 
-__all__ = ["InterfaceDiagram", "ListenerTable"]
+__all__ = ["HistoryPanel", "InterfaceDiagram", "ListenerTable"]

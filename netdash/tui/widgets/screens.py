@@ -280,7 +280,8 @@ Keys
   e      exposed only               u      UDP listeners
   6      IPv6-only listeners        s      sort: scope, port, process
   space  pause / resume             r      refresh now
-  ctrl+p command palette            q      quit
+  h      history: recent events     ctrl+p command palette
+  q      quit
 
 A probe from this machine proves a listener accepts connections on that address; it does
 not cross a firewall, so 'exposed' means reachable via the LAN address, firewall aside."""
