@@ -57,14 +57,20 @@ def _start(tmux: Tmux, env: str = "") -> int:
 
 
 def _woken_in(pid: int, seconds: float) -> int:
-    before = _switches(pid)
-    time.sleep(seconds)
-    return _switches(pid) - before
+    """The fewest context switches of the app in any of three windows of ``seconds``: the
+    quietest window, so that start-up work finishing (the first poll's owners, history) does
+    not count."""
+    counts = []
+    for _ in range(3):
+        before = _switches(pid)
+        time.sleep(seconds)
+        counts.append(_switches(pid) - before)
+    return min(counts)
 
 
 def test_the_input_thread_sleeps_until_input(tmux: Tmux) -> None:
     pid = _start(tmux)
-    assert _woken_in(pid, 2.0) <= 5  # 2 measured; Textual's own driver: 22
+    assert _woken_in(pid, 1.0) <= 3  # 1 measured; Textual's own driver: 11
     tmux.run("send-keys", "-t", "t", "q")
     tmux.wait_for("EXIT=0", timeout=5)
 
@@ -73,7 +79,7 @@ def test_textuals_own_driver_polls_for_comparison(tmux: Tmux) -> None:
     """The measurement above can fail: with Textual's driver chosen (TEXTUAL_DRIVER), the
     same count shows the ten wake-ups a second that the quiet driver removes."""
     pid = _start(tmux, f"TEXTUAL_DRIVER={TEXTUAL_LINUX}")
-    assert _woken_in(pid, 2.0) >= 12
+    assert _woken_in(pid, 1.0) >= 6
     tmux.run("send-keys", "-t", "t", "q")
     tmux.wait_for("EXIT=0", timeout=5)
 
