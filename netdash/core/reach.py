@@ -165,8 +165,9 @@ def _in_ranges(port: int, values: Sequence[object]) -> bool:
     return any(isinstance(v, tuple) and len(v) == 2 and v[0] <= port <= v[1] for v in values)
 
 
-def _match(m: Match, p: Packet) -> bool | None:
-    """True, False or None ("may or may not hold")."""
+def match_holds(m: Match, p: Packet) -> bool | None:
+    """Whether ``m`` holds for ``p``: True, False or None ("may or may not hold": a match
+    netdash does not evaluate, a source port, an unknown output interface)."""
     key = m.key
     result: bool | None
     if key in ("dport", "sport"):
@@ -225,7 +226,7 @@ def _vmap_lookup(v: Verdict, p: Packet) -> Verdict | bool | None:
     not evaluable."""
     for values, verdict in v.vmap:
         m = Match(key=v.key or "unknown", values=values)
-        hit = _match(m, p)
+        hit = match_holds(m, p)
         if hit is None:
             return False
         if hit:
@@ -317,7 +318,7 @@ class _Walker:
             verdict = rule.verdict
             if verdict.kind == "continue":
                 continue
-            hit = _tri_and(_match(m, self.packet) for m in rule.matches)
+            hit = _tri_and(match_holds(m, self.packet) for m in rule.matches)
             if hit is False:
                 continue
             if verdict.kind == "vmap":
