@@ -225,7 +225,7 @@ def _vmap_lookup(v: Verdict, p: Packet) -> Verdict | bool | None:
     """The verdict a verdict map gives, ``None`` for no element, ``False`` when the key is
     not evaluable."""
     for values, verdict in v.vmap:
-        m = Match(key=v.key or "unknown", values=values)
+        m = Match(key=v.key or "unknown", values=values, proto=v.key_proto)
         hit = match_holds(m, p)
         if hit is None:
             return False
@@ -742,7 +742,8 @@ def _collect_dnat(
         pairs: list[tuple[tuple[Match, ...], Verdict]] = [(here, v)]
         if v.kind == "vmap":
             pairs = [
-                ((*here, Match(key=v.key or "unknown", values=vals)), sub) for vals, sub in v.vmap
+                ((*here, Match(key=v.key or "unknown", values=vals, proto=v.key_proto)), sub)
+                for vals, sub in v.vmap
             ]
         for ms, verdict in pairs:
             if verdict.kind == "dnat":

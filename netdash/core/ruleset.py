@@ -82,8 +82,9 @@ class Verdict:
     * ``jump`` / ``goto``: ``target`` names a chain of the same table;
     * ``continue``: the next rule (counters, logs, marks);
     * ``vmap``: ``key`` (a match key: ``dport``, ``saddr``, ``iifname``, …) looked up in
-      ``vmap``, a tuple of (values, verdict) pairs where values are as in :class:`Match`;
-      no element → next rule;
+      ``vmap``, a tuple of (values, verdict) pairs where values are as in :class:`Match`
+      (``key_proto``: the transport protocol a ``tcp dport`` key implies); no element → next
+      rule;
     * ``dnat``: the packet's destination becomes ``to_address``:``to_port`` (either may be
       ``None``: unchanged); ``redirect`` is a dnat to this host (``to_address=None``,
       ``local=True``);
@@ -93,6 +94,7 @@ class Verdict:
     kind: str
     target: str | None = None
     key: str | None = None
+    key_proto: str | None = None
     vmap: tuple[tuple[tuple[object, ...], Verdict], ...] = ()
     to_address: str | None = None
     to_port: tuple[int, int] | None = None

@@ -314,7 +314,9 @@ def _vmap(arg: Any, family: str, table: str, sets: Mapping[Any, list[Any]], text
     if not isinstance(arg, dict):
         return Verdict("unknown", text=text)
     try:
-        key, _, _ = _left_key(arg.get("key"), family)
+        key, proto, extra = _left_key(arg.get("key"), family)
+        if extra:
+            raise _Unknown  # ip protocol vmap …: not evaluated
         data = arg.get("data")
         if isinstance(data, str) and data.startswith("@"):
             elems = sets.get((family, table, data[1:]))
@@ -343,7 +345,7 @@ def _vmap(arg: Any, family: str, table: str, sets: Mapping[Any, list[Any]], text
             )
     except _Unknown:
         return Verdict("unknown", text=text)
-    return Verdict("vmap", key=key, vmap=tuple(pairs), text=text)
+    return Verdict("vmap", key=key, key_proto=proto, vmap=tuple(pairs), text=text)
 
 
 def _dnat(kind: str, arg: Any, text: str) -> Verdict:

@@ -79,6 +79,7 @@ def _ev(
         ("udp", 5353, OTHER, LAN, (OPEN, 14)),  # anonymous set
         ("tcp", 9000, OTHER, LAN, (OPEN, 15)),  # named verdict map: accept
         ("tcp", 9001, OTHER, LAN, (BLOCKED, 15)),  # named verdict map: drop
+        ("udp", 9000, OTHER, LAN, (UNKNOWN, 21)),  # a tcp dport vmap does not apply to UDP
         ("tcp", 9101, OTHER, LAN, (BLOCKED, 27)),  # vmap jump, goto, drop
         ("tcp", 5556, "2001:db8::5", "2001:db8::1", (OPEN, 25)),  # jump into a user chain
         ("tcp", 1234, OTHER, LAN, (OPEN, 19)),  # fib daddr type local
