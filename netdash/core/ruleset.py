@@ -54,6 +54,16 @@ VERDICT_KINDS = frozenset(
 )
 
 
+def span(net: IPNetwork) -> tuple[int, int, int]:
+    """``(IP version, first address, last address)`` of a network as integers (without
+    ``broadcast_address``, a locked cached property in Python 3.11: the hot path of parsing)."""
+    first = int(net.network_address)
+    return net.version, first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
+_COST = {"dport": 0, "l4proto": 0, "nfproto": 0, "ct_state": 0, "iifname": 1, "oifname": 1}
+
+
 @dataclass(frozen=True)
 class Match:
     """One condition of a rule.
@@ -71,9 +81,18 @@ class Match:
     set_name: str | None = None
     proto: str | None = None
 
+    spans: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if self.key not in MATCH_KEYS:
             raise ValueError(f"unknown match key {self.key!r}")
+        # address matches as (IP version, first, last) integers: what the evaluator compares
+        spans = tuple(
+            span(v)
+            for v in self.values
+            if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)
+        )
+        object.__setattr__(self, "spans", spans)
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,12 @@ class Rule:
     family: str = "inet"
     backend: str = "nft"
     comment: str | None = None
+    evaluation_order: tuple[Match, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the cheap matches first: a rule fails on its port or protocol before its addresses
+        order = tuple(sorted(self.matches, key=lambda m: _COST.get(m.key, 2)))
+        object.__setattr__(self, "evaluation_order", order)
 
 
 @dataclass(frozen=True)

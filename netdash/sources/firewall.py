@@ -92,6 +92,35 @@ def _run(argv: Sequence[str]) -> str:
     return done.stdout
 
 
+def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
+    """Run the tools at once (their dumps overlap: the read costs the slowest, not the sum)
+    and return their outputs in order; ``OSError`` when one fails."""
+    procs = []
+    try:
+        for argv in argvs:
+            procs.append(
+                subprocess.Popen(
+                    list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+            )
+        outputs = []
+        for argv, proc in zip(argvs, procs, strict=True):
+            try:
+                out, err = proc.communicate(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise OSError(f"{argv[0]} did not answer in {TIMEOUT:.0f} s") from None
+            if proc.returncode != 0:
+                msg = err.strip().splitlines()
+                raise OSError(f"{argv[0]} failed: {msg[-1] if msg else f'exit {proc.returncode}'}")
+            outputs.append(out)
+        return outputs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def legacy_active(proc: Path = Path("/proc/net")) -> dict[int, bool]:
     """Whether iptables-legacy has tables loaded, per IP version (reading
     ``/proc/net/ip_tables_names`` / ``ip6_tables_names``: empty or absent means none)."""
@@ -112,26 +141,28 @@ def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -
     unreadable. A missing ``iptables-*-save`` is not an error (its tables are then taken from
     ``nft -j``, as ``unknown`` where they hold ``xt`` matches)."""
     now = time.time()
-    base = parse_nft_json(run(NFT), read_at=now)
-    tools = [" ".join(NFT)]
-    replaced: list[Table] = []
+    active = legacy_active() if legacy is None else legacy
+    jobs: list[tuple[tuple[str, ...], int, str]] = [(NFT, 0, "")]
     for tool, version in IPT_NFT:
-        if shutil.which(tool) is None and run is _run:
-            continue
-        text = run((tool,))
-        tools.append(tool)
-        replaced.extend(parse_iptables_save(text, version=version, backend="nft"))
+        if run is not _run or shutil.which(tool) is not None:
+            jobs.append(((tool,), version, "nft"))
+    for tool, version, _ in IPT_LEGACY:
+        if active.get(version):
+            jobs.append(((tool,), version, "legacy"))
+    if run is _run:
+        outputs = _run_all([argv for argv, _, _ in jobs])
+    else:
+        outputs = [run(argv) for argv, _, _ in jobs]
+    base = parse_nft_json(outputs[0], read_at=now)
+    replaced: list[Table] = []
+    legacy_tables: list[Table] = []
+    for (_, version, backend), text in zip(jobs[1:], outputs[1:], strict=True):
+        parsed = parse_iptables_save(text, version=version, backend=backend)
+        (replaced if backend == "nft" else legacy_tables).extend(parsed)
     keys = {(t.family, t.name) for t in replaced}
     tables = [t for t in base.tables if (t.family, t.name) not in keys]
-    tables.extend(replaced)
-    active = legacy_active() if legacy is None else legacy
-    for tool, version, _ in IPT_LEGACY:
-        if not active.get(version):
-            continue
-        text = run((tool,))
-        tools.append(tool)
-        tables.extend(parse_iptables_save(text, version=version, backend="legacy"))
-    return Ruleset(tuple(tables), now, tuple(tools))
+    tables += replaced + legacy_tables
+    return Ruleset(tuple(tables), now, tuple(" ".join(argv) for argv, _, _ in jobs))
 
 
 # -- the generation id over netlink ---------------------------------------------------------
