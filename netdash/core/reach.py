@@ -454,6 +454,16 @@ def walk_hook(ruleset: Ruleset, hook: str, packet: Packet) -> Decision:
                 chain.name,
                 f"too many undecidable rules in {table.label} {chain.name}",
             )
+        if res.kind in ("drop", "reject") and hook == "ingress" and chain.device is None:
+            # nft -j (1.0.6) does not say which device an ingress chain hooks: it may be
+            # another interface's
+            res = _Res(
+                "unknown",
+                res.rule,
+                table,
+                chain.name,
+                f"an ingress chain of a device nft does not name drops it: {res.reason}",
+            )
         if res.kind in ("drop", "reject"):
             return _decision(BLOCKED, res)
         if res.kind == "unknown" and unknown is None:

@@ -166,6 +166,18 @@ def test_reach_per_interface_with_exceptions_by_source() -> None:
     assert reach(rs, "tcp", "0.0.0.0", 22, [v0])[0].outcome == BLOCKED
 
 
+def test_ingress_and_reverse_path_chains_are_walked_and_never_guessed() -> None:
+    rs = parse_nft_json(_text("ingress_rpfilter.json"))
+    # fib saddr . iif oif missing drop: not evaluated, and it decides: unknown, never open
+    outcome, handle = _ev(rs, "tcp", 80)
+    assert (outcome, handle) == (UNKNOWN, 2)
+    # an ingress drop of port 7777 on a device nft -j does not name: unknown too
+    d = evaluate(
+        rs, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 7777, "v0")
+    )
+    assert d.outcome == UNKNOWN and "ingress" in d.reason
+
+
 def test_representative_avoids_inner_prefixes() -> None:
     net = ipaddress.ip_network("198.18.0.0/30")
     inner = [ipaddress.ip_network("198.18.0.1/32"), ipaddress.ip_network("198.18.0.2/32")]
