@@ -68,13 +68,13 @@ class FirewallState:
 
     ``read``: whether a ruleset was read; ``reason``: why not (one line, for the header and
     ``check``); ``ruleset``; ``generation``: nftables' generation id at the read;
-    ``tools``: the commands that ran; ``legacy``: whether iptables-legacy tables were read."""
+    ``legacy``: whether iptables-legacy tables were read (the commands that ran are
+    ``ruleset.sources``)."""
 
     read: bool
     reason: str | None = None
     ruleset: Ruleset | None = None
     generation: int | None = None
-    tools: tuple[str, ...] = ()
     legacy: bool = False
 
 
@@ -271,7 +271,7 @@ class FirewallReader:
             self.state = FirewallState(False, f"firewall not read: {exc}")
             return self.state
         self._legacy_at = self.clock()
-        self.state = FirewallState(True, None, ruleset, gen, ruleset.sources, any(active.values()))
+        self.state = FirewallState(True, None, ruleset, gen, any(active.values()))
         return self.state
 
 
