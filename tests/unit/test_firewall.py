@@ -288,6 +288,39 @@ def test_reader_reads_once_per_generation() -> None:
     )
 
 
+def test_reader_rereads_legacy_tables_when_their_info_changes_or_a_minute_passed() -> None:
+    outputs = {
+        "nft": '{"nftables": []}',
+        "iptables-nft-save": "",
+        "ip6tables-nft-save": "",
+        "iptables-legacy-save": _text("legacy_iptables.save"),
+    }
+    calls: list[str] = []
+
+    def run(argv: object) -> str:
+        name = next(iter(argv))  # type: ignore[call-overload]
+        calls.append(name)
+        return outputs[name]
+
+    info, now = [("filter", 5, 832)], [0.0]
+    reader = FirewallReader(
+        run=run,
+        generation=lambda: 1,
+        clock=lambda: now[0],
+        legacy=lambda: {4: True, 6: False},
+        signature=lambda: tuple(info),
+    )
+    assert reader.poll().legacy and calls.count("iptables-legacy-save") == 1
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 1  # nothing changed: no tool ran
+    info[0] = ("filter", 6, 904)  # IPT_SO_GET_INFO: one more entry
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 2
+    now[0] = 61.0  # same info, but a minute passed
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 3
+
+
 def test_read_ruleset_prefers_the_save_text_for_iptables_nft_tables() -> None:
     outputs = {
         "nft": _text("ufw_nft.json"),
