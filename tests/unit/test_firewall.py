@@ -442,3 +442,16 @@ def test_iptables_save_fuzz(lines: list[str]) -> None:
         Ruleset(tuple(tables)),
         Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 5, "v0"),
     )
+
+
+def test_front_ends_are_recognised_by_name() -> None:
+    from netdash.core.ruleset import Table, front_end
+
+    firewalld = Table("inet", "firewalld")
+    assert front_end(firewalld, "filter_IN_public_allow") == "firewalld zone public"
+    assert front_end(firewalld, "filter_INPUT") == "firewalld"
+    ip_filter = Table("ip", "filter")
+    assert front_end(ip_filter, "DOCKER-USER") == "Docker DOCKER-USER"
+    assert front_end(ip_filter, "DOCKER-FORWARD") == "Docker"
+    assert front_end(ip_filter, "ufw6-user-input") == "ufw"
+    assert front_end(ip_filter, "INPUT") is None
