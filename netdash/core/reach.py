@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netdash.core.ruleset import (
     Chain,
@@ -471,6 +471,16 @@ def walk_hook(ruleset: Ruleset, hook: str, packet: Packet) -> Decision:
         if res.kind == "dnat":
             if unknown is not None:
                 return unknown
+            chains = base_chains(ruleset, hook, packet)
+            if chains[-1][1] is not chain:
+                return _decision(
+                    UNKNOWN,
+                    replace(
+                        res,
+                        kind="unknown",
+                        reason=f"{res.reason}: the {hook} chains after this DNAT are not walked",
+                    ),
+                )
             return _decision(OPEN, res)
         if res.kind == "accept" and (accepted is None or accepted.rule is None):
             accepted = res
@@ -498,9 +508,13 @@ def evaluate(ruleset: Ruleset, packet: Packet) -> Decision:
     """Whether a new inbound connection reaches a socket on this host at
     ``packet.daddr``:``packet.dport``: the ``ingress``, ``prerouting`` and ``input`` hooks.
 
-    ``open``: nothing stops it; ``blocked``: a rule or a policy drops or rejects it, or a
-    prerouting DNAT sends it elsewhere (reason says where); ``unknown``: a rule that decides
-    it could not be evaluated (reason names it)."""
+    ``open``: nothing stops it; ``blocked``: a rule or a policy drops or rejects it;
+    ``unknown``: a rule that decides it could not be evaluated (reason names it). A prerouting
+    DNAT moves the connection (``Decision.dnat`` is set, the reason says where): to another
+    port of this host, the ``input`` hook decides for the new port; to another address (a
+    published container port), the ``forward`` hook does, if this host forwards that IP
+    version (else ``blocked``; ``unknown`` when that is not known). The port is then open or
+    not for whatever answers there, not for the listener bound to the original port."""
     unknown: Decision | None = None
     opened = Decision(OPEN, "no rule stops it")
     for hook in INBOUND_HOOKS:
@@ -513,19 +527,48 @@ def evaluate(ruleset: Ruleset, packet: Packet) -> Decision:
         if d.dnat is not None:
             if unknown is not None:
                 return unknown
-            target = _dnat_target(d.dnat)
-            return Decision(
-                BLOCKED,
-                f"{d.reason}: the connection goes to {target}, not to this listener",
-                d.rule,
-                d.table,
-                d.chain,
-                d.front_end,
-                d.dnat,
-            )
+            return _after_dnat(ruleset, packet, d)
         if d.outcome == UNKNOWN and unknown is None:
             unknown = d
     return unknown if unknown is not None else opened
+
+
+def _after_dnat(ruleset: Ruleset, packet: Packet, d: Decision) -> Decision:
+    """Where a DNAT sends the connection and what that path does to it (see
+    :func:`evaluate`)."""
+    v = d.dnat
+    assert v is not None
+    head = f"{d.reason}: the connection goes to {_dnat_target(v)}"
+
+    def decided(outcome: str, reason: str, later: Decision | None = None) -> Decision:
+        rule = later.rule if later is not None and later.rule is not None else d.rule
+        table = later.table if later is not None and later.rule is not None else d.table
+        chain = later.chain if later is not None and later.rule is not None else d.chain
+        fe = later.front_end if later is not None and later.rule is not None else d.front_end
+        return Decision(outcome, reason, rule, table, chain, fe, v)
+
+    if v.to_port is not None and v.to_port[0] != v.to_port[1]:
+        return decided(UNKNOWN, f"{head}; a DNAT to a port range is not evaluated")
+    port = v.to_port[0] if v.to_port is not None else packet.dport
+    target = _parse_ip(v.to_address) if v.to_address else None
+    if v.local or v.to_address is None or target == packet.daddr:
+        moved = Packet(packet.protocol, packet.saddr, packet.daddr, port, packet.iifname)
+        later = walk_hook(ruleset, "input", moved)
+        return decided(later.outcome, f"{head}; then {later.reason}", later)
+    if target is None or target.version != packet.version or target.is_loopback:
+        return decided(UNKNOWN, f"{head}; that destination is not evaluated")
+    forwards = ruleset.forwards(packet.version)
+    if forwards is None:
+        return decided(
+            UNKNOWN, f"{head}; whether this host forwards IPv{packet.version} is not known"
+        )
+    if not forwards:
+        return decided(BLOCKED, f"{head}, but this host does not forward IPv{packet.version}")
+    moved = Packet(
+        packet.protocol, packet.saddr, target, port, packet.iifname, daddr_local=False, oifname=None
+    )
+    later = walk_hook(ruleset, "forward", moved)
+    return decided(later.outcome, f"{head}; the forward path: {later.reason}", later)
 
 
 def _dnat_target(v: Verdict) -> str:

@@ -189,11 +189,20 @@ class Table:
 
 @dataclass(frozen=True)
 class Ruleset:
-    """All tables the kernel enforces, as read at ``read_at`` (seconds since the epoch)."""
+    """All tables the kernel enforces, as read at ``read_at`` (seconds since the epoch),
+    ``sources`` the commands that printed them, ``forwarding`` the IP versions this host
+    routes (see :meth:`forwards`)."""
 
     tables: tuple[Table, ...] = ()
     read_at: float = 0.0
     sources: tuple[str, ...] = ()
+    forwarding: tuple[tuple[int, bool], ...] = ()
+
+    def forwards(self, version: int) -> bool | None:
+        """Whether this host forwards IP ``version`` packets (``net.ipv4.ip_forward``,
+        ``net.ipv6.conf.all.forwarding``, read with the ruleset), ``None`` when not known: a
+        DNAT to another host's address leads through the forward path only then."""
+        return dict(self.forwarding).get(version)
 
     def table(self, family: str, name: str, backend: str = "nft") -> Table | None:
         """The table of that family, name and backend, or ``None``."""

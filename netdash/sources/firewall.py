@@ -166,7 +166,20 @@ def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -
     keys = {(t.family, t.name) for t in replaced}
     tables = [t for t in base.tables if (t.family, t.name) not in keys]
     tables += replaced + legacy_tables
-    return Ruleset(tuple(tables), now, tuple(" ".join(argv) for argv, _, _ in jobs))
+    sources = tuple(" ".join(argv) for argv, _, _ in jobs)
+    return Ruleset(tuple(tables), now, sources, forwarding())
+
+
+def forwarding(proc: Path = Path("/proc/sys/net")) -> tuple[tuple[int, bool], ...]:
+    """The IP versions this network namespace forwards: ``net.ipv4.ip_forward`` and
+    ``net.ipv6.conf.all.forwarding`` (a version left out when its file cannot be read)."""
+    out = []
+    for version, path in ((4, "ipv4/ip_forward"), (6, "ipv6/conf/all/forwarding")):
+        try:
+            out.append((version, (proc / path).read_text().strip() not in ("", "0")))
+        except OSError:
+            continue
+    return tuple(out)
 
 
 # -- iptables-legacy's cheap check -------------------------------------------------------------

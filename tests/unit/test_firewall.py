@@ -86,7 +86,7 @@ def _ev(
         ("tcp", 4444, OTHER, LAN, (OPEN, 20)),  # ip daddr
         ("tcp", 34, OTHER, LAN, (OPEN, 22)),  # meta mark: accept either way
         ("udp", 99, OTHER, LAN, (UNKNOWN, 21)),  # meta mark decides accept or drop: unknown
-        ("tcp", 8080, OTHER, LAN, (BLOCKED, 2)),  # the DNAT sends it elsewhere
+        ("tcp", 8080, OTHER, LAN, (UNKNOWN, 2)),  # a DNAT elsewhere; forwarding not known
     ],
 )
 def test_nft_ruleset_decisions(
@@ -164,6 +164,23 @@ def test_reach_per_interface_with_exceptions_by_source() -> None:
     narrow = reach(rs, "tcp", LAN, 8000, [v0, other])
     assert [r.outcome for r in narrow] == [OPEN, NOT_BOUND_THERE]
     assert reach(rs, "tcp", "0.0.0.0", 22, [v0])[0].outcome == BLOCKED
+
+
+def test_a_dnat_elsewhere_is_judged_by_the_forward_path() -> None:
+    import dataclasses
+
+    legacy = _legacy()  # nat PREROUTING: -i v0 --dport 8080 -j DNAT 10.0.0.2:80
+    routed = dataclasses.replace(legacy, forwarding=((4, True), (6, True)))
+    d = evaluate(
+        routed, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 8080, "v0")
+    )
+    assert d.outcome == OPEN and d.dnat is not None and d.dnat.to_address == "10.0.0.2"
+    assert "the connection goes to 10.0.0.2:80; the forward path" in d.reason
+    off = dataclasses.replace(legacy, forwarding=((4, False),))
+    d = evaluate(
+        off, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 8080, "v0")
+    )
+    assert d.outcome == BLOCKED and "does not forward IPv4" in d.reason
 
 
 def test_ingress_and_reverse_path_chains_are_walked_and_never_guessed() -> None:
