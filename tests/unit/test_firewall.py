@@ -362,52 +362,48 @@ _json_leaf = st.one_of(
         ["ip", "tcp", "dport", "saddr", "@s", "v0", "accept", "input", "10.0.0.0", "prefix"]
     ),
 )
-_json = st.recursive(
-    _json_leaf,
-    lambda c: (
-        st.lists(c, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    "family",
-                    "table",
-                    "name",
-                    "chain",
-                    "expr",
-                    "match",
-                    "left",
-                    "right",
-                    "op",
-                    "payload",
-                    "protocol",
-                    "field",
-                    "meta",
-                    "key",
-                    "set",
-                    "elem",
-                    "prefix",
-                    "addr",
-                    "len",
-                    "range",
-                    "vmap",
-                    "data",
-                    "hook",
-                    "prio",
-                    "policy",
-                    "dnat",
-                    "port",
-                    "jump",
-                    "target",
-                    "rule",
-                    "nftables",
-                ]
-            ),
-            c,
-            max_size=4,
-        )
-    ),
-    max_leaves=30,
+_KEYS = st.sampled_from(
+    [
+        "family",
+        "table",
+        "name",
+        "chain",
+        "expr",
+        "match",
+        "left",
+        "right",
+        "op",
+        "payload",
+        "protocol",
+        "field",
+        "meta",
+        "key",
+        "set",
+        "elem",
+        "prefix",
+        "addr",
+        "len",
+        "range",
+        "vmap",
+        "data",
+        "hook",
+        "prio",
+        "policy",
+        "dnat",
+        "port",
+        "jump",
+        "target",
+        "rule",
+        "nftables",
+    ]
 )
+
+
+def _nest(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(inner, st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4))
+
+
+_json = _nest(_nest(_nest(_json_leaf)))  # JSON-like values three levels deep
 
 
 @FUZZ
