@@ -18,11 +18,12 @@ missing default file is no error; a missing named file is. Keys::
     ignore_interfaces = ["docker0"]   # listeners reachable only through these are not findings
     auto_probe = false                # probe each new listener in the dashboard
     history = "~/netdash-history.sqlite3"  # or false: record no history (default: on)
+    ignore_firewall = false           # judge by bind address alone, as before issue 13
 
 Environment: ``NETDASH_INTERVAL``, ``NETDASH_LAN`` and ``NETDASH_ALLOW`` and
 ``NETDASH_IGNORE_INTERFACES`` (comma- or space-separated lists), ``NETDASH_AUTO_PROBE``
-(``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``), ``NETDASH_HISTORY`` (a
-path, or ``off``).
+and ``NETDASH_IGNORE_FIREWALL`` (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+``on``/``off``), ``NETDASH_HISTORY`` (a path, or ``off``).
 
 Every mistake raises :class:`ConfigError` whose message names the file, the line and the key
 (``~/.config/netdash/config.toml:3: interval: must be between 0.2 and 3600 seconds``).
@@ -58,7 +59,15 @@ __all__ = [
     "resolve_settings",
 ]
 
-KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe", "history")
+KEYS = (
+    "interval",
+    "lan",
+    "allow",
+    "ignore_interfaces",
+    "auto_probe",
+    "history",
+    "ignore_firewall",
+)
 ENV = {
     "interval": "NETDASH_INTERVAL",
     "lan": "NETDASH_LAN",
@@ -66,6 +75,7 @@ ENV = {
     "ignore_interfaces": "NETDASH_IGNORE_INTERFACES",
     "auto_probe": "NETDASH_AUTO_PROBE",
     "history": "NETDASH_HISTORY",
+    "ignore_firewall": "NETDASH_IGNORE_FIREWALL",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -93,6 +103,7 @@ class Config:
     auto_probe: bool = False
     history: str | bool | None = None
     """A history file (``~`` expanded later), ``False`` for none, ``None`` for the default."""
+    ignore_firewall: bool = False
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -151,7 +162,7 @@ def _apply(values: dict[str, Any], key: str, raw: object, from_env: bool) -> Non
         if not from_env and not isinstance(raw, (int, float)):
             raise ValueError("must be a number of seconds")
         values[key] = parse_interval(raw)  # type: ignore[arg-type]
-    elif key == "auto_probe":
+    elif key in ("auto_probe", "ignore_firewall"):
         if from_env:
             values[key] = _bool(str(raw))
         elif isinstance(raw, bool):
@@ -297,7 +308,7 @@ def load_config(
     values, sources, read = _read_file(chosen, explicit)
     for key, name in ENV.items():
         raw = env.get(name)
-        if raw is None or (key != "auto_probe" and not raw.strip()):
+        if raw is None or (key not in ("auto_probe", "ignore_firewall") and not raw.strip()):
             continue
         try:
             _apply(values, key, raw, from_env=True)
@@ -335,7 +346,8 @@ class Settings:
     ``probe`` probes with ``timeout`` seconds per connect and read; ``output`` is the format
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
-    ``bell`` and ``auto_probe`` are the dashboard's. ``config_path`` is the file read, if any.
+    ``bell`` and ``auto_probe`` are the dashboard's. ``ignore_firewall`` keeps the
+    bind-only judgement (no firewall read). ``config_path`` is the file read, if any.
     ``history`` is the history database (``None``: none is written or read; set only for the
     dashboard, ``watch`` and ``history``), ``history_own_dir`` true when it is the default
     one (its directory is netdash's, kept 0700); ``since`` and ``program`` are ``history``'s
@@ -356,6 +368,7 @@ class Settings:
     count: int | None = None
     bell: bool = False
     auto_probe: bool = False
+    ignore_firewall: bool = False
     config_path: Path | None = None
     history: Path | None = None
     history_own_dir: bool = False
@@ -412,6 +425,7 @@ def resolve_settings(
     interval = command_line.get("interval")
     auto_probe = command_line.get("auto_probe")
     history, own_dir = _history(command_line, config, command)
+    ignore_firewall = command_line.get("ignore_firewall")
     return Settings(
         command=command,
         interval=config.interval if interval is None else interval,
@@ -430,6 +444,7 @@ def resolve_settings(
         count=command_line.get("count"),
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,
+        ignore_firewall=config.ignore_firewall if ignore_firewall is None else ignore_firewall,
         config_path=config.path,
         history=history,
         history_own_dir=own_dir,

@@ -10,9 +10,19 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run t
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from netdash.config import Settings
     from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
+    from netdash.sources.firewall import FirewallReader
 
-__all__ = ["OutputError", "UsageError", "console", "json_text", "probe", "write"]
+__all__ = [
+    "OutputError",
+    "UsageError",
+    "console",
+    "firewall_reader",
+    "json_text",
+    "probe",
+    "write",
+]
 
 
 class UsageError(Exception):
@@ -78,3 +88,13 @@ def probe(
     listeners = snapshot.listeners if only is None else tuple(only)
     found = asyncio.run(probe_listeners(listeners, lan, own_addresses(snapshot.interfaces), limits))
     return group_results(found)
+
+
+def firewall_reader(settings: Settings) -> FirewallReader | None:
+    """A firewall reader for this run (Linux), ``None`` with ``--ignore-firewall`` or
+    elsewhere: verdicts then rest on bind addresses and probes alone."""
+    if settings.ignore_firewall or not sys.platform.startswith("linux"):
+        return None
+    from netdash.sources.firewall import FirewallReader
+
+    return FirewallReader()

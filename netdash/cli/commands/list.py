@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from netdash.cli.common import OutputError, console, json_text, probe, write
+from netdash.cli.common import OutputError, console, firewall_reader, json_text, probe, write
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.sources.snapshot import collect_snapshot
@@ -17,7 +17,7 @@ __all__ = ["run"]
 def run(settings: Settings) -> int:
     """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
     exit code 0. Allow rules do not apply: the listing shows every exposure."""
-    snapshot = collect_snapshot()
+    snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
     assessment = Assessment(snapshot, results, udp=settings.udp)

@@ -3,7 +3,7 @@ and verdict; one sentence per program."""
 
 from __future__ import annotations
 
-from netdash.cli.common import json_text, probe, write
+from netdash.cli.common import firewall_reader, json_text, probe, write
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.sources.snapshot import collect_snapshot
@@ -16,7 +16,7 @@ def run(settings: Settings) -> int:
     listens there, 1 when nothing does."""
     port = settings.port
     assert port is not None  # the parser requires PORT
-    snapshot = collect_snapshot()
+    snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     mine = tuple(li for li in snapshot.listeners if li.port == port)
     results = probe(snapshot, lan, settings.timeout, mine) if settings.probe else None
