@@ -326,8 +326,8 @@ def risks_of(results: Sequence[ProbeResult], exposed: bool = False) -> tuple[Ris
     for kind, seen in found.items():
         meaning = RISK_KINDS[kind]
         vias = tuple(dict.fromkeys(r.via.value for r, _ in seen))
-        if kind == "dns-rebinding" and exposed:
-            continue
+        if kind == "dns-rebinding" and (exposed or not rebinding):
+            continue  # only loopback's answer matters: beyond it, every device reads it
         if kind in BROWSER_CHECKS and "lan" not in vias:
             reach = "browser"
         elif "lan" in vias or (exposed and kind not in checked_lan):
