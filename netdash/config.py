@@ -316,6 +316,7 @@ class Settings:
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
     ``bell`` and ``auto_probe`` are the dashboard's. ``config_path`` is the file read, if any.
+    ``fail_on`` is ``check --fail-on`` (:data:`netdash.core.assess.FAIL_ON`).
     """
 
     command: str | None = None
@@ -333,6 +334,7 @@ class Settings:
     bell: bool = False
     auto_probe: bool = False
     config_path: Path | None = None
+    fail_on: str = "exposed"
 
     def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
         """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
@@ -402,4 +404,5 @@ def resolve_settings(
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,
         config_path=config.path,
+        fail_on=command_line.get("fail_on") or "exposed",
     )

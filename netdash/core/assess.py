@@ -42,6 +42,7 @@ from netdash.core.risk import (
     PROTECTED_STATUSES,
     REACHES,
     RISK_KINDS,
+    SEVERITIES,
     severity_rank,
 )
 from netdash.core.services import (
@@ -271,6 +272,10 @@ class Risk:
         without a token)``."""
         return f"{self.severity}: {_WHO[self.reach]} {self.capability}"
 
+    def fails(self, fail_on: str) -> bool:
+        """Whether this risk fails ``netdash check --fail-on FAIL_ON`` (:data:`FAIL_ON`)."""
+        return _fails(self, fail_on)
+
     def acknowledged(self, rule: str | None) -> Risk:
         """This risk with ``allowed_by`` set to ``rule``."""
         return Risk(self.kind, self.severity, self.reach, self.evidence, self.vias, rule)
@@ -481,6 +486,17 @@ class ListenerAssessment:
         """Whether a risk of this listener fails ``netdash check --fail-on FAIL_ON``
         (:data:`FAIL_ON`)."""
         return any(_fails(r, fail_on) for r in self.risks)
+
+
+_NO_RISK = (len(SEVERITIES), len(REACHES))
+
+
+def _riskiest_first(rows: list[RowAssessment]) -> list[RowAssessment]:
+    """``rows`` with those that have a risk first, loudest first; the rest keep their order
+    (a stable sort; without probe results nothing moves)."""
+    if not any(r.results for r in rows):
+        return rows
+    return sorted(rows, key=lambda r: r.risk.rank if r.risk is not None else _NO_RISK)
 
 
 def _spec(rule: AllowRule | None) -> str | None:
@@ -768,8 +784,10 @@ class Assessment:
         self, listeners: Sequence[Listener] | None = None
     ) -> list[tuple[Scope, list[RowAssessment]]]:
         """``listeners`` (default :attr:`shown`) as assessed service rows by scope, most
-        exposed scope first (:func:`netdash.core.services.service_rows`)."""
+        exposed scope first (:func:`netdash.core.services.service_rows`), within a scope the
+        rows with a risk first, loudest first."""
         chosen = self.shown if listeners is None else listeners
         return [
-            (scope, [self.row(r) for r in members]) for scope, members in service_rows(list(chosen))
+            (scope, _riskiest_first([self.row(r) for r in members]))
+            for scope, members in service_rows(list(chosen))
         ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netdash import __version__
-from netdash.core.assess import Assessment, ExposureGroup
+from netdash.core.assess import Assessment, ExposureGroup, Risk, host_check
 from netdash.core.model import Listener, ProbeResult, Via
 from netdash.core.services import service_ids
 from netdash.output.labels import leading_program, probe_label, server_label, stack_label
@@ -83,6 +83,30 @@ def _probe_json(result: ProbeResult) -> dict[str, Any]:
         "evidence": result.evidence,
         "docs": result.docs,
         "detail": result.detail,
+        "risk_checks": [
+            {
+                "check": f.check,
+                "found": f.found,
+                "request": f.request,
+                "answer": f.answer,
+                "status": f.status,
+            }
+            for f in result.risks
+        ],
+    }
+
+
+def _risk_json(risk: Risk) -> dict[str, Any]:
+    return {
+        "kind": risk.kind,
+        "severity": risk.severity,
+        "reach": risk.reach,
+        "capability": risk.capability,
+        "sentence": risk.sentence,
+        "evidence": risk.evidence,
+        "fix": risk.fix,
+        "via": list(risk.vias),
+        "allowed_by": risk.allowed_by,
     }
 
 
@@ -125,6 +149,9 @@ def snapshot_to_json(
                 "bound_device": listener.bound_device,
                 "processes": _process_json(listener),
                 "probes": [_probe_json(r) for r in mine],
+                "risks": [_risk_json(r) for r in assessed.risks],
+                "risk": assessed.risk_severity,
+                "host_check": host_check(mine),
             }
         )
     return {
@@ -177,12 +204,32 @@ def _exposure_json(group: ExposureGroup) -> dict[str, Any]:
     }
 
 
-def check_to_json(report: Assessment) -> dict[str, Any]:
+def _risk_group_json(group: ExposureGroup, fail_on: str) -> dict[str, Any]:
+    lead = group.lead
+    li = lead.listener
+    return {
+        "protocol": li.protocol,
+        "addresses": list(group.addresses),
+        "port": li.port,
+        "scope": lead.scope.value,
+        "verdict": group.verdict.value,
+        "program": leading_program(li),
+        "pids": list(group.pids),
+        "identified": group.identified,
+        "fails": any(m.fails(fail_on) for m in group.members),
+        "risks": [_risk_json(r) for r in group.risks],
+    }
+
+
+def check_to_json(report: Assessment, fail_on: str = "exposed") -> dict[str, Any]:
     """The ``netdash check --json`` document (schema/netdash-check.schema.json).
 
     ``ok`` is true when there is no finding; ``findings``, ``allowed`` and ``ignored`` hold
-    exposure objects (program, pids, address, port, scope, verdict, hint, …).
+    exposure objects (program, pids, address, port, scope, verdict, hint, …); ``risks`` one
+    object per service with a risk (``fails``: it fails ``--fail-on``), ``risk_failures``
+    how many fail (the exit status is 1 when ``findings`` or ``risk_failures``).
     """
+    risky = report.groups([a for a in report.listeners if a.risks])
     return {
         "schema_version": CHECK_SCHEMA_VERSION,
         "netdash_version": __version__,
@@ -198,6 +245,9 @@ def check_to_json(report: Assessment) -> dict[str, Any]:
         "findings": [_exposure_json(g) for g in report.groups(report.findings)],
         "allowed": [_exposure_json(g) for g in report.groups(report.allowed)],
         "ignored": [_exposure_json(g) for g in report.groups(report.ignored)],
+        "fail_on": fail_on,
+        "risks": [_risk_group_json(g, fail_on) for g in risky],
+        "risk_failures": sum(1 for g in risky if any(m.fails(fail_on) for m in g.members)),
     }
 
 

@@ -11,12 +11,13 @@ import re
 from collections.abc import Sequence
 
 from netdash.core.addresses import scope_of
-from netdash.core.assess import RowAssessment, findings
+from netdash.core.assess import Risk, RowAssessment, findings
 from netdash.core.model import Listener, Outcome, ProbeResult, Process, Scope, Verdict, Via
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
 
 __all__ = [
+    "RISK_STYLE",
     "SCOPE_TITLES",
     "VERDICT_MARK",
     "VERDICT_STYLE",
@@ -30,6 +31,7 @@ __all__ = [
     "probe_label",
     "process_label",
     "program_name",
+    "risk_label",
     "server_label",
     "stack_label",
     "verdict_sentence",
@@ -258,7 +260,10 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
     first = row.first
     what = server_label(results)
     docs = next((r.docs for r in results if r.docs), None)
-    extra = findings(results)
+    extra = findings(results, assessed.exposed)
+    risk = assessed.risk
+    if risk is not None:  # the loudest risk leads: it says what a reacher can do
+        extra = [risk.sentence, *(e for e in extra if e != risk.sentence)]
     if v is Verdict.EXPOSED:
         lan = next(r for r in results if r.via is Via.LAN and r.outcome.accepted)
         said = (
@@ -287,7 +292,28 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
             text += f" (LAN probe: {probe_label(results, Via.LAN)})"
     if v is not Verdict.EXPOSED and what:
         text += f"; {what}"
+    if risk is not None:
+        return v, "; ".join([extra[0], text, *extra[1:]])
     return v, "; ".join([text, *extra])
+
+
+_REACH_WORD = {"lan": "LAN", "browser": "web", "local": "local"}
+
+RISK_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "dim yellow",
+}
+"""Rich style of a risk cell by severity."""
+
+
+def risk_label(risk: Risk | None) -> str:
+    """A risk in at most 12 cells: ``critical LAN``, ``high local``, ``medium web`` (web: a
+    web page in the user's browser reaches it); ``""`` for none."""
+    if risk is None:
+        return ""
+    return f"{risk.severity} {_REACH_WORD[risk.reach]}"
 
 
 VERDICT_STYLE = {

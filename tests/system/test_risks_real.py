@@ -220,3 +220,64 @@ def test_memcached_saw_version_only(lab: Lab) -> None:
     skip = ("server", "new", "connection")
     commands = {w for w in words if w not in skip and not w.startswith("\x16")}
     assert commands == {"GET", "version"}, words
+
+
+def _validator(name: str):  # type: ignore[no-untyped-def]
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schema" / name).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_check_cli_fails_on_the_tokenless_jupyter_and_says_why(lab: Lab) -> None:
+    import json
+
+    from tests.support.cli import run_cli
+
+    port = lab.servers["jupyter_open_any"].port
+    loopback_port = lab.servers["jupyter_open_lo"].port
+    exposed = [str(a.listener.port) for a in lab.assessment().exposures]
+    allow = [arg for p in exposed for arg in ("--allow", p)]
+    # Every exposure allowed: the tokenless Jupyter on 0.0.0.0 still fails the default...
+    text = run_cli("check", "--probe", *allow, timeout=60)
+    assert text.returncode == 1, text.stdout + text.stderr
+    assert f"critical LAN: tcp 0.0.0.0:{port}" in text.stdout
+    assert "[fails --fail-on exposed]" in text.stdout
+    assert "JUPYTER_TOKEN" in text.stdout  # the fix
+    assert "FAIL: 1 service with a risk that fails --fail-on exposed" in text.stdout
+    # ...until its risk is acknowledged; the loopback one then fails only --fail-on critical.
+    acknowledged = [*allow, "--allow", f"jupyter-no-token@{port}"]
+    quiet = run_cli("check", "--probe", *acknowledged, timeout=60)
+    assert quiet.returncode in (0, 3), quiet.stdout
+    strict = run_cli("check", "--probe", "--fail-on", "critical", *acknowledged, "--json")
+    assert strict.returncode == 1, strict.stdout
+    document = json.loads(strict.stdout)
+    _validator("netdash-check.schema.json").validate(document)
+    failing = {g["port"] for g in document["risks"] if g["fails"]}
+    assert failing == {loopback_port, lab.servers["docker"].port}  # the critical ones
+    assert document["fail_on"] == "critical" and document["risk_failures"] == 2
+
+
+def test_list_json_and_prometheus_carry_the_risks(lab: Lab) -> None:
+    import json
+
+    from tests.support.cli import run_cli
+
+    port = lab.servers["jupyter_open_any"].port
+    listing = run_cli("list", "--probe", "--json", timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    document = json.loads(listing.stdout)
+    _validator("netdash-list.schema.json").validate(document)
+    mine = [li for li in document["listeners"] if li["port"] == port]
+    assert mine and mine[0]["risk"] == "critical"
+    assert mine[0]["risks"][0]["kind"] == "jupyter-no-token"
+    assert mine[0]["risks"][0]["evidence"].startswith("GET /api/status -> 200")
+    assert mine[0]["host_check"] == "any Host accepted (200)"
+    prom = run_cli("check", "--probe", "--format", "prometheus", timeout=60)
+    wanted = f'port="{port}",program="python",kind="jupyter-no-token",severity="critical"'
+    assert any(
+        line.startswith("netdash_listener_risk{") and wanted in line
+        for line in prom.stdout.splitlines()
+    ), prom.stdout
