@@ -123,6 +123,11 @@ def _reach_style(row: RowAssessment) -> str:
     return "green" if _reach_mark(row, Via.LOOPBACK) == "✔" else "dim"
 
 
+def _risk(row: RowAssessment) -> str:
+    risk = row.risk
+    return risk_label(risk) if risk is not None and risk.severity != "low" else ""
+
+
 def _risk_style(row: RowAssessment) -> str:
     risk = row.risk
     return RISK_STYLE[risk.severity] if risk is not None else ""
@@ -146,12 +151,14 @@ COLUMNS: dict[str, Column] = {
             number=True,
             priority=0,
         ),
-        # The loudest risk not acknowledged (at most 12 cells), shown once any row has one;
+        # The loudest risk not acknowledged, medium or above (at most 12 cells), shown once
+        # any row has one (a low one, DNS rebinding of a loopback server, is common: it is
+        # in the details and JSON, and does not take a column from the probe's answers);
         # priority 1 and left of PID, LOOPBACK and LAN, so those go first at narrow widths.
         Column(
             "risk",
             "RISK",
-            lambda r: risk_label(r.risk),
+            _risk,
             _risk_style,
             priority=1,
             no_wrap=True,

@@ -647,8 +647,9 @@ class NetdashApp(App[None]):
 
         def render(procs: Sequence[ProcessDetails] | None, peers: Sequence[Peer] | None) -> Any:
             return details_renderable(
-                row, v, sentence, assessed.results, procs, peers, hint, self.clock(), local
-            )
+                row, v, sentence, assessed.results, procs, peers, hint, self.clock(), local,
+                risks=assessed.risks,
+            )  # fmt: skip
 
         screen = DetailsScreen(render(None, None))
 

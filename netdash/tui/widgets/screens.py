@@ -16,10 +16,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from netdash.core.addresses import IPAddress, parse_address, same_address
+from netdash.core.assess import Risk, host_check
 from netdash.core.model import ProbeResult, Verdict
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
-from netdash.output.labels import VERDICT_STYLE, address_label, endpoint, stack_label
+from netdash.output.labels import (
+    RISK_STYLE,
+    VERDICT_STYLE,
+    address_label,
+    endpoint,
+    risk_label,
+    stack_label,
+)
 from netdash.sources.processes import Peer, ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
@@ -80,11 +88,13 @@ def details_renderable(
     hint: str | None,
     now: float,
     local: Collection[IPAddress] = (),
+    risks: Sequence[Risk] = (),
 ) -> RenderableType:
     """Everything known about one row, for :class:`DetailsScreen`. ``processes`` is ``None``
     while still being read; ``peers`` are the established connections to its port (``None``
     when unknown), a peer whose address is not in ``local`` (this machine's addresses)
-    marked as coming from the network; every text from other programs is cleaned and never
+    marked as coming from the network; ``risks`` (loudest first) are listed under the fix,
+    each with its evidence and fix; every text from other programs is cleaned and never
     markup."""
     first = row.first
     parts: list[RenderableType] = []
@@ -95,6 +105,15 @@ def details_renderable(
     parts.append(Text(sentence, style=VERDICT_STYLE[verdict]))
     if hint:
         parts.append(Text(f"fix: {hint}", style="bold"))
+    for risk in risks:
+        head = Text()
+        head.append(f"risk {risk_label(risk)}", style=RISK_STYLE[risk.severity])
+        head.append(f"  {risk.sentence}")
+        if risk.allowed_by:
+            head.append(f"  (allowed by {clean(risk.allowed_by, 60)})", style="cyan")
+        parts.append(head)
+        parts.append(Text(f"  evidence: {clean(risk.evidence, 200)}", style="dim"))
+        parts.append(Text(f"  fix: {risk.fix}"))
     parts.append(Text(""))
 
     facts = Table.grid(padding=(0, 2))
@@ -114,6 +133,9 @@ def details_renderable(
             note += f", bound to {clean(listener.bound_device, 20)}"
         facts.add_row("socket", Text(f"{listener.address}:{listener.port}{note}"))
     facts.add_row("connections", _peers_text(peers, local))
+    checked = host_check(results)
+    if checked is not None:
+        facts.add_row("foreign Host", checked)
     parts.append(facts)
     parts.append(Text(""))
 
