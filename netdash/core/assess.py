@@ -772,9 +772,7 @@ class Assessment:
     def exit_code_for(self, fail_on: str = "exposed") -> int:
         """:attr:`exit_code`, also 1 when a risk fails ``--fail-on FAIL_ON``; without probe
         results (no risks) the same as :attr:`exit_code`."""
-        if self.findings or self.risk_failures(fail_on):
-            return 1
-        return 0 if self.complete else 3
+        return 1 if self.risk_failures(fail_on) else self.exit_code
 
     def row(self, row: ServiceRow) -> RowAssessment:
         """The assessment of one service row of this snapshot."""
