@@ -40,6 +40,21 @@ GROUP_STYLE = {
 }
 
 
+def _risky_first(assessment: Assessment, members: list[ServiceRow]) -> list[ServiceRow]:
+    """``members`` with the rows that have a risk first, loudest first (critical from the LAN
+    at the top: the first thing the dashboard shows); the others keep their order. Only
+    probed rows are assessed for it."""
+    ranks: dict[str, tuple[int, int]] = {}
+    for row in members:
+        if any(assessment.results.get(li.key) for li in row.listeners):
+            risk = assessment.row(row).risk
+            if risk is not None:
+                ranks[row.key] = risk.rank
+    if not ranks:
+        return members
+    return sorted(members, key=lambda r: ranks.get(r.key, (9, 9)))
+
+
 class ListenerTable(DataTable[Text]):
     """One row per service within each scope, under one header row per scope.
 
@@ -220,6 +235,8 @@ class ListenerTable(DataTable[Text]):
             else:
                 flat.sort(key=lambda r: (process_label(row_processes(r)).lower(), r.first.port))
             groups = [(None, flat)] if flat else []  # type: ignore[list-item]
+        elif assessment.probed:
+            groups = [(scope, _risky_first(assessment, members)) for scope, members in groups]
         for _, members in groups:
             by_key.update((row.key, row) for row in members)
         self._remember(by_key, alive)
