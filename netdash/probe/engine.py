@@ -502,6 +502,50 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
 
 
 _WS_STATUS = re.compile(rb"HTTP/1\.1 ([1-9][0-9][0-9])")
+_ANY_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])")
+_HEAD_LIMIT = 16 * 1024  # bytes of status line and headers read for the rebinding check
+
+
+async def _foreign_get(
+    host: str, port: int, tls: bool, limits: ProbeLimits
+) -> tuple[int, dict[str, str]] | None:
+    """``GET /`` with ``Host:`` :data:`~netdash.probe.risks.FOREIGN_HOST` and ``Origin:``
+    :data:`~netdash.probe.risks.FOREIGN_ORIGIN` on a connection of its own, written and read
+    directly (a third of httpx's CPU per request: bench/RESULTS.md): the status and the
+    lower-case headers that arrived whole within 16 KiB, the body never read; ``None`` when
+    no HTTP status line came (within one read timeout)."""
+    opened = await _connect(host, port, limits, tls=unverified_context() if tls else None)
+    if isinstance(opened, _Answer):
+        return None
+    reader, writer = opened
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {FOREIGN_HOST}\r\nOrigin: {FOREIGN_ORIGIN}\r\n"
+        f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    data = b""
+    try:
+        writer.write(request.encode())
+        await writer.drain()
+        while b"\r\n\r\n" not in data and len(data) < _HEAD_LIMIT:
+            chunk = await asyncio.wait_for(reader.read(4096), limits.read_timeout)
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        pass
+    finally:
+        await _close(writer, limits)
+    match = _ANY_STATUS.match(data)
+    if match is None:
+        return None
+    head = data[: data.find(b"\r\n\r\n")] if b"\r\n\r\n" in data else data
+    headers: dict[str, str] = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            key = name.strip().lower().decode("latin-1")
+            headers.setdefault(key, value.strip().decode("latin-1"))
+    return int(match.group(1)), headers
 
 
 async def _websocket(
@@ -649,13 +693,9 @@ class _Prober:
         scheme = "https" if tls else "http"
         client = self.tls if tls else self.plain
         if answer.status is not None:
-            extra = {"Host": FOREIGN_HOST, "Origin": FOREIGN_ORIGIN}
-            try:
-                foreign = await _get(client, build_url(scheme, target, port), self.limits, extra)
-                headers = {k.lower(): v for k, v in (foreign.headers or {}).items()}
-                facts.extend(foreign_host_facts(foreign.status or 0, headers))
-            except httpx.HTTPError as exc:
-                _out_of_descriptors(exc)
+            foreign = await _foreign_get(target, port, tls, self.limits)
+            if foreign is not None:
+                facts.extend(foreign_host_facts(*foreign))
         if kind in HTTP_CHECKS and answer.status is not None:
             check = HTTP_CHECKS[kind]
             if check.path is None:
