@@ -294,6 +294,12 @@ Marks
   ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
          via loopback then via the LAN address
 
+RISK (after a probe): what someone who reaches it can do, and from where
+  critical  runs code or is root    high    reads or writes data
+  medium    a dev server, a debugger, a cross-origin socket
+  LAN  through the LAN address      web  any web page you open (rebinding)
+  local  programs on this machine;  enter shows the evidence and the fix
+
 Keys
   p      probe every listener       P      probe the highlighted row
   enter  details of the row         k      stop its process (asks)
