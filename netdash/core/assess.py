@@ -267,10 +267,16 @@ class Risk:
         return RISK_KINDS[self.kind].fix
 
     @property
+    def claim(self) -> str:
+        """Who can do what: ``any web page you open can run code as the server's user
+        (Jupyter without a token)``."""
+        return f"{_WHO[self.reach]} {self.capability}"
+
+    @property
     def sentence(self) -> str:
-        """``critical: any web page you open can run code as the server's user (Jupyter
-        without a token)``."""
-        return f"{self.severity}: {_WHO[self.reach]} {self.capability}"
+        """The severity and the claim: ``critical: any web page you open can run code as the
+        server's user (Jupyter without a token)``."""
+        return f"{self.severity}: {self.claim}"
 
     def fails(self, fail_on: str) -> bool:
         """Whether this risk fails ``netdash check --fail-on FAIL_ON`` (:data:`FAIL_ON`)."""

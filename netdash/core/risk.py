@@ -109,17 +109,17 @@ RISK_KINDS: dict[str, RiskKind] = {
     ),
     "ws-any-origin": RiskKind(
         "medium",
-        "drive its WebSocket from any web page (any Origin accepted)",
+        "drive its WebSocket (any Origin accepted)",
         "check the Origin header of WebSocket handshakes (an allow-list)",
     ),
     "cors-credentials": RiskKind(
         "medium",
-        "let any web page read its answers with the user's cookies (CORS with credentials)",
+        "read its answers with the user's cookies (CORS with credentials)",
         "answer Access-Control-Allow-Origin only for origins you trust",
     ),
     "dns-rebinding": RiskKind(
         "low",
-        "be read by any web page you open (DNS rebinding: any Host accepted)",
+        "read what it serves (DNS rebinding: any Host accepted)",
         "refuse unknown Host headers (Starlette's TrustedHostMiddleware, Django's "
         "ALLOWED_HOSTS, Vite's server.allowedHosts)",
     ),

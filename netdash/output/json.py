@@ -230,6 +230,7 @@ def check_to_json(report: Assessment, fail_on: str = "exposed") -> dict[str, Any
     how many fail (the exit status is 1 when ``findings`` or ``risk_failures``).
     """
     risky = report.groups([a for a in report.listeners if a.risks])
+    risky.sort(key=lambda g: g.risks[0].rank)  # the loudest first
     return {
         "schema_version": CHECK_SCHEMA_VERSION,
         "netdash_version": __version__,

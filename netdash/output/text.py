@@ -116,6 +116,7 @@ def _risk_lines(report: Assessment, fail_on: str) -> tuple[list[str], int]:
     out: list[str] = []
     failing = 0
     groups = report.groups([a for a in report.listeners if a.risks])
+    groups.sort(key=lambda g: g.risks[0].rank)  # the loudest first
     for group in groups:
         lead = group.lead.listener
         endpoints = ", ".join(endpoint(a, lead.port) for a in group.addresses)
@@ -126,7 +127,7 @@ def _risk_lines(report: Assessment, fail_on: str) -> tuple[list[str], int]:
                 state = f" [fails --fail-on {fail_on}]"
             out.append(
                 f"  {risk_label(risk)}: {lead.protocol} {endpoints} {owner_label(lead)}: "
-                f"{clean(risk.sentence, 200)}{state}"
+                f"{clean(risk.claim, 200)}{state}"
             )
             out.append(f"      evidence: {clean(risk.evidence, 200)}")
             out.append(f"      fix: {clean(risk.fix, 300)}")
@@ -165,7 +166,7 @@ def check_text(report: Assessment, fail_on: str = "exposed") -> str:
         tail += "; not probed (--probe verifies)"
     for reason in report.snapshot.partial_reasons:
         out.append(f"incomplete: {clean(reason, 200)}")
-    if risky:
+    if risky and n:
         tail += f"; {risky} with a risk that fails --fail-on {fail_on}"
     if n:
         noun = "listener" if n == 1 else "listeners"
