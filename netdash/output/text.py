@@ -200,5 +200,7 @@ def who_lines(assessment: Assessment, listeners: Sequence[Listener], port: int) 
                 lan_text = probe_label(row.results, Via.LAN) or "-"
                 what = server_label(row.results)
                 line += f"; loopback {loop}, LAN {lan_text}" + (f", {what}" if what else "")
+                if row.risk is not None:
+                    line += f"; risk {risk_label(row.risk)}: {row.risk.claim}"
             lines.append(line)
     return lines

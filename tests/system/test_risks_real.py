@@ -281,3 +281,12 @@ def test_list_json_and_prometheus_carry_the_risks(lab: Lab) -> None:
         line.startswith("netdash_listener_risk{") and wanted in line
         for line in prom.stdout.splitlines()
     ), prom.stdout
+
+
+def test_who_names_the_risk(lab: Lab) -> None:
+    from tests.support.cli import run_cli
+
+    port = lab.servers["jupyter_open_any"].port
+    who = run_cli("who", str(port), "--probe", timeout=60)
+    assert who.returncode == 0, who.stderr
+    assert "; risk critical LAN: anyone who reaches it from the network can run code" in who.stdout
