@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,11 +43,17 @@ def test_tokenless_jupyter_tops_the_dashboard(
     try:
         tmux.wait_for("ALL-INTERFACES")
         tmux.run("send-keys", "-t", "t", "p")
-        screen = tmux.wait_for("critical LAN")
-        lines = screen.splitlines()
+        tmux.wait_for(") in ", timeout=30)  # the run ended: rows are regrouped then
+        deadline = time.monotonic() + 5
+        while True:
+            screen = tmux.wait_for("critical LAN")
+            lines = screen.splitlines()
+            header = next(i for i, line in enumerate(lines) if "ALL-INTERFACES" in line)
+            first = lines[header + 1]
+            if f" {jupyter.port} " in first or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert len(lines) == height and "q Quit" in lines[-1], screen
-        header = next(i for i, line in enumerate(lines) if "ALL-INTERFACES" in line)
-        first = lines[header + 1]
         assert f" {jupyter.port} " in first and "critical LAN" in first, screen
         assert f" {jupyter.pid} " in f"{first} ", screen  # the pid whole, never cut
         assert "RISK" in lines[header - 1], screen
