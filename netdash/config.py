@@ -352,6 +352,7 @@ class Settings:
     dashboard, ``watch`` and ``history``), ``history_own_dir`` true when it is the default
     one (its directory is netdash's, kept 0700); ``since`` and ``program`` are ``history``'s
     filters as given.
+    ``fail_on`` is ``check --fail-on`` (:data:`netdash.core.assess.FAIL_ON`).
     """
 
     command: str | None = None
@@ -374,6 +375,7 @@ class Settings:
     history_own_dir: bool = False
     since: str | None = None
     program: str | None = None
+    fail_on: str = "exposed"
 
     def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
         """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
@@ -450,6 +452,7 @@ def resolve_settings(
         history_own_dir=own_dir,
         since=command_line.get("since"),
         program=command_line.get("program"),
+        fail_on=command_line.get("fail_on") or "exposed",
     )
 
 

@@ -54,6 +54,8 @@ allow SPEC: 22 (port, TCP or UDP), 5353/udp (port/protocol), sshd (program name)
 examples:
   netdash check                             fail on any listener bound beyond loopback
   netdash check --probe                     ...and probe each to say which really answer
+  netdash check --probe --fail-on risk      ...and fail on any risk of medium or above
+  netdash check --probe --allow jupyter-no-token@8888   acknowledge one risk at one port
   netdash check --allow 22 --allow 5353/udp --udp
   netdash check --allow sshd --allow '[::]:8000'
   netdash check --json                      findings as JSON (schema/netdash-check.schema.json)
@@ -343,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeatable; replaces the config's ignore_interfaces)",
     )
     _add_probe(check, "every exposed listener")
+    check.add_argument(
+        "--fail-on",
+        choices=("exposed", "critical", "risk"),
+        default=None,
+        help="with --probe, what else fails besides exposures: exposed (default) a critical "
+        "risk reachable beyond loopback, critical every critical risk, risk every risk of "
+        "severity medium or above",
+    )
     check.add_argument("--udp", action="store_true", help="check UDP listeners too")
     check.add_argument(
         "--format",

@@ -33,6 +33,7 @@ from netdash.core.model import (
     ListenerIdentity,
     ProbeResult,
     Process,
+    RiskFact,
     Scope,
     Snapshot,
     Verdict,
@@ -40,6 +41,14 @@ from netdash.core.model import (
 )
 from netdash.core.policy import AllowRule, Policy
 from netdash.core.reach import BLOCKED, OPEN, UNKNOWN, FirewallView, InterfaceReach, overall
+from netdash.core.risk import (
+    BROWSER_CHECKS,
+    PROTECTED_STATUSES,
+    REACHES,
+    RISK_KINDS,
+    SEVERITIES,
+    severity_rank,
+)
 from netdash.core.services import (
     ResultsByListener,
     ServiceRow,
@@ -58,15 +67,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPOSED",
+    "FAIL_ON",
     "SEVERITY",
     "Assessment",
     "ExposureGroup",
     "ListenerAssessment",
     "PortKey",
+    "Risk",
     "RowAssessment",
     "findings",
+    "highest_risk",
+    "host_check",
     "ipv4_loopback_ports",
     "most_severe",
+    "risks_of",
     "verdict",
 ]
 
@@ -186,11 +200,13 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def findings(results: Sequence[ProbeResult]) -> list[str]:
+def findings(results: Sequence[ProbeResult], exposed: bool = False) -> list[str]:
     """Facts worth a user's attention in one listener's results, in words:
-    a host check that refused the LAN address (the port is reachable all the same), and a
-    redirect that sends LAN visitors to localhost (where their own machine answers)."""
-    out: list[str] = []
+    a host check that refused the LAN address (the port is reachable all the same), a
+    redirect that sends LAN visitors to localhost (where their own machine answers), and
+    each risk the risk checks found (:func:`risks_of`, its :attr:`Risk.sentence`, most
+    severe first). ``exposed``: the listener is bound beyond loopback (see :func:`risks_of`)."""
+    out: list[str] = [r.sentence for r in risks_of(results, exposed)]
     loop_ok = any(
         r.via is Via.LOOPBACK and r.status is not None and r.status < 400 for r in results
     )
@@ -202,6 +218,179 @@ def findings(results: Sequence[ProbeResult]) -> list[str]:
         if result.location and _is_loopback_host(_host_of(result.location)):
             out.append(f"redirects LAN visitors to {clean(result.location, 80)}")
     return list(dict.fromkeys(out))
+
+
+_WHO = {
+    "lan": "anyone who reaches it from the network can",
+    "browser": "any web page you open can",
+    "local": "any program on this machine can",
+}
+
+
+class Risk:
+    """One risk of one listener (or row): what a reacher can do, and how far it reaches.
+
+    ``kind`` is a key of :data:`netdash.core.risk.RISK_KINDS`; ``severity`` one of
+    :data:`netdash.core.risk.SEVERITIES`; ``reach`` one of :data:`netdash.core.risk.REACHES`;
+    ``evidence`` the request and the first line of the answer that showed it
+    (``GET /api/status -> 200 {"connections": 0, ...``); ``vias`` the probe paths
+    (``"loopback"``, ``"lan"``) where it was found; ``allowed_by`` the allow rule that
+    acknowledges it (``jupyter-no-token@8888``), set by :meth:`ListenerAssessment.risks`.
+    """
+
+    __slots__ = ("allowed_by", "evidence", "kind", "reach", "severity", "vias")
+
+    def __init__(
+        self,
+        kind: str,
+        severity: str,
+        reach: str,
+        evidence: str,
+        vias: tuple[str, ...],
+        allowed_by: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.severity = severity
+        self.reach = reach
+        self.evidence = evidence
+        self.vias = vias
+        self.allowed_by = allowed_by
+
+    def __repr__(self) -> str:
+        return f"<Risk {self.kind} {self.severity} {self.reach}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Risk):
+            return NotImplemented
+        return self.key == other.key and self.allowed_by == other.allowed_by
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, tuple[str, ...]]:
+        return (self.kind, self.severity, self.reach, self.evidence, self.vias)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Sort key, loudest first: severity, then reach (critical from the LAN first)."""
+        return (severity_rank(self.severity), REACHES.index(self.reach))
+
+    @property
+    def capability(self) -> str:
+        return RISK_KINDS[self.kind].capability
+
+    @property
+    def fix(self) -> str:
+        return RISK_KINDS[self.kind].fix
+
+    @property
+    def claim(self) -> str:
+        """Who can do what: ``any web page you open can run code as the server's user
+        (Jupyter without a token)``."""
+        return f"{_WHO[self.reach]} {self.capability}"
+
+    @property
+    def sentence(self) -> str:
+        """The severity and the claim: ``critical: any web page you open can run code as the
+        server's user (Jupyter without a token)``."""
+        return f"{self.severity}: {self.claim}"
+
+    def fails(self, fail_on: str) -> bool:
+        """Whether this risk fails ``netdash check --fail-on FAIL_ON`` (:data:`FAIL_ON`)."""
+        return _fails(self, fail_on)
+
+    def acknowledged(self, rule: str | None) -> Risk:
+        """This risk with ``allowed_by`` set to ``rule``."""
+        return Risk(self.kind, self.severity, self.reach, self.evidence, self.vias, rule)
+
+
+def _evidence(fact: RiskFact) -> str:
+    request = fact.request or "GET /"
+    answer = fact.answer or "(no answer)"
+    return clean(f"{request} -> {answer}", 160)
+
+
+def host_check(results: Sequence[ProbeResult]) -> str | None:
+    """What the loopback answer to a foreign ``Host`` showed, in words: ``"any Host accepted
+    (200)"`` (DNS rebinding reads it), ``"host check (403)"`` (400, 403 or 421: protected),
+    ``"unknown (500)"``; ``None`` when no such request was made."""
+    for result in results:
+        if result.via is not Via.LOOPBACK:
+            continue
+        for fact in result.risks:
+            if fact.check != "dns-rebinding" or fact.status is None:
+                continue
+            if fact.found:
+                return f"any Host accepted ({fact.status})"
+            if fact.status in PROTECTED_STATUSES:
+                return f"host check ({fact.status})"
+            return f"unknown ({fact.status})"
+    return None
+
+
+def risks_of(results: Sequence[ProbeResult], exposed: bool = False) -> tuple[Risk, ...]:
+    """The risks one listener's (or row's) probe results show, loudest first (:attr:`Risk.rank`).
+
+    A risk is a kind with a found :class:`~netdash.core.model.RiskFact` at some target. Its
+    reach: ``lan`` when found through the LAN address, or when ``exposed`` (bound beyond
+    loopback) and no LAN target checked it; else ``browser`` when the risk rides on HTTP and
+    the loopback server accepts a foreign ``Host`` (DNS rebinding) or, for the browser
+    checks themselves, always; else ``local`` (Redis in protected mode: ``-DENIED`` through
+    the LAN address, ``+PONG`` through loopback). DNS rebinding is not reported for an
+    ``exposed`` listener: every device of the LAN reads it already.
+    """
+    found: dict[str, list[tuple[ProbeResult, RiskFact]]] = {}
+    checked_lan: set[str] = set()
+    rebinding = False
+    for result in results:
+        for fact in result.risks:
+            if result.via is Via.LAN:
+                checked_lan.add(fact.check)
+            if fact.found and fact.check in RISK_KINDS:
+                found.setdefault(fact.check, []).append((result, fact))
+                if fact.check == "dns-rebinding" and result.via is Via.LOOPBACK:
+                    rebinding = True
+    out: list[Risk] = []
+    for kind, seen in found.items():
+        meaning = RISK_KINDS[kind]
+        vias = tuple(dict.fromkeys(r.via.value for r, _ in seen))
+        if kind == "dns-rebinding" and (exposed or not rebinding):
+            continue  # only loopback's answer matters: beyond it, every device reads it
+        if kind in BROWSER_CHECKS and "lan" not in vias:
+            reach = "browser"
+        elif "lan" in vias or (exposed and kind not in checked_lan):
+            reach = "lan"
+        elif meaning.http and rebinding:
+            reach = "browser"
+        else:
+            reach = "local"
+        lan_first = sorted(seen, key=lambda pair: pair[0].via is not Via.LAN)
+        out.append(Risk(kind, meaning.severity, reach, _evidence(lan_first[0][1]), vias))
+    return tuple(sorted(out, key=lambda r: r.rank))
+
+
+def highest_risk(risks: Iterable[Risk]) -> Risk | None:
+    """The loudest of ``risks`` not acknowledged by an allow rule (lowest :attr:`Risk.rank`),
+    or ``None``."""
+    return min((r for r in risks if r.allowed_by is None), key=lambda r: r.rank, default=None)
+
+
+FAIL_ON: tuple[str, ...] = ("exposed", "critical", "risk")
+"""``netdash check --fail-on`` values. Every one fails on exposures (findings); beyond them
+``exposed`` (the default) fails on critical risks reachable beyond loopback, ``critical`` on
+every critical risk, ``risk`` on every risk of severity medium or above. Acknowledged risks
+(an allow rule naming the kind) never fail."""
+
+
+def _fails(risk: Risk, fail_on: str) -> bool:
+    if risk.allowed_by is not None:
+        return False
+    if fail_on == "risk":
+        return severity_rank(risk.severity) <= severity_rank("medium")
+    if fail_on == "critical":
+        return risk.severity == "critical"
+    return risk.severity == "critical" and risk.reach == "lan"
 
 
 class ListenerAssessment:
@@ -243,7 +432,9 @@ class ListenerAssessment:
         self.verdict = verdict
         self.scope = scope
         self.reach = reach
-        self.notes: tuple[str, ...] = tuple(findings(self.results)) if self.results else ()
+        self.notes: tuple[str, ...] = (
+            tuple(findings(self.results, verdict in EXPOSED)) if self.results else ()
+        )
 
     def __repr__(self) -> str:
         li = self.listener
@@ -297,6 +488,59 @@ class ListenerAssessment:
         li = self.listener
         return fix_hint(li.processes, self.kind, li.address, li.port, li.protocol)
 
+    @lazy
+    def risks(self) -> tuple[Risk, ...]:
+        """:func:`risks_of` its results, loudest first, each with the allow rule that
+        acknowledges it (``allowed_by``; a rule naming the risk kind at its port)."""
+        if not self.results:
+            return ()
+        policy = self._assessment.policy
+        return tuple(
+            r.acknowledged(_spec(policy.allowing_risk(self.listener, r.kind)))
+            for r in risks_of(self.results, self.exposed)
+        )
+
+    @property
+    def risk(self) -> Risk | None:
+        """The loudest risk not acknowledged (:func:`highest_risk`), or ``None``."""
+        return highest_risk(self.risks)
+
+    @property
+    def risk_severity(self) -> str | None:
+        """The severity of :attr:`risk` (``"critical"`` … ``"low"``), ``None`` without one:
+        what "newly risky" compares between two assessments."""
+        risk = self.risk
+        return risk.severity if risk is not None else None
+
+    def fails(self, fail_on: str) -> bool:
+        """Whether a risk of this listener fails ``netdash check --fail-on FAIL_ON``
+        (:data:`FAIL_ON`)."""
+        return any(_fails(r, fail_on) for r in self.risks)
+
+
+_NO_RISK = (len(SEVERITIES), len(REACHES))
+
+
+def _riskiest_first(rows: list[RowAssessment]) -> list[RowAssessment]:
+    """``rows`` with those that have a risk first, loudest first; the rest keep their order
+    (a stable sort; without probe results nothing moves)."""
+    if not any(r.results for r in rows):
+        return rows
+    return sorted(rows, key=lambda r: r.risk.rank if r.risk is not None else _NO_RISK)
+
+
+def _spec(rule: AllowRule | None) -> str | None:
+    return rule.spec if rule is not None else None
+
+
+def _row_risks(members: Sequence[ListenerAssessment]) -> tuple[Risk, ...]:
+    """Every member's risks, each (kind, reach) once, loudest first."""
+    seen: dict[tuple[str, str], Risk] = {}
+    for member in members:
+        for risk in member.risks:
+            seen.setdefault((risk.kind, risk.reach), risk)
+    return tuple(sorted(seen.values(), key=lambda r: r.rank))
+
 
 def _endpoint_results(members: Sequence[ListenerAssessment]) -> tuple[ProbeResult, ...]:
     """The probe results of every endpoint of ``members``, each endpoint once (SO_REUSEPORT
@@ -347,7 +591,17 @@ class RowAssessment:
     @property
     def notes(self) -> tuple[str, ...]:
         """The probe's findings over the row's results, in words (:func:`findings`)."""
-        return tuple(findings(self.results))
+        return tuple(findings(self.results, self.exposed))
+
+    @property
+    def risks(self) -> tuple[Risk, ...]:
+        """Every member's risks (:attr:`ListenerAssessment.risks`), loudest first."""
+        return _row_risks(self.members)
+
+    @property
+    def risk(self) -> Risk | None:
+        """The row's loudest risk not acknowledged, or ``None``."""
+        return highest_risk(self.risks)
 
     @property
     def processes(self) -> tuple[Process, ...]:
@@ -393,7 +647,12 @@ class ExposureGroup:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return tuple(findings(self.results))
+        return tuple(findings(self.results, self.verdict in EXPOSED))
+
+    @property
+    def risks(self) -> tuple[Risk, ...]:
+        """Every member's risks, loudest first."""
+        return _row_risks(self.members)
 
     @property
     def identified(self) -> str | None:
@@ -564,6 +823,20 @@ class Assessment:
             return 1
         return 0 if self.complete else 3
 
+    @property
+    def risky(self) -> list[ListenerAssessment]:
+        """Shown listeners with a risk no allow rule acknowledges."""
+        return [a for a in self.listeners if a.risk is not None]
+
+    def risk_failures(self, fail_on: str = "exposed") -> list[ListenerAssessment]:
+        """Shown listeners whose risks fail ``check --fail-on FAIL_ON`` (:data:`FAIL_ON`)."""
+        return [a for a in self.listeners if a.fails(fail_on)]
+
+    def exit_code_for(self, fail_on: str = "exposed") -> int:
+        """:attr:`exit_code`, also 1 when a risk fails ``--fail-on FAIL_ON``; without probe
+        results (no risks) the same as :attr:`exit_code`."""
+        return 1 if self.risk_failures(fail_on) else self.exit_code
+
     def row(self, row: ServiceRow) -> RowAssessment:
         """The assessment of one service row of this snapshot."""
         return RowAssessment(row, [self.of(li) for li in row.listeners], self.probed)
@@ -572,8 +845,10 @@ class Assessment:
         self, listeners: Sequence[Listener] | None = None
     ) -> list[tuple[Scope, list[RowAssessment]]]:
         """``listeners`` (default :attr:`shown`) as assessed service rows by scope, most
-        exposed scope first (:func:`netdash.core.services.service_rows`)."""
+        exposed scope first (:func:`netdash.core.services.service_rows`), within a scope the
+        rows with a risk first, loudest first."""
         chosen = self.shown if listeners is None else listeners
         return [
-            (scope, [self.row(r) for r in members]) for scope, members in service_rows(list(chosen))
+            (scope, _riskiest_first([self.row(r) for r in members]))
+            for scope, members in service_rows(list(chosen))
         ]

@@ -23,6 +23,7 @@ __all__ = [
     "ProbeResult",
     "Process",
     "Project",
+    "RiskFact",
     "Scope",
     "Snapshot",
     "Verdict",
@@ -251,6 +252,27 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class RiskFact:
+    """What one risk check saw at one target (:mod:`netdash.probe.risks` declares the checks;
+    :mod:`netdash.core.risk` says what a fact means).
+
+    ``check`` is the risk's kind (``"jupyter-no-token"``, ``"redis-no-auth"``,
+    ``"dns-rebinding"``); ``found`` whether the risky answer came (a token-less
+    ``/api/status`` 200, ``+PONG`` without ``AUTH``, a 2xx or 3xx to a foreign ``Host``);
+    ``request`` the request sent, in words (``"GET /api/status"``, ``"PING"``, or ``""`` when
+    the fact was read from an answer already received); ``answer`` the first line of the
+    answer (cleaned, at most 120 characters; ``""`` when none came); ``status`` its HTTP
+    status (``None`` for other protocols or no answer).
+    """
+
+    check: str
+    found: bool
+    request: str = ""
+    answer: str = ""
+    status: int | None = None
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """The answer from one listener at one address.
 
@@ -266,6 +288,8 @@ class ProbeResult:
     the program a fix hint is about, where ``identified`` is display text; ``docs`` is a
     documentation path it offers (FastAPI's ``/docs``); ``detail`` is the reason for
     ``not-http``, ``reset``, ``silent``, ``timeout``, ``not-applicable``, ``error``.
+    ``risks`` holds what the risk checks saw at this target (:class:`RiskFact`, empty when
+    none ran).
     """
 
     listener: ListenerKey
@@ -287,3 +311,4 @@ class ProbeResult:
     docs: str | None = None
     probed_at: float = 0.0
     kind: str | None = None
+    risks: tuple[RiskFact, ...] = ()

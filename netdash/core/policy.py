@@ -9,7 +9,9 @@ A rule is written as text (``--allow SPEC``, the config file's ``allow`` list, o
 * ``5353/udp`` (or ``22/tcp``): that port over that protocol only;
 * ``sshd``: any listener held by a process of that name (as ``ps -o comm`` shows it);
 * ``192.168.1.100:8000``: a listener bound to exactly that address and port;
-* ``[::]:8000`` (brackets for IPv6, as in URLs): likewise, ``[::]`` the IPv6 wildcard.
+* ``[::]:8000`` (brackets for IPv6, as in URLs): likewise, ``[::]`` the IPv6 wildcard;
+* ``jupyter-no-token@8888``: a risk kind (:data:`netdash.core.risk.RISK_KINDS`) at a port,
+  which acknowledges that risk of that port's listeners (and not their exposure).
 
 Address rules compare bind addresses, not reach: ``192.168.1.100:8000`` does not allow a
 listener on ``0.0.0.0:8000`` (which every other interface reaches too); write
@@ -28,10 +30,12 @@ from dataclasses import dataclass, field
 
 from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.model import Listener
+from netdash.core.risk import RISK_KINDS
 
 __all__ = ["AllowRule", "Policy", "first_match", "parse_allow"]
 
 _PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$", re.IGNORECASE)
+_RISK = re.compile(r"^([a-z][a-z-]*)@(\d{1,5})$")
 _PROGRAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+@-]*$")
 
 
@@ -40,7 +44,8 @@ class AllowRule:
     """One parsed allow rule. ``spec`` is the text it came from (shown in reports).
 
     Exactly one of the forms is set: ``port`` (with ``protocol`` ``None`` for either, or
-    ``"tcp"``/``"udp"``); ``program``; or ``address`` together with ``port``.
+    ``"tcp"``/``"udp"``); ``program``; ``address`` together with ``port``; or ``risk``
+    together with ``port`` (a risk rule: it allows that risk, never an exposure).
     """
 
     spec: str
@@ -48,9 +53,13 @@ class AllowRule:
     protocol: str | None = None
     program: str | None = None
     address: IPAddress | None = None
+    risk: str | None = None
 
     def matches(self, listener: Listener) -> bool:
-        """True when this rule allows ``listener`` (see the module docstring for the forms)."""
+        """True when this rule allows ``listener`` (see the module docstring for the forms);
+        a risk rule allows no exposure."""
+        if self.risk is not None:
+            return False
         if self.program is not None:
             return any(p.name == self.program for p in listener.processes)
         if self.port != listener.port:
@@ -92,6 +101,9 @@ def parse_allow(spec: str) -> AllowRule:
     text = spec.strip()
     if not text:
         raise ValueError("allow rule is empty")
+    risk_match = _RISK.match(text)
+    if risk_match and risk_match.group(1) in RISK_KINDS:
+        return AllowRule(spec=text, port=_port(risk_match.group(2), text), risk=risk_match.group(1))
     port_match = _PORT.match(text)
     if port_match:
         protocol = port_match.group(2)
@@ -122,7 +134,8 @@ def parse_allow(spec: str) -> AllowRule:
         return AllowRule(spec=text, program=text)
     raise ValueError(
         f"allow rule {text!r} is not a port (22), port/protocol (5353/udp), program name "
-        "(sshd) or address:port (192.168.1.100:8000, [::]:8000)"
+        "(sshd), address:port (192.168.1.100:8000, [::]:8000) or risk@port "
+        "(jupyter-no-token@8888)"
     )
 
 
@@ -150,6 +163,13 @@ class Policy:
     def allowing(self, listener: Listener) -> AllowRule | None:
         """The first rule that allows ``listener``, or ``None``."""
         return first_match(listener, self.rules) if self.rules else None
+
+    def allowing_risk(self, listener: Listener, kind: str) -> AllowRule | None:
+        """The first risk rule naming ``kind`` at ``listener``'s port, or ``None``."""
+        for rule in self.rules:
+            if rule.risk == kind and rule.port == listener.port:
+                return rule
+        return None
 
     def ignores(self, reach: Collection[str], loopback: Collection[str]) -> bool:
         """True when interfaces are ignored and every non-loopback interface in ``reach`` (the

@@ -22,6 +22,7 @@ from netdash.core.model import Via
 from netdash.core.text import clean
 from netdash.output.labels import (
     ALLOWED_MARK,
+    RISK_STYLE,
     VERDICT_MARK,
     VERDICT_STYLE,
     address_label,
@@ -30,6 +31,7 @@ from netdash.output.labels import (
     port_label,
     probe_label,
     process_label,
+    risk_label,
     server_label,
 )
 
@@ -121,6 +123,16 @@ def _reach_style(row: RowAssessment) -> str:
     return "green" if _reach_mark(row, Via.LOOPBACK) == "✔" else "dim"
 
 
+def _risk(row: RowAssessment) -> str:
+    risk = row.risk
+    return risk_label(risk) if risk is not None and risk.severity != "low" else ""
+
+
+def _risk_style(row: RowAssessment) -> str:
+    risk = row.risk
+    return RISK_STYLE[risk.severity] if risk is not None else ""
+
+
 def _interfaces(row: RowAssessment) -> str:
     return ", ".join(clean(n, 20) for n in row.reach) or "no interface"
 
@@ -138,6 +150,19 @@ COLUMNS: dict[str, Column] = {
             justify="right",
             number=True,
             priority=0,
+        ),
+        # The loudest risk not acknowledged, medium or above (at most 12 cells), shown once
+        # any row has one (a low one, DNS rebinding of a loopback server, is common: it is
+        # in the details and JSON, and does not take a column from the probe's answers);
+        # priority 1 and left of PID, LOOPBACK and LAN, so those go first at narrow widths.
+        Column(
+            "risk",
+            "RISK",
+            _risk,
+            _risk_style,
+            priority=1,
+            no_wrap=True,
+            optional=True,
         ),
         Column("process", "PROCESS", lambda r: process_label(r.processes), priority=0),
         Column("project", "PROJECT", _project, lambda _: "dim", priority=4, optional=True),
@@ -180,13 +205,15 @@ COLUMNS: dict[str, Column] = {
 }
 """Every column, by key."""
 
-DASHBOARD = ("mark", "address", "port", "process", "project", "loopback", "lan", "pid", "what")
+DASHBOARD = (
+    "mark", "address", "port", "risk", "process", "project", "loopback", "lan", "pid", "what",
+)  # fmt: skip
 """The dashboard's table."""
 
 LIST = ("proto", "address", "port", "pid", "process", "project", "interfaces", "verdict")
 """``netdash list``'s table, not probed."""
 
-LIST_PROBED = (*LIST, "loopback", "lan_why", "what")
+LIST_PROBED = (*LIST, "risk", "loopback", "lan_why", "what")
 """``netdash list --probe``'s table."""
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netdash import __version__
-from netdash.core.assess import Assessment, ExposureGroup
+from netdash.core.assess import Assessment, ExposureGroup, Risk, host_check
 from netdash.core.model import Listener, ProbeResult, Verdict, Via
 from netdash.core.reach import Decision, InterfaceReach
 from netdash.core.services import service_ids
@@ -89,6 +89,30 @@ def _probe_json(result: ProbeResult) -> dict[str, Any]:
         "evidence": result.evidence,
         "docs": result.docs,
         "detail": result.detail,
+        "risk_checks": [
+            {
+                "check": f.check,
+                "found": f.found,
+                "request": f.request,
+                "answer": f.answer,
+                "status": f.status,
+            }
+            for f in result.risks
+        ],
+    }
+
+
+def _risk_json(risk: Risk) -> dict[str, Any]:
+    return {
+        "kind": risk.kind,
+        "severity": risk.severity,
+        "reach": risk.reach,
+        "capability": risk.capability,
+        "sentence": risk.sentence,
+        "evidence": risk.evidence,
+        "fix": risk.fix,
+        "via": list(risk.vias),
+        "allowed_by": risk.allowed_by,
     }
 
 
@@ -189,6 +213,9 @@ def snapshot_to_json(
                 "processes": _process_json(listener),
                 "probes": [_probe_json(r) for r in mine],
                 "reach": reach_json(assessed.firewall),
+                "risks": [_risk_json(r) for r in assessed.risks],
+                "risk": assessed.risk_severity,
+                "host_check": host_check(mine),
             }
         )
     return {
@@ -243,12 +270,33 @@ def _exposure_json(group: ExposureGroup) -> dict[str, Any]:
     }
 
 
-def check_to_json(report: Assessment) -> dict[str, Any]:
+def _risk_group_json(group: ExposureGroup, fail_on: str) -> dict[str, Any]:
+    lead = group.lead
+    li = lead.listener
+    return {
+        "protocol": li.protocol,
+        "addresses": list(group.addresses),
+        "port": li.port,
+        "scope": lead.scope.value,
+        "verdict": group.verdict.value,
+        "program": leading_program(li),
+        "pids": list(group.pids),
+        "identified": group.identified,
+        "fails": any(m.fails(fail_on) for m in group.members),
+        "risks": [_risk_json(r) for r in group.risks],
+    }
+
+
+def check_to_json(report: Assessment, fail_on: str = "exposed") -> dict[str, Any]:
     """The ``netdash check --json`` document (schema/netdash-check.schema.json).
 
     ``ok`` is true when there is no finding; ``findings``, ``allowed`` and ``ignored`` hold
-    exposure objects (program, pids, address, port, scope, verdict, hint, …).
+    exposure objects (program, pids, address, port, scope, verdict, hint, …); ``risks`` one
+    object per service with a risk (``fails``: it fails ``--fail-on``), ``risk_failures``
+    how many fail (the exit status is 1 when ``findings`` or ``risk_failures``).
     """
+    risky = report.groups([a for a in report.listeners if a.risks])
+    risky.sort(key=lambda g: g.risks[0].rank)  # the loudest first
     return {
         "schema_version": CHECK_SCHEMA_VERSION,
         "netdash_version": __version__,
@@ -269,6 +317,9 @@ def check_to_json(report: Assessment) -> dict[str, Any]:
             for g in report.groups([a for a in report.listeners if a.verdict is Verdict.SHIELDED])
         ],
         "firewall": firewall_json(report),
+        "fail_on": fail_on,
+        "risks": [_risk_group_json(g, fail_on) for g in risky],
+        "risk_failures": sum(1 for g in risky if any(m.fails(fail_on) for m in g.members)),
     }
 
 

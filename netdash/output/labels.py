@@ -11,13 +11,14 @@ import re
 from collections.abc import Sequence
 
 from netdash.core.addresses import scope_of
-from netdash.core.assess import RowAssessment, findings
+from netdash.core.assess import Risk, RowAssessment, findings
 from netdash.core.model import Listener, Outcome, ProbeResult, Process, Scope, Verdict, Via
 from netdash.core.reach import BLOCKED, OPEN, UNKNOWN, Decision, InterfaceReach
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
 
 __all__ = [
+    "RISK_STYLE",
     "SCOPE_TITLES",
     "VERDICT_MARK",
     "VERDICT_STYLE",
@@ -33,6 +34,7 @@ __all__ = [
     "process_label",
     "program_name",
     "reach_phrase",
+    "risk_label",
     "server_label",
     "stack_label",
     "verdict_sentence",
@@ -261,7 +263,10 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
     first = row.first
     what = server_label(results)
     docs = next((r.docs for r in results if r.docs), None)
-    extra = findings(results)
+    extra = findings(results, assessed.exposed)
+    risk = assessed.risk
+    if risk is not None:  # the loudest risk leads: it says what a reacher can do
+        extra = [risk.sentence, *(e for e in extra if e != risk.sentence)]
     fw = [e for m in assessed.members for e in m.firewall]
     lan_hit = next((r for r in results if r.via is Via.LAN and r.outcome.accepted), None)
     if v is Verdict.EXPOSED and lan_hit is None:
@@ -310,6 +315,8 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
             text += f" (LAN probe: {probe_label(results, Via.LAN)})"
     if v not in (Verdict.EXPOSED, Verdict.SHIELDED) and what:
         text += f"; {what}"
+    if risk is not None:
+        return v, "; ".join([extra[0], text, *extra[1:]])
     return v, "; ".join([text, *extra])
 
 
@@ -373,6 +380,25 @@ def reach_phrase(entry: InterfaceReach) -> str:
     for x in entry.exceptions:
         text += f"; from {x.source}: {x.decision.outcome} ({clean(x.decision.reason, 120)})"
     return text
+
+
+_REACH_WORD = {"lan": "LAN", "browser": "web", "local": "local"}
+
+RISK_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "dim yellow",
+}
+"""Rich style of a risk cell by severity."""
+
+
+def risk_label(risk: Risk | None) -> str:
+    """A risk in at most 12 cells: ``critical LAN``, ``high local``, ``medium web`` (web: a
+    web page in the user's browser reaches it); ``""`` for none."""
+    if risk is None:
+        return ""
+    return f"{risk.severity} {_REACH_WORD[risk.reach]}"
 
 
 VERDICT_STYLE = {

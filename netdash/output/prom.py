@@ -12,9 +12,13 @@ label tells machines apart, so none is added here. Metrics:
 * ``netdash_listeners{verdict}``: listeners per verdict, every verdict present (0 too);
 * ``netdash_exposed_listeners``: verdict ``exposed`` or ``exposed-unverified``;
 * ``netdash_shielded_listeners``: verdict ``shielded``; ``netdash_firewall_read`` (0/1);
+* ``netdash_listener_risk{protocol, address, port, program, kind, severity, reach, allowed}``:
+  1 per risk the probe found (none without ``--probe``); ``allowed`` is ``"true"`` when an
+  allow rule names the risk;
 * ``netdash_probed``, ``netdash_partial`` (0/1), ``netdash_snapshot_timestamp_seconds``;
 * check only: ``netdash_check_findings`` (exposures neither allowed nor ignored),
-  ``netdash_check_allowed``, ``netdash_check_ignored``.
+  ``netdash_check_allowed``, ``netdash_check_ignored``, ``netdash_check_risk_failures``
+  (listeners whose risks fail ``--fail-on``; check exits 1 when > 0).
 
 Label values are escaped as the format requires (backslash, double quote, newline), after
 :func:`netdash.core.text.clean` has shown control characters as escapes. Pure: no I/O.
@@ -87,6 +91,27 @@ def _write(out: _Writer, assessment: Assessment, check: bool) -> None:
         series[tuple(labels.items())] += 1
     for key, count in series.items():
         out.sample("netdash_listener_info", count, dict(key))
+    out.family(
+        "netdash_listener_risk",
+        "Risks the probe found: what someone who reaches the listener can do (1 per risk).",
+    )
+    risks: Counter[tuple[tuple[str, str | int], ...]] = Counter()
+    for assessed in assessment.listeners:
+        for risk in assessed.risks:
+            listener = assessed.listener
+            risk_labels: dict[str, str | int] = {
+                "protocol": listener.protocol,
+                "address": listener.address,
+                "port": listener.port,
+                "program": leading_program(listener),
+                "kind": risk.kind,
+                "severity": risk.severity,
+                "reach": risk.reach,
+                "allowed": "true" if risk.allowed_by else "false",
+            }
+            risks[tuple(risk_labels.items())] = 1
+    for key in risks:
+        out.sample("netdash_listener_risk", 1, dict(key))
     counts = Counter(a.verdict for a in assessment.listeners)
     out.family("netdash_listeners", "Listeners by verdict.")
     for v in Verdict:
@@ -131,9 +156,10 @@ def listing_metrics(assessment: Assessment) -> str:
     return out.text()
 
 
-def check_metrics(assessment: Assessment) -> str:
+def check_metrics(assessment: Assessment, fail_on: str = "exposed") -> str:
     """The textfile for ``netdash check --format prometheus``: the listing's metrics, with an
-    ``allowed`` label on each listener, and the check's counts."""
+    ``allowed`` label on each listener, and the check's counts (risks judged by ``fail_on``,
+    ``check --fail-on``)."""
     out = _Writer()
     _write(out, assessment, check=True)
     out.family(
@@ -147,4 +173,9 @@ def check_metrics(assessment: Assessment) -> str:
         "netdash_check_ignored", "Exposed listeners reachable only through ignored interfaces."
     )
     out.sample("netdash_check_ignored", len(assessment.ignored))
+    out.family(
+        "netdash_check_risk_failures",
+        "Listeners whose risks fail check --fail-on (netdash check exits 1 when > 0).",
+    )
+    out.sample("netdash_check_risk_failures", len(assessment.risk_failures(fail_on)))
     return out.text()

@@ -24,6 +24,7 @@ from netdash.output.labels import (
     firewall_phrases,
     owner_label,
     probe_label,
+    risk_label,
     server_label,
 )
 
@@ -110,9 +111,35 @@ def _line(group: ExposureGroup) -> str:
     return text
 
 
-def check_text(report: Assessment) -> str:
+def _risk_lines(report: Assessment, fail_on: str) -> tuple[list[str], int]:
+    """The report's risks, one service at a time (loudest first within it): severity, reach,
+    endpoint, owner, what a reacher can do, evidence and fix, and whether it fails
+    ``--fail-on``; and how many services have a failing risk."""
+    out: list[str] = []
+    failing = 0
+    groups = report.groups([a for a in report.listeners if a.risks])
+    groups.sort(key=lambda g: g.risks[0].rank)  # the loudest first
+    for group in groups:
+        lead = group.lead.listener
+        endpoints = ", ".join(endpoint(a, lead.port) for a in group.addresses)
+        failing += any(m.fails(fail_on) for m in group.members)
+        for risk in group.risks:
+            state = f" [allowed by {risk.allowed_by}]" if risk.allowed_by else ""
+            if risk.fails(fail_on):
+                state = f" [fails --fail-on {fail_on}]"
+            out.append(
+                f"  {risk_label(risk)}: {lead.protocol} {endpoints} {owner_label(lead)}: "
+                f"{clean(risk.claim, 200)}{state}"
+            )
+            out.append(f"      evidence: {clean(risk.evidence, 200)}")
+            out.append(f"      fix: {clean(risk.fix, 300)}")
+    return (["risks:", *out] if out else []), failing
+
+
+def check_text(report: Assessment, fail_on: str = "exposed") -> str:
     """``netdash check``'s report: each finding (one per service: its addresses on one line)
-    with program, pid, port and fix hint, then what was allowed or ignored, then a one-line
+    with program, pid, port and fix hint, then what was allowed or ignored, then the risks
+    the probe found (with evidence and fix, and which fail ``--fail-on``), then a one-line
     summary. Ends with a newline."""
     out: list[str] = []
     findings = report.groups(report.findings)
@@ -139,6 +166,8 @@ def check_text(report: Assessment) -> str:
             out.append(f"  {_line(group)}")
             for phrase in firewall_phrases([e for m in group.members for e in m.firewall], BLOCKED):
                 out.append(f"    {phrase}")
+    risk_lines, risky = _risk_lines(report, fail_on)
+    out += risk_lines
     n = len(findings)
     kinds = "TCP and UDP" if report.udp else "TCP"
     local = report.local - report.shielded
@@ -152,9 +181,14 @@ def check_text(report: Assessment) -> str:
         tail += "; not probed (--probe verifies)"
     for reason in report.snapshot.partial_reasons:
         out.append(f"incomplete: {clean(reason, 200)}")
+    if risky and n:
+        tail += f"; {risky} with a risk that fails --fail-on {fail_on}"
     if n:
         noun = "listener" if n == 1 else "listeners"
         out.append(f"FAIL: {n} exposed {kinds} {noun} not allowed ({tail})")
+    elif risky:
+        noun = "service" if risky == 1 else "services"
+        out.append(f"FAIL: {risky} {noun} with a risk that fails --fail-on {fail_on} ({tail})")
     elif not report.complete:
         what = "every listener" if report.snapshot.partial else "what reaches each port"
         out.append(
@@ -182,5 +216,7 @@ def who_lines(assessment: Assessment, listeners: Sequence[Listener], port: int) 
                 lan_text = probe_label(row.results, Via.LAN) or "-"
                 what = server_label(row.results)
                 line += f"; loopback {loop}, LAN {lan_text}" + (f", {what}" if what else "")
+                if row.risk is not None:
+                    line += f"; risk {risk_label(row.risk)}: {row.risk.claim}"
             lines.append(line)
     return lines

@@ -15,7 +15,8 @@ end it.
 Wire format (private between parent and child of one netdash version): the parent writes one
 JSON line ``{"listeners": [[protocol, address, port, family, dual_stack], ...], "lan":
 {"4": address, ...}, "own": [address, ...], "limits": {ProbeLimits fields}}`` and keeps stdin
-open; the child writes one JSON line per :class:`~netdash.core.model.ProbeResult` as it arrives.
+open; the child writes one JSON line per :class:`~netdash.core.model.ProbeResult` as it arrives
+(its ``risks`` as a list of :class:`~netdash.core.model.RiskFact` objects).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from netdash.core.addresses import IPAddress
 from netdash.core.lan import LanAddresses
-from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
 from netdash.core.text import clean
 from netdash.probe.engine import ProbeLimits, probe_jobs, uncontacted
 
@@ -58,6 +59,7 @@ def result_from_wire(line: str | bytes) -> ProbeResult:
     data["listener"] = (str(protocol), str(address), int(port))
     data["via"] = Via(data["via"])
     data["outcome"] = Outcome(data["outcome"])
+    data["risks"] = tuple(RiskFact(**fact) for fact in data.get("risks", ()))
     return ProbeResult(**data)
 
 

@@ -32,20 +32,32 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from netdash import __version__
 from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
-from netdash.core.model import Listener, Outcome, ProbeResult, Via
+from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
 from netdash.probe.identify import (
     FollowUp,
     Identity,
     identify_answer,
     identify_banner,
     identify_http,
+)
+from netdash.probe.risks import (
+    FOREIGN_HOST,
+    FOREIGN_ORIGIN,
+    HTTP_CHECKS,
+    PORT_HINTS,
+    RAW_CHECKS,
+    WEBSOCKET_CHECKS,
+    RawCheck,
+    WebSocketCheck,
+    first_line,
+    foreign_host_facts,
 )
 from netdash.probe.tls import decode_certificate, unverified_context
 
@@ -84,6 +96,8 @@ class ProbeLimits:
     """Bounds on probing. Times in seconds, sizes in bytes.
 
     ``connect_timeout``: TCP (and TLS) connect; ``read_timeout``: each read;
+    ``risk_checks``: whether the risk checks of :mod:`netdash.probe.risks` run after the
+    answer is known (within what is left of the deadline);
     ``greeting_wait``: how long to listen for a server-first greeting (SSH, SMTP…) before
     sending anything; ``deadline``: one target, all attempts included; ``max_bytes``: body
     bytes read per response; ``concurrency``: targets probed at once, all child processes of
@@ -102,6 +116,8 @@ class ProbeLimits:
     # the greeting, silent ones a read timeout); a listener still sees at most one connection
     # per target of its own, and the open-file limit lowers it (descriptor_budget).
     concurrency: int = 200
+    # The risk checks (netdash.probe.risks): off only to measure what they cost (bench/).
+    risk_checks: bool = True
 
 
 DESCRIPTORS_PER_TARGET = 2
@@ -170,6 +186,7 @@ class _Answer:
     body: bytes = b""
     raw: bytes = b""
     rejected: str | None = None  # why httpx rejected an answer, for when it was HTTP after all
+    risks: tuple[RiskFact, ...] = ()
 
 
 def _has_errno(exc: BaseException, *numbers: int) -> bool:
@@ -211,9 +228,17 @@ def _printable(data: bytes, limit: int = 80) -> str:
     return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in line)
 
 
-async def _get(client: httpx.AsyncClient, url: str, limits: ProbeLimits) -> _Answer:
-    """One ``GET``; raises httpx errors for the caller to classify."""
+async def _get(
+    client: httpx.AsyncClient,
+    url: str,
+    limits: ProbeLimits,
+    extra: Mapping[str, str] | None = None,
+) -> _Answer:
+    """One ``GET`` (with the ``extra`` headers, if any: the rebinding check's ``Host`` and
+    ``Origin``); raises httpx errors for the caller to classify."""
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+    if extra:
+        headers.update(extra)
     async with client.stream("GET", url, headers=headers) as response:
         body = bytearray()
         async for chunk in response.aiter_raw():
@@ -458,6 +483,109 @@ async def _attempt_tls(
     return answer
 
 
+async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimits) -> RiskFact:
+    """Send ``check.command`` on a fresh connection and read the first answer (at most 512
+    bytes, one read timeout): the fact of :mod:`netdash.probe.risks`'s raw check."""
+    opened = await _connect(host, port, limits)
+    if isinstance(opened, _Answer):
+        return RiskFact(check.check, False, check.request, f"(no connection: {opened.detail})")
+    reader, writer = opened
+    try:
+        writer.write(check.command)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(512), limits.read_timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return RiskFact(check.check, False, check.request, f"(no answer: {_reason(exc)})")
+    finally:
+        await _close(writer, limits)
+    return check.fact(data)
+
+
+_WS_STATUS = re.compile(rb"HTTP/1\.1 ([1-9][0-9][0-9])")
+_ANY_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])")
+_HEAD_LIMIT = 16 * 1024  # bytes of status line and headers read for the rebinding check
+
+
+async def _foreign_get(
+    host: str, port: int, tls: bool, limits: ProbeLimits
+) -> tuple[int, dict[str, str]] | None:
+    """``GET /`` with ``Host:`` :data:`~netdash.probe.risks.FOREIGN_HOST` and ``Origin:``
+    :data:`~netdash.probe.risks.FOREIGN_ORIGIN` on a connection of its own, written and read
+    directly (a third of httpx's CPU per request: bench/RESULTS.md): the status and the
+    lower-case headers that arrived whole within 16 KiB, the body never read; ``None`` when
+    no HTTP status line came (within one read timeout)."""
+    opened = await _connect(host, port, limits, tls=unverified_context() if tls else None)
+    if isinstance(opened, _Answer):
+        return None
+    reader, writer = opened
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {FOREIGN_HOST}\r\nOrigin: {FOREIGN_ORIGIN}\r\n"
+        f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    data = b""
+    try:
+        writer.write(request.encode())
+        await writer.drain()
+        while b"\r\n\r\n" not in data and len(data) < _HEAD_LIMIT:
+            chunk = await asyncio.wait_for(reader.read(4096), limits.read_timeout)
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        pass
+    finally:
+        await _close(writer, limits)
+    match = _ANY_STATUS.match(data)
+    if match is None:
+        return None
+    head = data[: data.find(b"\r\n\r\n")] if b"\r\n\r\n" in data else data
+    headers: dict[str, str] = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            key = name.strip().lower().decode("latin-1")
+            headers.setdefault(key, value.strip().decode("latin-1"))
+    return int(match.group(1)), headers
+
+
+async def _websocket(
+    host: str, port: int, check: WebSocketCheck, tls: bool, limits: ProbeLimits
+) -> RiskFact:
+    """A WebSocket handshake (RFC 6455 §4.1) to ``check.path`` with ``Origin`` a foreign
+    origin, closed as soon as the status line is read: ``ws-any-origin`` is found on a 101."""
+    import base64
+
+    request = f"WebSocket handshake {check.path} (Origin: {FOREIGN_ORIGIN})"
+    opened = await _connect(host, port, limits, tls=unverified_context() if tls else None)
+    if isinstance(opened, _Answer):
+        return RiskFact("ws-any-origin", False, request, f"(no connection: {opened.detail})")
+    reader, writer = opened
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [
+        f"GET {check.path} HTTP/1.1",
+        f"Host: {authority}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+        f"Origin: {FOREIGN_ORIGIN}",
+        f"User-Agent: {USER_AGENT}",
+    ]
+    if check.subprotocol:
+        lines.append(f"Sec-WebSocket-Protocol: {check.subprotocol}")
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(512), limits.read_timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return RiskFact("ws-any-origin", False, request, f"(no answer: {_reason(exc)})")
+    finally:
+        await _close(writer, limits)
+    match = _WS_STATUS.match(data)
+    status = int(match.group(1)) if match else None
+    return RiskFact("ws-any-origin", status == 101, request, first_line(data), status)
+
+
 class _Prober:
     def __init__(self, limits: ProbeLimits) -> None:
         import httpx
@@ -532,9 +660,70 @@ class _Prober:
             docs=identity.docs if identity else None,
             kind=identity.kind if identity else None,
             probed_at=started_at,
+            risks=answer.risks,
         )
 
     async def _answer(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
+        """The outcome at one target, then its risk checks (in what is left of the deadline:
+        a check that runs out of time is left out, the outcome is kept); appends to
+        ``accepted`` once a connection was accepted."""
+        start = time.perf_counter()
+        answer = await self._find(target, port, url, accepted)
+        hinted = answer.identity is None and answer.outcome.accepted and port in PORT_HINTS
+        asked = answer.identity is not None or answer.outcome in (Outcome.HTTP, Outcome.TLS)
+        if not self.limits.risk_checks or not (asked or hinted):
+            return answer
+        left = self.limits.deadline - (time.perf_counter() - start) - 0.05
+        facts: list[RiskFact] = []
+        if left > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._risks(target, port, answer, facts), left)
+        answer.risks = tuple(facts)
+        return answer
+
+    async def _risks(self, target: str, port: int, answer: _Answer, facts: list[RiskFact]) -> None:
+        """The risk checks of :mod:`netdash.probe.risks` for one answered target, one request
+        at a time (a target holds one connection at a time), each fact appended to ``facts``
+        as it is known: the foreign-``Host`` ``GET /`` for an HTTP answer, the identified
+        kind's HTTP or raw check, and its WebSocket handshake."""
+        import httpx
+
+        kind = answer.identity.kind if answer.identity else None
+        tls = answer.outcome is Outcome.TLS
+        scheme = "https" if tls else "http"
+        client = self.tls if tls else self.plain
+        if answer.status is not None:
+            foreign = await _foreign_get(target, port, tls, self.limits)
+            if foreign is not None:
+                facts.extend(foreign_host_facts(*foreign))
+        if kind in HTTP_CHECKS and answer.status is not None:
+            check = HTTP_CHECKS[kind]
+            if check.path is None:
+                headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
+                facts.append(check.fact(answer.status, headers, answer.body))
+            else:
+                try:
+                    got = await _get(
+                        client, build_url(scheme, target, port, check.path), self.limits
+                    )
+                    headers = {k.lower(): v for k, v in (got.headers or {}).items()}
+                    facts.append(check.fact(got.status or 0, headers, got.body))
+                except httpx.HTTPError as exc:
+                    _out_of_descriptors(exc)
+        if kind in RAW_CHECKS and answer.status is None:
+            facts.append(await _raw_command(target, port, RAW_CHECKS[kind], self.limits))
+        elif kind is None and answer.status is None and port in PORT_HINTS:
+            hint = PORT_HINTS[port]
+            fact = await _raw_command(target, port, RAW_CHECKS[hint], self.limits)
+            if fact.found:  # it is what the port suggests: say so, with the answer as evidence
+                answer.identity = Identity(
+                    hint, f"answers {fact.request!r} with {fact.answer!r}", hint
+                )
+                facts.append(fact)
+        if kind in WEBSOCKET_CHECKS and answer.status is not None:
+            facts.append(await _websocket(target, port, WEBSOCKET_CHECKS[kind], tls, self.limits))
+
+    async def _find(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
         """The outcome at one target; appends to ``accepted`` once a connection was accepted."""
         first = await _listen_first(target, port, self.limits)
         if first is None or first.outcome.accepted:

@@ -175,6 +175,39 @@ def _jupyter_page(a: HttpAnswer) -> bool:
 
 
 HTTP_IDENTIFICATIONS: tuple[Identification[HttpAnswer], ...] = (
+    # The Docker Engine API: Server: Docker/... and Api-Version on its routes; its 404 for
+    # an unknown path (GET /) is the JSON below and nothing else (dockerd 20.10 to 28).
+    Identification(
+        "docker",
+        "Docker Engine API",
+        lambda a: (
+            a.low.startswith("docker/")
+            or "api-version" in a.headers
+            or (a.status == 404 and a.text.strip() == '{"message":"page not found"}')
+        ),
+        "the Docker Engine API's answer to GET / ({status} page not found)",
+    ),
+    Identification(
+        "ollama", "Ollama", lambda a: a.text.startswith("Ollama is running"), "'Ollama is running'"
+    ),
+    Identification(
+        "elasticsearch",
+        "Elasticsearch / OpenSearch",
+        lambda a: '"cluster_name"' in a.text and '"tagline"' in a.text,
+        "the cluster JSON (cluster_name, tagline)",
+    ),
+    Identification(
+        "metro",
+        "React Native Metro",
+        lambda a: "x-react-native-project-root" in a.headers,
+        "X-React-Native-Project-Root header",
+    ),
+    Identification(
+        "websockets",
+        "Python websockets",
+        lambda a: "websockets/" in a.low,
+        "Server: {server}",
+    ),
     Identification(
         "next.js", "Next.js", lambda a: "next.js" in a.powered_low, "X-Powered-By: {powered}"
     ),
@@ -281,6 +314,8 @@ def _greets(code: bytes, word: str = "") -> Callable[[Banner], bool]:
 
 BANNER_IDENTIFICATIONS: tuple[Identification[Banner], ...] = (
     Identification("ssh", "ssh", _greets(b"SSH-"), "greeting {line!r}"),
+    # Redis in protected mode refuses a non-loopback client as soon as it connects.
+    Identification("redis", "redis", _greets(b"-DENIED"), "greeting {first!r}"),
     Identification("smtp", "smtp", _greets(b"220", "SMTP"), "greeting {line!r}"),
     Identification("ftp", "ftp", _greets(b"220", "FTP"), "greeting {line!r}"),
     Identification("ftp-or-smtp", "ftp or smtp", _greets(b"220"), "greeting {line!r} (code 220)"),
@@ -321,7 +356,7 @@ ANSWER_IDENTIFICATIONS: tuple[Identification[Banner], ...] = (
     Identification(
         "redis",
         "redis",
-        lambda b: b.data.startswith((b"-ERR", b"-WRONGTYPE")),
+        lambda b: b.data.startswith((b"-ERR", b"-WRONGTYPE", b"-NOAUTH", b"-DENIED")),
         "answer {first!r}",
     ),
     Identification(

@@ -717,6 +717,7 @@ class NetdashApp(App[None]):
                 self.clock(),
                 local,
                 reach=[reach_phrase(e) for m in assessed.members for e in m.firewall],
+                risks=assessed.risks,
             )
 
         screen = DetailsScreen(render(None, None))

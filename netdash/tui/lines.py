@@ -32,7 +32,8 @@ def status_line(
     poll_error: str | None,
     fading: int = 0,
 ) -> Text:
-    """The status line: ``host · LAN addr · N listeners, E exposed, V verified, A allowed``
+    """The status line: ``host · LAN addr · N listeners, E exposed, V verified, A allowed,
+    R risky`` (R: listeners with a risk of severity medium or above not acknowledged)
     (``reading sockets…`` before the first snapshot, when ``assessment`` is ``None``), then
     on a second line the notes: paused, ``unchanged since`` ``changed_at`` (epoch seconds,
     local time), the narrowed view, the probe's status, a partial view, a ``--lan`` problem
@@ -61,6 +62,10 @@ def status_line(
             line.append(f", {allowed} allowed", style="cyan")
         if assessment.shielded:
             line.append(f", {assessment.shielded} shielded", style="blue")
+        risky = sum(1 for a in assessment.risky if a.risk is not None and a.risk.severity != "low")
+        if risky:
+            line.append(", ")
+            line.append(f"{risky} risky", style="bold red")
         if fading:
             line.append(f" · {fading} just stopped", style="dim")
     notes: list[tuple[str, str]] = []

@@ -164,8 +164,12 @@ async def test_redirect_to_localhost_is_a_finding_and_not_followed() -> None:
         results = await probe(port)
     assert [(r.outcome, r.status) for r in results] == [(Outcome.HTTP, 302)] * 2
     assert results[1].location == "http://localhost:3000/login"
-    assert findings(results) == ["redirects LAN visitors to http://localhost:3000/login"]
-    assert len(hits) == 2  # one GET per target; the redirect was not followed
+    assert findings(results, exposed=True) == [
+        "redirects LAN visitors to http://localhost:3000/login"
+    ]
+    # Per target one GET / and the risk checks' GET / with a foreign Host; never /login.
+    assert len(hits) == 4
+    assert not any(b"/login" in hit.split(b"\r\n", 1)[0] for hit in hits)
 
 
 async def test_host_check_still_proves_reachability() -> None:
@@ -195,7 +199,12 @@ async def test_host_check_still_proves_reachability() -> None:
     assert (loop.status, lan.status) == (200, 403)
     assert loop.identified == "Vite"
     assert any(h.startswith(netns.LAN_V4) for h in hosts)
-    assert findings(results) == [f"reachable, host check refused (403 for Host {netns.LAN_V4})"]
+    # A host check stops DNS rebinding, not a LAN peer who sends Host: localhost itself.
+    assert findings(results, exposed=True) == [
+        "medium: anyone who reaches it from the network can read the project's source files "
+        "through its dev server",
+        f"reachable, host check refused (403 for Host {netns.LAN_V4})",
+    ]
     assert verdict(Listener("tcp", "0.0.0.0", port, 4), results).value == "exposed"
 
 
@@ -266,7 +275,8 @@ async def test_the_engine_makes_the_follow_up_an_identification_declares(
     with raw_server(serve, "127.0.0.1") as port:
         [loop, _lan] = await probe(port, "127.0.0.1")
     assert (loop.identified, loop.kind) == (name, "demo")
-    assert paths == ["/", "/version"]  # GET / and the one declared follow-up, nothing more
+    # GET /, the one declared follow-up, and the risk checks' GET / with a foreign Host.
+    assert paths == ["/", "/version", "/"]
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,11 @@ def test_every_view_names_declared_columns_once(keys: tuple[str, ...]) -> None:
 
 def test_the_views_keep_their_headers() -> None:
     assert [c.header for c in view(DASHBOARD)] == [
-        "", "ADDRESS", "PORT", "PROCESS", "PROJECT", "LOOPBACK", "LAN", "PID", "WHAT",
+        "", "ADDRESS", "PORT", "RISK", "PROCESS", "PROJECT", "LOOPBACK", "LAN", "PID", "WHAT",
     ]  # fmt: skip
     assert [c.header for c in view(LIST_PROBED)] == [
         "PROTO", "ADDRESS", "PORT", "PID", "PROCESS", "PROJECT", "INTERFACES", "VERDICT",
-        "LOOPBACK", "LAN", "WHAT",
+        "RISK", "LOOPBACK", "LAN", "WHAT",
     ]  # fmt: skip
 
 
@@ -100,11 +100,15 @@ def test_fit_merges_loopback_and_lan_before_a_number_goes() -> None:
     from netdash.output.columns import fit
 
     natural = {"mark": 1, "address": 23, "port": 4, "process": 19, "loopback": 8, "lan": 8,
-               "pid": 7, "what": 17, "reach": 6, "project": 10}  # fmt: skip
-    assert fit(DASHBOARD, natural, 200, 2) == DASHBOARD
-    without = tuple(k for k in DASHBOARD if k != "project")
-    assert fit(DASHBOARD, natural, 105, 2) == without  # PROJECT first
-    assert fit(DASHBOARD, natural, 200, 2, empty=["project"]) == without
+               "pid": 7, "what": 17, "reach": 6, "project": 10, "risk": 0}  # fmt: skip
+    empty = ["risk"]  # no risk found: the optional RISK column is left out
+    assert fit(DASHBOARD, natural, 200, 2, empty=empty) == tuple(
+        k for k in DASHBOARD if k != "risk"
+    )
+    dashboard = tuple(k for k in DASHBOARD if k != "risk")
+    without = tuple(k for k in dashboard if k != "project")
+    assert fit(DASHBOARD, natural, 105, 2, empty=empty) == without  # PROJECT first
+    assert fit(DASHBOARD, natural, 200, 2, empty=["project", *empty]) == without
     # The rest as before, with no project to show.
     assert fit(without, natural, 90, 2) == without[:-1]  # then WHAT
     assert fit(without, natural, 80, 2) == (
@@ -112,6 +116,20 @@ def test_fit_merges_loopback_and_lan_before_a_number_goes() -> None:
     )  # fmt: skip
     assert fit(without, natural, 64, 2) == ("mark", "address", "port", "process", "pid")
     assert fit(without, natural, 20, 2) == ("mark", "address", "port", "process")
+
+
+def test_the_risk_column_outlasts_pid_and_the_probe_columns() -> None:
+    from netdash.output.columns import fit
+
+    # "critical LAN": 12 cells; PORT and PID are numbers, never cut: columns go instead.
+    natural = {"mark": 1, "address": 23, "port": 5, "process": 19, "loopback": 8, "lan": 8,
+               "pid": 7, "what": 17, "reach": 6, "project": 10, "risk": 12}  # fmt: skip
+    assert fit(DASHBOARD, natural, 200, 2) == DASHBOARD
+    assert fit(DASHBOARD, natural, 90, 2) == (
+        "mark", "address", "port", "risk", "process", "reach", "pid",
+    )  # fmt: skip
+    assert fit(DASHBOARD, natural, 80, 2) == ("mark", "address", "port", "risk", "process", "pid")
+    assert fit(DASHBOARD, natural, 70, 2) == ("mark", "address", "port", "risk", "process")
 
 
 def test_an_optional_column_without_text_is_left_out_and_goes_first() -> None:

@@ -35,6 +35,41 @@ DJANGO = {
 # headers, body -> kind, name, evidence (exactly as shown and written to JSON)
 HTTP_CASES: list[tuple[dict[str, str], bytes, str, str, str]] = [
     (
+        {"server": "Docker/24.0.7 (linux)", "api-version": "1.43"},
+        b'{"message":"page not found"}',
+        "docker",
+        "Docker Engine API",
+        "the Docker Engine API's answer to GET / (200 page not found)",
+    ),
+    (
+        {"content-type": "text/plain; charset=utf-8"},
+        b"Ollama is running",
+        "ollama",
+        "Ollama",
+        "'Ollama is running'",
+    ),
+    (
+        {"content-type": "application/json"},
+        b'{"name":"n1","cluster_name":"es","tagline":"You Know, for Search"}',
+        "elasticsearch",
+        "Elasticsearch / OpenSearch",
+        "the cluster JSON (cluster_name, tagline)",
+    ),
+    (
+        {"x-react-native-project-root": "/home/dev/app"},
+        b"React Native packager is running.",
+        "metro",
+        "React Native Metro",
+        "X-React-Native-Project-Root header",
+    ),
+    (
+        {"server": "Python/3.12 websockets/13.1"},
+        b"Failed to open a WebSocket connection",
+        "websockets",
+        "Python websockets",
+        "Server: Python/3.12 websockets/13.1",
+    ),
+    (
         {"x-powered-by": "Next.js"},
         b"<div id=__next>",
         "next.js",
@@ -203,6 +238,12 @@ BANNER_CASES: list[tuple[bytes, str | None, str | None, str | None]] = [
         "mysql",
         "protocol-10 handshake, version 8.0.36",
     ),
+    (
+        b"-DENIED Redis is running in protected mode because protected mode is enabled\r\n",
+        "redis",
+        "redis",
+        "greeting '-DENIED Redis is running in protected mode because protected'",
+    ),
     (b"hello there\r\n", None, None, None),
     (b"\x00\x00\x00\x00\x0a\xff\xff\x00", None, None, None),  # protocol 10 framing, no version
 ]
@@ -229,6 +270,12 @@ ANSWER_CASES: list[tuple[bytes, str | None, str | None, str | None]] = [
         "answer \"-ERR unknown command 'GET'\"",
     ),
     (b"-WRONGTYPE Operation\r\n", "redis", "redis", "answer '-WRONGTYPE Operation'"),
+    (
+        b"-NOAUTH Authentication required.\r\n",
+        "redis",
+        "redis",
+        "answer '-NOAUTH Authentication required.'",
+    ),
     (b"ERROR\r\n", "memcached", "memcached", "answer 'ERROR'"),
     (b"\x15\x03\x01\x00\x02\x02\x46", "tls", "TLS", "a TLS record in answer to plain text"),
     (b"random bytes", None, None, None),

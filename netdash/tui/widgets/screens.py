@@ -16,10 +16,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from netdash.core.addresses import IPAddress, parse_address, same_address
+from netdash.core.assess import Risk, host_check
 from netdash.core.model import ProbeResult, Verdict
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
-from netdash.output.labels import VERDICT_STYLE, address_label, endpoint, stack_label
+from netdash.output.labels import (
+    RISK_STYLE,
+    VERDICT_STYLE,
+    address_label,
+    endpoint,
+    risk_label,
+    stack_label,
+)
 from netdash.sources.processes import Peer, ProcessDetails
 
 __all__ = ["DetailsScreen", "HelpScreen", "KillChoice", "KillScreen", "details_renderable"]
@@ -81,12 +89,14 @@ def details_renderable(
     now: float,
     local: Collection[IPAddress] = (),
     reach: Sequence[str] = (),
+    risks: Sequence[Risk] = (),
 ) -> RenderableType:
     """Everything known about one row, for :class:`DetailsScreen`. ``processes`` is ``None``
     while still being read; ``peers`` are the established connections to its port (``None``
     when unknown), a peer whose address is not in ``local`` (this machine's addresses)
     marked as coming from the network; ``reach`` holds one line per interface of what the
-    firewall does to a new connection (:func:`netdash.output.labels.reach_phrase`); every
+    firewall does to a new connection (:func:`netdash.output.labels.reach_phrase`);
+    ``risks`` (loudest first) are listed under the fix, each with its evidence and fix; every
     text from other programs is cleaned and never markup."""
     first = row.first
     parts: list[RenderableType] = []
@@ -97,6 +107,15 @@ def details_renderable(
     parts.append(Text(sentence, style=VERDICT_STYLE[verdict]))
     if hint:
         parts.append(Text(f"fix: {hint}", style="bold"))
+    for risk in risks:
+        head = Text()
+        head.append(f"risk {risk_label(risk)}", style=RISK_STYLE[risk.severity])
+        head.append(f"  {risk.sentence}")
+        if risk.allowed_by:
+            head.append(f"  (allowed by {clean(risk.allowed_by, 60)})", style="cyan")
+        parts.append(head)
+        parts.append(Text(f"  evidence: {clean(risk.evidence, 200)}", style="dim"))
+        parts.append(Text(f"  fix: {risk.fix}"))
     parts.append(Text(""))
 
     facts = Table.grid(padding=(0, 2))
@@ -118,6 +137,9 @@ def details_renderable(
     facts.add_row("connections", _peers_text(peers, local))
     for n, line in enumerate(dict.fromkeys(reach)):
         facts.add_row("firewall" if n == 0 else "", Text(line))
+    checked = host_check(results)
+    if checked is not None:
+        facts.add_row("foreign Host", checked)
     parts.append(facts)
     parts.append(Text(""))
 
@@ -277,6 +299,12 @@ Marks
   ⊘ ? (diagram) the firewall blocks it there / its answer there is unknown
   ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
          via loopback then via the LAN address
+
+RISK (after a probe): what someone who reaches it can do, and from where
+  critical  runs code or is root    high    reads or writes data
+  medium    a dev server, a debugger, a cross-origin socket
+  LAN  through the LAN address      web  any web page you open (rebinding)
+  local  programs on this machine;  enter shows the evidence and the fix
 
 Keys
   p      probe every listener       P      probe the highlighted row
