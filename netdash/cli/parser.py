@@ -448,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_probe(watch, "each new listener")
     watch.add_argument("--udp", action="store_true", help="notify about UDP listeners too")
     _add_lan(watch, default=argparse.SUPPRESS)
+    _add_ignore_firewall(watch, default=argparse.SUPPRESS)
     _add_history(watch, default=argparse.SUPPRESS)
     _add_config(watch, default=argparse.SUPPRESS)
     return parser

@@ -101,14 +101,25 @@ class Event:
         return self.verdict in _EXPOSED
 
 
-def alarm_reasons(assessed: ListenerAssessment) -> frozenset[str]:
-    """Why a listener deserves to be told about: ``{"exposed"}`` for a finding (exposed,
-    neither allowed nor reachable only through ignored interfaces), else nothing.
+ALARM_SEVERITIES = frozenset({"critical", "high"})
+"""Risk severities worth a notification (:mod:`netdash.core.risk`): someone who reaches the
+port runs code, becomes root, or reads and writes the service's data."""
 
-    The one place a notification's cause is decided. The risk checks add their own reasons
-    here (``"risk:<name>"``, one per risk found) and :func:`alarms` then tells about a
-    listener that became risky, with no other change."""
-    return frozenset({"exposed"}) if assessed.is_finding else frozenset()
+
+def alarm_reasons(assessed: ListenerAssessment) -> frozenset[str]:
+    """Why a listener deserves to be told about: ``"exposed"`` for a finding (exposed,
+    neither allowed nor reachable only through ignored interfaces), and ``"risk:<kind>"``
+    for each critical or high risk the probe found that no allow rule acknowledges
+    (``risk:jupyter-no-token``); empty: nothing to tell.
+
+    The one place a notification's cause is decided: :func:`alarms` tells about a listener
+    that gained a reason, so one that became risky (a probe found Jupyter's token gone) is
+    told with no other change."""
+    reasons = {"exposed"} if assessed.is_finding else set()
+    for risk in assessed.risks:
+        if risk.allowed_by is None and risk.severity in ALARM_SEVERITIES:
+            reasons.add(f"risk:{risk.kind}")
+    return frozenset(reasons)
 
 
 def _seen(assessed: ListenerAssessment) -> Seen:
@@ -237,7 +248,7 @@ def alarms(
     before: Mapping[ListenerKey, Seen] | None, after: Mapping[ListenerKey, Seen]
 ) -> list[Seen]:
     """The listeners of ``after`` with an alarm reason they did not have in ``before``
-    (newly exposed beyond loopback and not allowed; later, newly risky). ``before`` is
+    (newly exposed beyond loopback and not allowed, or newly risky). ``before`` is
     ``None`` at start: nothing is new then (what already listened is no news)."""
     if before is None:
         return []

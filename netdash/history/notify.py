@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 
 from netdash.core.history import NotifyLimiter, Seen
+from netdash.core.risk import RISK_KINDS
 from netdash.core.text import clean
 
 __all__ = ["Notifier", "message_for", "notify_send"]
@@ -32,11 +33,19 @@ def message_for(seen: Seen, hint: str | None) -> tuple[str, str]:
     address, the verdict, and the fix hint."""
     program = clean(seen.program or "unknown program", 60)
     where = f"[{seen.address}]" if ":" in seen.address else seen.address
-    summary = f"netdash: {program} exposed on port {seen.port}"
+    risks = sorted(r.removeprefix("risk:") for r in seen.reasons if r.startswith("risk:"))
+    if "exposed" in seen.reasons or not risks:
+        summary = f"netdash: {program} exposed on port {seen.port}"
+    else:
+        summary = f"netdash: {program} on port {seen.port} is risky"
     body = (
         f"{program} (pid {seen.pid or '?'}) listens on {where}:{seen.port}/{seen.protocol} "
         f"({seen.verdict}, {seen.scope})."
     )
+    for kind in risks:
+        known = RISK_KINDS.get(kind)
+        if known is not None:
+            body += f" Whoever reaches it can {known.capability} ({known.severity})."
     if hint:
         body += f" Fix: {clean(hint, 300)}"
     return summary, body

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,33 @@ def test_since_iso_and_mistakes() -> None:
     assert parse_since("2026-12-04T00:00:00+00:00", 0) == at
     with pytest.raises(ValueError, match="not a duration"):
         parse_since("yesterday", 0)
+
+
+def test_a_loopback_server_that_becomes_risky_alarms_once() -> None:
+    """Newly risky (issue 17 with issue 16's checks): a probe finds Jupyter without a token
+    on loopback, where it is no exposure: one alarm naming the risk; an allow rule for that
+    risk at that port, or a low risk (DNS rebinding of any HTTP server), gives none."""
+    from netdash.core.model import RiskFact
+    from netdash.history.notify import message_for
+
+    jupyter = Listener("tcp", "127.0.0.1", 8888, 4, NODE)
+    tokenless = RiskFact("jupyter-no-token", True, "GET /api/status", '200 {"kernels": 0}', 200)
+    any_host = RiskFact("dns-rebinding", True, "GET / (Host: x.invalid)", "200", 200)
+
+    def probed(*facts: RiskFact, policy: Policy | None = None) -> dict[Any, Seen]:
+        result = ProbeResult(
+            jupyter.key, Via.LOOPBACK, "127.0.0.1", "http://127.0.0.1:8888/", Outcome.HTTP, 1.0,
+            status=200, risks=facts,
+        )  # fmt: skip
+        return seen_of(Assessment(snap(jupyter), {jupyter.key: [result]}, policy))
+
+    before = seen(jupyter)
+    told = alarms(before, probed(tokenless, any_host))
+    assert [s.reasons for s in told] == [frozenset({"risk:jupyter-no-token"})]
+    summary, body = message_for(told[0], None)
+    assert summary == "netdash: node on port 8888 is risky"
+    assert "run code as the server's user" in body
+    assert alarms(probed(tokenless), probed(tokenless)) == []  # once, not every poll
+    assert alarms(before, probed(any_host)) == []  # low: no notification
+    allowed = Policy.of([parse_allow("jupyter-no-token@8888")])
+    assert alarms(before, probed(tokenless, policy=allowed)) == []

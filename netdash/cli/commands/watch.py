@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+from netdash.cli.common import firewall_reader
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.core.history import Seen, alarms, seen_of
@@ -50,13 +51,14 @@ def run(settings: Settings) -> int:
         _log("history off: nothing is written to disk")
     notifier = Notifier(_log)
     cache = ProcessCache()
+    firewall = firewall_reader(settings)  # read again only when the ruleset changed
     before: Mapping[ListenerKey, Seen] | None = None
     results: dict[ListenerKey, list[ProbeResult]] = {}
     said_problem = False
     _log(f"polling every {settings.interval:g} s")
     while not stop.is_set():
         try:
-            snapshot = collect_snapshot(cache)
+            snapshot = collect_snapshot(cache, firewall=firewall)
         except Exception as exc:  # psutil.Error, OSError: said, and the next poll retries
             _log(f"cannot read the socket table: {clean(str(exc), 200)}")
             stop.wait(settings.interval)
