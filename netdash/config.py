@@ -333,6 +333,8 @@ class Settings:
     bell: bool = False
     auto_probe: bool = False
     config_path: Path | None = None
+    namespaces: bool = False
+    """``list --namespaces``: also list the listeners of this host's other network namespaces."""
 
     def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
         """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
@@ -402,4 +404,5 @@ def resolve_settings(
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,
         config_path=config.path,
+        namespaces=bool(command_line.get("namespaces")),
     )

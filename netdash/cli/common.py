@@ -11,8 +11,18 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
+    from netdash.core.published import Forwarding, NamespaceView
 
-__all__ = ["OutputError", "UsageError", "console", "json_text", "probe", "write"]
+__all__ = [
+    "OutputError",
+    "UsageError",
+    "console",
+    "json_text",
+    "namespace_view",
+    "print_beyond",
+    "probe",
+    "write",
+]
 
 
 class UsageError(Exception):
@@ -78,3 +88,39 @@ def probe(
     listeners = snapshot.listeners if only is None else tuple(only)
     found = asyncio.run(probe_listeners(listeners, lan, own_addresses(snapshot.interfaces), limits))
     return group_results(found)
+
+
+def namespace_view(snapshot: Snapshot, namespaces: bool = False) -> NamespaceView:
+    """What lies beyond this namespace (:func:`netdash.sources.published.collect_view`):
+    published ports, containers and, when ``namespaces``, the other namespaces' listeners."""
+    from netdash.sources.published import collect_view
+
+    return collect_view(snapshot, forwardings(snapshot), namespaces)
+
+
+def forwardings(snapshot: Snapshot) -> tuple[Forwarding, ...]:
+    """The DNAT paths of the ruleset the kernel enforces, evaluated through FORWARD; empty
+    while the firewall is not read."""
+    del snapshot
+    return ()
+
+
+def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:
+    """The text sections after the listing: published ports, then (when asked) the other
+    network namespaces' listeners."""
+    from rich.text import Text
+
+    from netdash.output.namespaces import namespace_lines, published_lines
+
+    if view.published:
+        out.print()
+        out.print(
+            Text("Published ports (DNAT: a connection to this host goes elsewhere)", style="bold")
+        )
+        for line in published_lines(view):
+            out.print(Text(line, style="red" if "— open" in line else ""))
+    if namespaces:
+        out.print()
+        out.print(Text("Other network namespaces (not reachable unless published)", style="bold"))
+        for line in namespace_lines(view) or ["none found"]:
+            out.print(Text(line))

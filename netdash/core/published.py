@@ -1,0 +1,229 @@
+"""Published ports: DNAT rules that carry new connections from this host's networks elsewhere.
+
+A published port is the NAT rule, not a socket: Docker's ``DOCKER`` chain, podman's and
+Kubernetes' NodePort chains and hand-written ``dnat to`` rules all rewrite a new connection's
+destination in the nat prerouting path, after which it goes through the FORWARD path (Docker's
+``DOCKER-USER`` first), never INPUT — so an INPUT deny (ufw) does not stop it. A host socket
+may exist (``docker-proxy``; with ``userland-proxy: false`` a placeholder held by ``dockerd``)
+or not at all (a hand-written DNAT, often podman, NodePorts).
+
+This module joins, without any I/O:
+
+* :class:`Forwarding` — one DNAT path as the firewall evaluation saw it: host interface,
+  protocol and port, the target, the DNAT rule, and what the FORWARD path does to it;
+* the other network namespaces of this host (:mod:`netdash.core.namespaces`): the one that
+  holds the target address and the listener (and process) there;
+* the Docker Engine API's containers: the container's name and image.
+
+Every kind of DNAT is handled the same way; chain names only label the front-end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from netdash.core.model import Listener, ListenerIdentity
+from netdash.core.namespaces import (
+    CONTAINER_INTERNAL,
+    PUBLISHED,
+    Container,
+    NamespaceListener,
+    NetNamespace,
+)
+
+__all__ = [
+    "BLOCKED",
+    "OPEN",
+    "UNKNOWN",
+    "Forwarding",
+    "NamespaceView",
+    "PublishedPort",
+    "exposure_of",
+    "publish",
+]
+
+OPEN = "open"
+BLOCKED = "blocked"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """One DNAT path for new connections arriving on a host interface.
+
+    ``interface``: the host interface the connection arrives on (``v0``); ``protocol``
+    ``tcp``/``udp``; ``port`` the host port it is addressed to; ``target_address`` and
+    ``target_port`` where the DNAT sends it; ``dnat_rule`` the DNAT rule's text (with table
+    and chain); ``outcome`` :data:`OPEN`, :data:`BLOCKED` or :data:`UNKNOWN` from the FORWARD
+    path's evaluation; ``rule`` the rule that decided it (or the reason for ``unknown``;
+    ``None`` when a chain's accepting policy decided); ``front_end`` the tool that wrote the
+    DNAT when recognised (``docker``), else ``None``.
+    """
+
+    interface: str
+    protocol: str
+    port: int
+    target_address: str
+    target_port: int
+    dnat_rule: str
+    outcome: str
+    rule: str | None = None
+    front_end: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A published port with everything known about where it leads.
+
+    ``forwarding`` the DNAT path; ``namespace`` the other network namespace of this host that
+    holds the target address (``None``: not on this host, or not readable); ``listener`` the
+    listener there that the connection meets (``None``: nothing listens, it is refused, or the
+    namespace is unknown); ``container`` the Docker container with that address, when the
+    Docker API was readable; ``host_listeners`` sockets on the host with the same protocol and
+    port (``docker-proxy``, ``dockerd``'s placeholder), which the DNAT bypasses.
+    """
+
+    forwarding: Forwarding
+    namespace: NetNamespace | None = None
+    listener: NamespaceListener | None = None
+    container: Container | None = None
+    host_listeners: tuple[Listener, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """True when a new connection from that interface's network gets through."""
+        return self.forwarding.outcome == OPEN
+
+    @property
+    def target_label(self) -> str:
+        f = self.forwarding
+        host = f"[{f.target_address}]" if ":" in f.target_address else f.target_address
+        return f"{host}:{f.target_port}"
+
+    @property
+    def behind(self) -> str:
+        """What is behind the target, for a person: ``container web, image busybox, httpd
+        (pid 4242)``; ``nothing listens there``; ``not on this host`` (untrusted names: render
+        with ``clean``)."""
+        parts = []
+        if self.container is not None:
+            parts.append(f"container {self.container.name}")
+            if self.container.image:
+                parts.append(f"image {self.container.image}")
+        elif self.namespace is not None:
+            parts.append(self.namespace.label)
+        if self.listener is not None:
+            for process in self.listener.processes[:1]:
+                parts.append(f"{process.name or '?'} (pid {process.pid})")
+        elif self.namespace is not None and self.namespace.unreadable is None:
+            parts.append("nothing listens there")
+        if self.namespace is None and self.container is None:
+            parts.append("not in a network namespace of this host")
+        return ", ".join(parts)
+
+    def sentence(self) -> str:
+        """``published: v0:8080 → 172.17.0.2:80 (container web, image busybox) — open,
+        FORWARD policy accept``."""
+        f = self.forwarding
+        decided = f.rule or ("no rule stops it" if f.outcome == OPEN else "")
+        tail = f", {decided}" if decided else ""
+        return (
+            f"published: {f.interface}:{f.port}/{f.protocol} → {self.target_label} "
+            f"({self.behind}) — {f.outcome}{tail}"
+        )
+
+
+def _namespace_of(address: str, namespaces: Iterable[NetNamespace]) -> NetNamespace | None:
+    for namespace in namespaces:
+        if namespace.holds(address):
+            return namespace
+    return None
+
+
+def _container_of(address: str, containers: Iterable[Container]) -> Container | None:
+    for container in containers:
+        if address in container.addresses:
+            return container
+    return None
+
+
+def publish(
+    forwardings: Iterable[Forwarding],
+    namespaces: Sequence[NetNamespace] = (),
+    containers: Sequence[Container] = (),
+    host_listeners: Sequence[Listener] = (),
+) -> tuple[PublishedPort, ...]:
+    """Join each DNAT path with the namespace, listener and container behind its target and
+    the host sockets on its port; sorted by interface, protocol, port and target."""
+    by_port: dict[tuple[str, int], list[Listener]] = {}
+    for listener in host_listeners:
+        by_port.setdefault((listener.protocol, listener.port), []).append(listener)
+    found = []
+    for f in forwardings:
+        namespace = _namespace_of(f.target_address, namespaces)
+        target = (
+            namespace.listening(f.protocol, f.target_address, f.target_port)
+            if namespace is not None
+            else None
+        )
+        found.append(
+            PublishedPort(
+                forwarding=f,
+                namespace=namespace,
+                listener=target,
+                container=_container_of(f.target_address, containers),
+                host_listeners=tuple(by_port.get((f.protocol, f.port), ())),
+            )
+        )
+    found.sort(
+        key=lambda p: (
+            p.forwarding.interface,
+            p.forwarding.protocol,
+            p.forwarding.port,
+            p.forwarding.target_address,
+        )
+    )
+    return tuple(found)
+
+
+def exposure_of(
+    namespace: NetNamespace, listener: NamespaceListener, published: Iterable[PublishedPort]
+) -> str:
+    """:data:`~netdash.core.namespaces.PUBLISHED` when a published port leads to ``listener``
+    in ``namespace`` (whatever the firewall does to it), else
+    :data:`~netdash.core.namespaces.CONTAINER_INTERNAL`."""
+    for port in published:
+        if (
+            port.namespace is not None
+            and port.namespace.inode == namespace.inode
+            and port.listener == listener
+        ):
+            return PUBLISHED
+    return CONTAINER_INTERNAL
+
+
+@dataclass(frozen=True)
+class NamespaceView:
+    """What netdash knows beyond its own network namespace, for one snapshot.
+
+    ``published`` the published ports (DNAT paths; empty when the ruleset was not read);
+    ``namespaces`` the other network namespaces with their listeners (empty unless asked:
+    ``--namespaces``, the dashboard's ``N``); ``containers`` the Docker API's containers
+    (``None``: the API was not readable); ``proxied`` the container behind each
+    ``docker-proxy`` listener of the host, by listener identity.
+    """
+
+    published: tuple[PublishedPort, ...] = ()
+    namespaces: tuple[NetNamespace, ...] = ()
+    containers: tuple[Container, ...] | None = None
+    proxied: Mapping[ListenerIdentity, Container] = field(default_factory=dict)
+
+    @property
+    def open_published(self) -> tuple[PublishedPort, ...]:
+        """The published ports a new connection from some network gets through: findings
+        for ``check``."""
+        return tuple(p for p in self.published if p.open)
+
+    def exposure(self, namespace: NetNamespace, listener: NamespaceListener) -> str:
+        return exposure_of(namespace, listener, self.published)

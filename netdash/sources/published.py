@@ -1,0 +1,72 @@
+"""Gather what lies beyond netdash's own network namespace for one snapshot: the published
+ports (DNAT paths from the firewall evaluation), the other network namespaces
+(:mod:`netdash.sources.namespaces`) and the Docker API's containers
+(:mod:`netdash.sources.docker`), joined by :func:`netdash.core.published.publish`.
+
+Namespaces are read whenever there are published ports to resolve (their targets' listeners)
+or when asked; the Docker API is read once per call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from netdash.core.model import ListenerIdentity, Snapshot
+from netdash.core.namespaces import Container, NetNamespace
+from netdash.core.published import Forwarding, NamespaceView, publish
+from netdash.sources.docker import proxy_target, read_containers
+from netdash.sources.namespaces import read_namespaces
+from netdash.sources.processes import ProcessCache
+
+__all__ = ["collect_view", "proxied_containers"]
+
+
+def proxied_containers(
+    snapshot: Snapshot, containers: Sequence[Container]
+) -> dict[ListenerIdentity, Container]:
+    """The container behind each ``docker-proxy`` listener of ``snapshot``: the one whose
+    address and port its command line names (``-container-ip``/``-container-port``, read as
+    untrusted text by :func:`~netdash.sources.docker.proxy_target`)."""
+    by_address = {a: c for c in containers for a in c.addresses}
+    found: dict[ListenerIdentity, Container] = {}
+    for listener in snapshot.listeners:
+        for process in listener.processes:
+            if process.name != "docker-proxy":
+                continue
+            target = proxy_target(process.cmdline)
+            if target is not None and target[1] in by_address:
+                found[listener.identity] = by_address[target[1]]
+                break
+    return found
+
+
+def collect_view(
+    snapshot: Snapshot,
+    forwardings: Sequence[Forwarding] = (),
+    namespaces: bool = False,
+    cache: ProcessCache | None = None,
+) -> NamespaceView:
+    """The :class:`~netdash.core.published.NamespaceView` of ``snapshot``: ``forwardings``
+    (the DNAT paths the firewall evaluation found) joined with the namespaces and containers
+    behind them; ``namespaces`` also keeps every other namespace's listeners in the view.
+    Never raises for what it cannot read."""
+    containers = read_containers()
+    others = read_namespaces(cache=cache) if (namespaces or forwardings) else ()
+    if containers:
+        others = tuple(_name(ns, containers) for ns in others)
+    published = publish(forwardings, others, containers or (), snapshot.listeners)
+    return NamespaceView(
+        published=published,
+        namespaces=others if namespaces else (),
+        containers=containers,
+        proxied=proxied_containers(snapshot, containers or ()),
+    )
+
+
+def _name(namespace: NetNamespace, containers: Sequence[Container]) -> NetNamespace:
+    """``namespace`` with the name and image of the container holding one of its addresses."""
+    for container in containers:
+        if any(namespace.holds(a) for a in container.addresses):
+            return dataclasses.replace(namespace, container=container.name, image=container.image)
+    return namespace
