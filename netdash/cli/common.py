@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
-    from netdash.core.published import Forwarding, NamespaceView
+    from netdash.core.published import NamespaceView
 
 __all__ = [
     "OutputError",
@@ -95,14 +95,7 @@ def namespace_view(snapshot: Snapshot, namespaces: bool = False) -> NamespaceVie
     published ports, containers and, when ``namespaces``, the other namespaces' listeners."""
     from netdash.sources.published import collect_view
 
-    return collect_view(snapshot, forwardings(snapshot), namespaces)
-
-
-def forwardings(snapshot: Snapshot) -> tuple[Forwarding, ...]:
-    """The DNAT paths of the ruleset the kernel enforces, evaluated through FORWARD; empty
-    while the firewall is not read."""
-    del snapshot
-    return ()
+    return collect_view(snapshot, namespaces=namespaces)
 
 
 def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:

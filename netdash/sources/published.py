@@ -19,7 +19,7 @@ from netdash.sources.docker import proxy_target, read_containers
 from netdash.sources.namespaces import read_namespaces
 from netdash.sources.processes import ProcessCache
 
-__all__ = ["collect_view", "proxied_containers"]
+__all__ = ["collect_view", "proxied_containers", "read_forwardings"]
 
 
 def proxied_containers(
@@ -41,16 +41,26 @@ def proxied_containers(
     return found
 
 
+def read_forwardings(snapshot: Snapshot) -> tuple[Forwarding, ...]:
+    """The DNAT paths of the ruleset the kernel enforces, each evaluated through the FORWARD
+    path; empty while the firewall cannot be read."""
+    del snapshot
+    return ()
+
+
 def collect_view(
     snapshot: Snapshot,
-    forwardings: Sequence[Forwarding] = (),
+    forwardings: Sequence[Forwarding] | None = None,
     namespaces: bool = False,
     cache: ProcessCache | None = None,
 ) -> NamespaceView:
     """The :class:`~netdash.core.published.NamespaceView` of ``snapshot``: ``forwardings``
-    (the DNAT paths the firewall evaluation found) joined with the namespaces and containers
-    behind them; ``namespaces`` also keeps every other namespace's listeners in the view.
-    Never raises for what it cannot read."""
+    (the DNAT paths of the firewall evaluation; ``None``: read them now with
+    :func:`read_forwardings`) joined with the namespaces and containers behind them;
+    ``namespaces`` also keeps every other namespace's listeners in the view. Never raises
+    for what it cannot read."""
+    if forwardings is None:
+        forwardings = read_forwardings(snapshot)
     containers = read_containers()
     others = read_namespaces(cache=cache) if (namespaces or forwardings) else ()
     if containers:

@@ -176,3 +176,22 @@ def wait_listening(pid: int, protocol: str, port: int, timeout: float = 20) -> N
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {protocol} port {port} in pid {pid}'s namespace")
+
+
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind((sys.argv[1], int(sys.argv[2])))\n"
+    "s.listen(16)\n"
+    "while True:\n"
+    "    s.accept()[0].close()\n"
+)
+
+
+def listen(inside: Box, port: int, address: str = "0.0.0.0") -> subprocess.Popen[bytes]:
+    """A TCP listener on ``address:port`` inside ``inside`` (accepts and closes), ready when
+    this returns; stopped when the box closes."""
+    server = inside.spawn(sys.executable, "-c", LISTEN, address, str(port), mount=False)
+    wait_listening(server.pid, "tcp", port)
+    return server

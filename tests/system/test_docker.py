@@ -19,6 +19,7 @@ import pytest
 
 from tests.support import dockerd, nsbox
 from tests.support.ci import require
+from tests.system.test_json_schema import validator
 
 pytestmark = pytest.mark.netns
 
@@ -75,6 +76,7 @@ def test_docker_proxy_row_names_its_container(docker_box, request) -> None:  # t
     result = netdash_in(host, "list", "--json", env=engine.env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
+    validator("netdash-list.schema.json").validate(document)
     rows = listeners_on(document, 8080)
     assert rows, document["listeners"]
     for row in rows:

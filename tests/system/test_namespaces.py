@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any
 
 import pytest
@@ -14,12 +13,9 @@ import pytest
 from tests.support import nsbox
 from tests.support.ci import require
 from tests.support.cli import run_cli
+from tests.system.test_json_schema import validator
 
 pytestmark = pytest.mark.netns
-
-SERVE = (
-    "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 8765)); s.listen(); time.sleep(60)"
-)
 
 
 def namespace_entry(document: dict[str, Any], inode: int) -> dict[str, Any]:
@@ -34,15 +30,15 @@ def test_listener_in_another_namespace_is_listed_container_internal() -> None:
     require(nsbox.missing() is None, f"needs extra namespaces: {nsbox.missing()}")
     with nsbox.box() as other:
         nsbox.veth(None, "vc0", ["10.99.0.1/24"], other, "eth0", ["10.99.0.2/24"])
-        server = other.spawn(sys.executable, "-c", SERVE)
+        server = nsbox.listen(other, 8765)
         inode = os.stat(f"/proc/{other.pid}/ns/net").st_ino
-        nsbox.wait_listening(server.pid, "tcp", 8765)
         plain = run_cli("list", "--json")
         result = run_cli("list", "--json", "--namespaces")
         text = run_cli("list", "--namespaces")
     assert result.returncode == 0, result.stderr
     assert "namespaces" not in json.loads(plain.stdout)
     document = json.loads(result.stdout)
+    validator("netdash-list.schema.json").validate(document)
     entry = namespace_entry(document, inode)
     assert "10.99.0.2" in entry["addresses"]
     mine = [li for li in entry["listeners"] if li["port"] == 8765]

@@ -30,6 +30,7 @@ def run(settings: Settings) -> int:
 
         document = check_to_json(assessment)
         document["published"] = published_json(view.published)
+        document["ok"] = document["ok"] and not view.open_published
         write(json_text(document))
     elif settings.output == "prometheus":
         from netdash.output.prom import check_metrics

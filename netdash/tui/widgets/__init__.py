@@ -2,5 +2,6 @@
 
 from netdash.tui.widgets.interface_diagram import InterfaceDiagram
 from netdash.tui.widgets.listener_table import ListenerTable
+from netdash.tui.widgets.namespaces_panel import NamespacesPanel
 
-__all__ = ["InterfaceDiagram", "ListenerTable"]
+__all__ = ["InterfaceDiagram", "ListenerTable", "NamespacesPanel"]
