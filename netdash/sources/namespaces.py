@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from netdash.core.model import Process
 from netdash.core.namespaces import NamespaceListener, NetNamespace
@@ -171,15 +171,24 @@ def _holders(inodes: Iterable[int], pids: Iterable[int], proc: str) -> dict[int,
 
 
 def read_namespaces(
-    proc: str = "/proc", run_netns: str = "/run/netns", cache: ProcessCache | None = None
+    proc: str = "/proc",
+    run_netns: str = "/run/netns",
+    cache: ProcessCache | None = None,
+    holding: Collection[str] | None = None,
 ) -> tuple[NetNamespace, ...]:
     """Every network namespace of this host except the caller's, with its addresses and
     listeners, sorted by inode. Never raises for what it cannot read: a namespace whose tables
     cannot be read is listed with ``unreadable`` set; processes that exit mid-read are
     skipped. ``cache`` keeps process metadata between calls.
 
-    Cost: one ``readlink`` per process, then for each other namespace four small table reads
-    and one ``/proc/PID/fd`` scan of its processes (see bench/RESULTS.md).
+    ``holding``: read the socket tables only of namespaces holding one of these addresses
+    (the targets of published ports); the others are listed with their addresses only.
+
+    Cost: one ``readlink`` per process, then per namespace its addresses (``fib_trie``,
+    ``if_inet6``: tens of microseconds) and, where its tables are read, four socket tables
+    and one ``/proc/PID/fd`` scan of its processes. The kernel prints ``tcp`` and ``tcp6`` by
+    walking the whole established hash table whatever the namespace: several milliseconds
+    each on a large machine, the dominant cost (bench/RESULTS.md).
     """
     cache = cache if cache is not None else ProcessCache()
     try:
@@ -203,13 +212,27 @@ def read_namespaces(
                 )
             )
             continue
-        result.append(_read_one(inode, ns_names, pids, proc, cache))
+        result.append(_read_one(inode, ns_names, pids, proc, cache, holding))
     return tuple(result)
 
 
 def _read_one(
-    inode: int, names: tuple[str, ...], pids: tuple[int, ...], proc: str, cache: ProcessCache
+    inode: int,
+    names: tuple[str, ...],
+    pids: tuple[int, ...],
+    proc: str,
+    cache: ProcessCache,
+    holding: Collection[str] | None,
 ) -> NetNamespace:
+    if holding is not None:
+        for pid in pids:
+            addresses = read_addresses(pid, proc)
+            if addresses:
+                break
+        else:
+            addresses = ()
+        if not any(a in holding for a in addresses):
+            return NetNamespace(inode=inode, names=names, pids=pids, addresses=addresses)
     listeners: list[NamespaceListener] = []
     reader: int | None = None
     for pid in pids:  # the first process whose tables can be read

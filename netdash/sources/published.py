@@ -62,7 +62,13 @@ def collect_view(
     if forwardings is None:
         forwardings = read_forwardings(snapshot)
     containers = read_containers()
-    others = read_namespaces(cache=cache) if (namespaces or forwardings) else ()
+    if namespaces:
+        others = read_namespaces(cache=cache)
+    elif forwardings:  # only the namespaces behind a published port
+        targets = {f.target_address for f in forwardings}
+        others = read_namespaces(cache=cache, holding=targets)
+    else:
+        others = ()
     if containers:
         others = tuple(_name(ns, containers) for ns in others)
     published = publish(forwardings, others, containers or (), snapshot.listeners)
