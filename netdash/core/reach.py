@@ -1,0 +1,766 @@
+"""What a new inbound connection meets: the evaluator of a :class:`~netdash.core.ruleset.Ruleset`.
+
+For a packet — protocol (``tcp``/``udp``), source and destination address, destination port,
+input interface — :func:`evaluate` walks what the kernel runs for the first packet of a new
+connection to this host: the ``ingress`` chains of the input device, then every base chain of
+the ``prerouting`` hook (raw, mangle, nat's DNAT, filter) and of the ``input`` hook, each hook's
+chains in priority order, over the tables of the packet's families (``ip``/``inet`` or
+``ip6``/``inet``) of both nftables and iptables-legacy. Within a chain it follows jumps, gotos
+and returns, sets, maps and verdict maps; the packet's conntrack state is ``new``.
+
+Three-valued matching keeps the answer honest: a match netdash does not understand (an ``xt``
+expression, ``meta mark``, ``limit``, a source port) "may or may not" hold. The walk then takes
+both branches; when they lead to the same outcome that outcome stands, otherwise the result is
+``unknown``, naming the rule. An evaluation never yields a wrong ``open`` or ``blocked`` from a
+rule it did not understand.
+
+Semantics (kernel's nf_tables and x_tables): a drop or reject is final; an accept ends only
+that base chain (the next base chain of the hook still runs); falling off or returning from a
+base chain applies its policy; a DNAT in prerouting sends the connection elsewhere.
+
+Not modelled, and why it does not make an answer wrong: reverse-path filtering
+(``rp_filter`` or ``fib saddr . iif oif missing``) passes a source on the interface's own
+network, which is the only kind of source evaluated here (``fib`` on ``saddr`` is "maybe"); the
+SYN-ACK's output path is not walked (an output drop of it would be reported ``open``: rare, and
+said in the README). Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from netdash.core.ruleset import (
+    Chain,
+    IPNetwork,
+    Match,
+    Rule,
+    Ruleset,
+    Table,
+    Verdict,
+    families_for,
+    front_end,
+    is_ufw_table,
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+OPEN = "open"
+BLOCKED = "blocked"
+NOT_BOUND_THERE = "not-bound-there"
+UNKNOWN = "unknown"
+OUTCOMES = (OPEN, BLOCKED, NOT_BOUND_THERE, UNKNOWN)
+
+_PROTO_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
+_MAX_BRANCHES = 256
+_MAX_DEPTH = 32
+
+#: Hooks whose chains a new inbound connection to this host meets, in order.
+INBOUND_HOOKS = ("ingress", "prerouting", "input")
+
+
+@dataclass(frozen=True)
+class Packet:
+    """The first packet of a new connection.
+
+    ``daddr_local``: whether ``daddr`` is one of this host's addresses (``fib daddr type
+    local``); ``oifname``: the output interface for the forward path (``""`` on input,
+    ``None`` when not known: matches on it are "maybe")."""
+
+    protocol: str
+    saddr: IPAddress
+    daddr: IPAddress
+    dport: int
+    iifname: str
+    daddr_local: bool = True
+    oifname: str | None = ""
+
+    @property
+    def version(self) -> int:
+        return self.daddr.version
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one evaluation.
+
+    ``outcome``: :data:`OPEN`, :data:`BLOCKED` or :data:`UNKNOWN` (:data:`NOT_BOUND_THERE`
+    only from :func:`reach`). ``rule``: the deciding rule (``None`` for a policy, with
+    ``chain``/``table`` naming the base chain); ``reason``: one line in words, naming the rule
+    and its front-end ("ufw: deny 8000/tcp", "policy drop of inet filter input");
+    ``dnat``: for a connection a prerouting DNAT moves elsewhere, that verdict.
+    """
+
+    outcome: str
+    reason: str = ""
+    rule: Rule | None = None
+    table: str | None = None
+    chain: str | None = None
+    front_end: str | None = None
+    dnat: Verdict | None = None
+
+    @property
+    def ruleset(self) -> str | None:
+        """``"nft"`` or ``"legacy"`` for the deciding rule, else ``None``."""
+        return self.rule.backend if self.rule is not None else None
+
+
+@dataclass(frozen=True)
+class _Res:
+    kind: str  # accept | drop | reject | dnat | unknown
+    rule: Rule | None
+    table: Table
+    chain: str
+    reason: str = ""
+    verdict: Verdict | None = None
+
+    @property
+    def category(self) -> tuple[object, ...]:
+        if self.kind in ("drop", "reject"):
+            return ("block",)
+        if self.kind == "dnat" and self.verdict is not None:
+            return ("dnat", self.verdict.to_address, self.verdict.to_port)
+        return (self.kind,)
+
+
+class _TooComplex(Exception):
+    pass
+
+
+@dataclass
+class _Walk:
+    packet: Packet
+    branches: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _tri_and(values: Iterable[bool | None]) -> bool | None:
+    result: bool | None = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            result = None
+    return result
+
+
+def _name_matches(pattern: str, name: str) -> bool:
+    if pattern.endswith("*") and not pattern.endswith("\\*"):
+        return name.startswith(pattern[:-1])
+    return name == pattern.replace("\\*", "*")
+
+
+def _proto_is(value: object, protocol: str) -> bool:
+    if isinstance(value, int):
+        return value == _PROTO_NUMBERS.get(protocol)
+    text = str(value).lower()
+    if text.isdigit():
+        return int(text) == _PROTO_NUMBERS.get(protocol)
+    return text == protocol or (text == "all")
+
+
+def _in_ranges(port: int, values: Sequence[object]) -> bool:
+    return any(isinstance(v, tuple) and len(v) == 2 and v[0] <= port <= v[1] for v in values)
+
+
+def match_holds(m: Match, p: Packet) -> bool | None:
+    """Whether ``m`` holds for ``p``: True, False or None ("may or may not hold": a match
+    netdash does not evaluate, a source port, an unknown output interface)."""
+    key = m.key
+    result: bool | None
+    if key in ("dport", "sport"):
+        if m.proto is not None and m.proto != p.protocol:
+            return False  # tcp dport != 1 does not match a UDP packet
+        if key == "sport":
+            return None
+        result = _in_ranges(p.dport, m.values)
+    elif key in ("saddr", "daddr"):
+        addr = p.saddr if key == "saddr" else p.daddr
+        nets = [v for v in m.values if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)]
+        if nets and all(n.version != addr.version for n in nets):
+            return False  # ip saddr … implies nfproto ipv4
+        result = any(n.version == addr.version and addr in n for n in nets)
+    elif key == "iifname":
+        result = any(_name_matches(str(v), p.iifname) for v in m.values)
+    elif key == "oifname":
+        if p.oifname is None:
+            return None
+        result = any(_name_matches(str(v), p.oifname) for v in m.values)
+    elif key == "nfproto":
+        want = f"ipv{p.version}"
+        result = any(str(v) == want for v in m.values)
+    elif key == "l4proto":
+        result = any(_proto_is(v, p.protocol) for v in m.values)
+    elif key == "ct_state":
+        result = any(str(v) == "new" for v in m.values)
+    elif key == "exthdr":
+        return False  # the packet evaluated is a plain SYN / datagram: no extension header
+    elif key == "daddr_type":
+        result = _daddr_type(m.values, p)
+        if result is None:
+            return None
+    else:
+        return None
+    return (not result) if m.negate else result
+
+
+def _daddr_type(values: Sequence[object], p: Packet) -> bool | None:
+    seen = False
+    for v in values:
+        t = str(v).lower()
+        if t == "local" and p.daddr_local:
+            return True
+        if t == "unicast":
+            return True
+        if t in ("local", "broadcast", "multicast", "anycast"):
+            seen = True
+            continue
+        return None  # blackhole, unreachable, prohibit …: depends on routes
+    return False if seen or not values else None
+
+
+def _vmap_lookup(v: Verdict, p: Packet) -> Verdict | bool | None:
+    """The verdict a verdict map gives, ``None`` for no element, ``False`` when the key is
+    not evaluable."""
+    for values, verdict in v.vmap:
+        m = Match(key=v.key or "unknown", values=values, proto=v.key_proto)
+        hit = match_holds(m, p)
+        if hit is None:
+            return False
+        if hit:
+            return verdict
+    return None
+
+
+def _describe_rule(rule: Rule, table: Table) -> str:
+    fe = front_end(table, rule.chain)
+    body = ufw_words(rule) if fe == "ufw" else None
+    where = f"{table.label} {rule.chain} #{rule.handle}"
+    if body is not None:
+        return f"ufw: {body} ({where})"
+    label = f"{fe}: " if fe else ""
+    return f"{label}{rule.text} ({where})"
+
+
+def ufw_words(rule: Rule) -> str | None:
+    """A ufw user rule in ufw's own words (``deny 8000/tcp``, ``deny from 198.18.0.2``),
+    for rules of the ``ufw-user-input`` / ``ufw6-user-input`` chains; else ``None``."""
+    if not rule.chain.endswith("user-input"):
+        return None
+    action = {"accept": "allow", "drop": "deny", "reject": "reject"}.get(rule.verdict.kind)
+    if action is None:
+        return None
+    port = proto = src = None
+    for m in rule.matches:
+        if m.negate:
+            return None
+        if m.key == "dport" and len(m.values) == 1 and isinstance(m.values[0], tuple):
+            lo, hi = m.values[0]
+            port = str(lo) if lo == hi else f"{lo}:{hi}"
+            proto = proto or m.proto
+        elif m.key == "l4proto" and len(m.values) == 1:
+            proto = str(m.values[0])
+        elif m.key == "saddr" and len(m.values) == 1:
+            net = m.values[0]
+            src = str(net.network_address if net.num_addresses == 1 else net)  # type: ignore[attr-defined]
+        elif m.key == "ct_state":
+            continue
+        else:
+            return None
+    parts = [action]
+    if src is not None:
+        parts.append(f"from {src}")
+    if port is not None:
+        parts.append(f"{port}/{proto}" if proto and src is None else f"to any port {port}")
+    return " ".join(parts)
+
+
+def _policy_reason(table: Table, chain: Chain) -> tuple[str, str | None]:
+    if is_ufw_table(table) and chain.hook == "input":
+        default = "deny" if chain.policy == "drop" else "allow"
+        return (
+            f"ufw: default {default} incoming (policy {chain.policy} of {table.label} "
+            f"{chain.name})",
+            "ufw",
+        )
+    return f"policy {chain.policy} of {table.label} {chain.name}", None
+
+
+class _Walker:
+    def __init__(self, ruleset: Ruleset, packet: Packet) -> None:
+        self.ruleset = ruleset
+        self.packet = packet
+        self.branches = 0
+
+    def base_chain(self, table: Table, chain: Chain) -> _Res:
+        return self.run(table, chain, 0, (), chain, 0)
+
+    def run(
+        self,
+        table: Table,
+        chain: Chain,
+        index: int,
+        stack: tuple[tuple[Chain, int], ...],
+        base: Chain,
+        depth: int,
+    ) -> _Res:
+        if depth > _MAX_DEPTH:
+            return _Res(
+                "unknown", None, table, chain.name, "chains nest deeper than netdash follows"
+            )
+        rules = chain.rules
+        i = index
+        while i < len(rules):
+            rule = rules[i]
+            i += 1
+            verdict = rule.verdict
+            if verdict.kind == "continue":
+                continue
+            hit = _tri_and(match_holds(m, self.packet) for m in rule.matches)
+            if hit is False:
+                continue
+            if verdict.kind == "vmap":
+                looked = _vmap_lookup(verdict, self.packet)
+                if looked is None:
+                    continue
+                if looked is False:
+                    hit = None
+                    verdict = Verdict(kind="unknown", text=verdict.text)
+                else:
+                    assert isinstance(looked, Verdict)
+                    verdict = looked
+            if hit is True:
+                return self.apply(table, chain, rule, verdict, i, stack, base, depth)
+            # may or may not match: both branches must agree
+            self.branches += 1
+            if self.branches > _MAX_BRANCHES:
+                raise _TooComplex
+            taken = self.apply(table, chain, rule, verdict, i, stack, base, depth)
+            skipped = self.run(table, chain, i, stack, base, depth)
+            if taken.category == skipped.category:
+                return skipped
+            return _Res(
+                "unknown",
+                rule,
+                table,
+                chain.name,
+                f"depends on a match netdash does not evaluate: {_describe_rule(rule, table)}",
+            )
+        return self.fall_off(table, stack, base, depth)
+
+    def fall_off(
+        self, table: Table, stack: tuple[tuple[Chain, int], ...], base: Chain, depth: int
+    ) -> _Res:
+        if stack:
+            caller, at = stack[-1]
+            return self.run(table, caller, at, stack[:-1], base, depth)
+        kind = "drop" if base.policy == "drop" else "accept"
+        reason, _ = _policy_reason(table, base)
+        return _Res(kind, None, table, base.name, reason)
+
+    def apply(
+        self,
+        table: Table,
+        chain: Chain,
+        rule: Rule,
+        verdict: Verdict,
+        next_index: int,
+        stack: tuple[tuple[Chain, int], ...],
+        base: Chain,
+        depth: int,
+    ) -> _Res:
+        kind = verdict.kind
+        if kind in ("accept", "drop", "reject"):
+            return _Res(kind, rule, table, chain.name, _describe_rule(rule, table))
+        if kind == "dnat":
+            if _dnat_is_noop(verdict, self.packet):
+                return self.run(table, chain, next_index, stack, base, depth)
+            return _Res("dnat", rule, table, chain.name, _describe_rule(rule, table), verdict)
+        if kind == "return":
+            return self.fall_off(table, stack, base, depth)
+        if kind in ("jump", "goto"):
+            target = table.chains.get(verdict.target or "")
+            if target is None:
+                return _Res(
+                    "unknown", rule, table, chain.name, f"jump to a missing chain {verdict.target}"
+                )
+            new_stack = (*stack, (chain, next_index)) if kind == "jump" else stack
+            return self.run(table, target, 0, new_stack, base, depth + 1)
+        return _Res(
+            "unknown",
+            rule,
+            table,
+            chain.name,
+            f"a statement netdash does not evaluate: {_describe_rule(rule, table)}",
+        )
+
+
+def _dnat_is_noop(v: Verdict, p: Packet) -> bool:
+    same_addr = v.to_address is None or (
+        _parse_ip(v.to_address) == p.daddr if v.to_address else True
+    )
+    same_port = v.to_port is None or v.to_port == (p.dport, p.dport)
+    return bool(
+        same_addr and same_port and not (v.local and v.to_address is None and not p.daddr_local)
+    )
+
+
+def _parse_ip(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def base_chains(ruleset: Ruleset, hook: str, packet: Packet) -> list[tuple[Table, Chain]]:
+    """The base chains of ``hook`` a packet of ``packet.version`` traverses, in priority
+    order (nft before legacy at equal priority). ``ingress``: netdev chains of the packet's
+    input device."""
+    fams = frozenset({"netdev"}) if hook == "ingress" else families_for(packet.version)
+    found: list[tuple[int, int, Table, Chain]] = []
+    for t in ruleset.tables:
+        if t.family not in fams:
+            continue
+        for c in t.chains.values():
+            if c.hook != hook:
+                continue
+            if hook == "ingress" and c.device not in (None, packet.iifname):
+                continue
+            found.append((c.priority, 1 if t.backend == "legacy" else 0, t, c))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [(t, c) for _, _, t, c in found]
+
+
+def walk_hook(ruleset: Ruleset, hook: str, packet: Packet) -> Decision:
+    """Walk every base chain of one hook (``prerouting``, ``input``, ``forward``, …) for
+    ``packet``, in priority order.
+
+    Returns a :class:`Decision`: ``blocked`` when a chain drops or rejects it (a drop is final
+    even after a chain that could not be evaluated), ``unknown`` when a chain could not be
+    decided and none drops it, ``open`` when every chain lets it through; a DNAT (prerouting)
+    is returned as ``open`` with ``dnat`` set: the connection continues to the new
+    destination. For the forward path give ``daddr_local=False`` and the ``oifname``."""
+    unknown: Decision | None = None
+    accepted: _Res | None = None
+    for table, chain in base_chains(ruleset, hook, packet):
+        walker = _Walker(ruleset, packet)
+        try:
+            res = walker.base_chain(table, chain)
+        except _TooComplex:
+            res = _Res(
+                "unknown",
+                None,
+                table,
+                chain.name,
+                f"too many undecidable rules in {table.label} {chain.name}",
+            )
+        if res.kind in ("drop", "reject"):
+            return _decision(BLOCKED, res)
+        if res.kind == "unknown" and unknown is None:
+            unknown = _decision(UNKNOWN, res)
+        if res.kind == "dnat":
+            if unknown is not None:
+                return unknown
+            return _decision(OPEN, res)
+        if res.kind == "accept" and (accepted is None or accepted.rule is None):
+            accepted = res
+    if unknown is not None:
+        return unknown
+    if accepted is not None:
+        return _decision(OPEN, accepted)
+    return Decision(OPEN, "no rule stops it")
+
+
+def _decision(outcome: str, res: _Res) -> Decision:
+    fe = front_end(res.table, res.chain)
+    return Decision(
+        outcome=outcome,
+        reason=res.reason,
+        rule=res.rule,
+        table=res.table.label,
+        chain=res.chain,
+        front_end=fe,
+        dnat=res.verdict if res.kind == "dnat" else None,
+    )
+
+
+def evaluate(ruleset: Ruleset, packet: Packet) -> Decision:
+    """Whether a new inbound connection reaches a socket on this host at
+    ``packet.daddr``:``packet.dport``: the ``ingress``, ``prerouting`` and ``input`` hooks.
+
+    ``open``: nothing stops it; ``blocked``: a rule or a policy drops or rejects it, or a
+    prerouting DNAT sends it elsewhere (reason says where); ``unknown``: a rule that decides
+    it could not be evaluated (reason names it)."""
+    unknown: Decision | None = None
+    opened = Decision(OPEN, "no rule stops it")
+    for hook in INBOUND_HOOKS:
+        d = walk_hook(ruleset, hook, packet)
+        better = d.rule is not None or opened.rule is None
+        if d.outcome == OPEN and d.dnat is None and better and d.table is not None:
+            opened = d
+        if d.outcome == BLOCKED:
+            return d
+        if d.dnat is not None:
+            if unknown is not None:
+                return unknown
+            target = _dnat_target(d.dnat)
+            return Decision(
+                BLOCKED,
+                f"{d.reason}: the connection goes to {target}, not to this listener",
+                d.rule,
+                d.table,
+                d.chain,
+                d.front_end,
+                d.dnat,
+            )
+        if d.outcome == UNKNOWN and unknown is None:
+            unknown = d
+    return unknown if unknown is not None else opened
+
+
+def _dnat_target(v: Verdict) -> str:
+    addr = v.to_address or ("this host" if v.local else "the same address")
+    if v.to_port is None:
+        return addr
+    lo, hi = v.to_port
+    port = str(lo) if lo == hi else f"{lo}-{hi}"
+    return f"{addr}:{port}" if v.to_address else f"{addr} port {port}"
+
+
+# -- per interface ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetInterface:
+    """An up interface and its addresses with prefix lengths (``198.18.0.1/24``)."""
+
+    name: str
+    addresses: tuple[IPInterface, ...]
+    is_loopback: bool = False
+
+
+@dataclass(frozen=True)
+class Exception_:
+    """A source prefix whose outcome differs from its interface's network's."""
+
+    source: str
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class InterfaceReach:
+    """What a new connection from one interface's network meets.
+
+    ``outcome``: open / blocked / not-bound-there / unknown; ``decision``: the deciding rule
+    (``None`` for not-bound-there); ``address``: the address that was evaluated;
+    ``exceptions``: source prefixes inside the network with another outcome
+    ("open on v0 except from 198.18.0.2/32")."""
+
+    interface: str
+    outcome: str
+    decision: Decision | None = None
+    address: str | None = None
+    exceptions: tuple[Exception_, ...] = ()
+
+
+def source_prefixes(ruleset: Ruleset) -> tuple[IPNetwork, ...]:
+    """Every source prefix a rule or verdict map tests, deduplicated."""
+    seen: dict[IPNetwork, None] = {}
+    for t in ruleset.tables:
+        for c in t.chains.values():
+            for r in c.rules:
+                for m in r.matches:
+                    if m.key == "saddr":
+                        for v in m.values:
+                            if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network):
+                                seen[v] = None
+                if r.verdict.kind == "vmap" and r.verdict.key == "saddr":
+                    for values, _ in r.verdict.vmap:
+                        for v in values:
+                            if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network):
+                                seen[v] = None
+    return tuple(seen)
+
+
+def representative(net: IPNetwork, avoid: Sequence[IPNetwork]) -> IPAddress | None:
+    """An address of ``net`` outside every prefix of ``avoid`` strictly inside ``net`` (the
+    first host address when possible), or ``None`` when they cover it."""
+    inner = sorted(
+        (a for a in avoid if a.version == net.version and a != net and a.subnet_of(net)),  # type: ignore[arg-type]
+        key=lambda a: int(a.network_address),
+    )
+    start = int(net.network_address)
+    if net.num_addresses > 2:
+        start += 1
+    end = int(net.broadcast_address)
+    candidate = start
+    for _ in range(len(inner) + 1):
+        moved = False
+        for a in inner:
+            if int(a.network_address) <= candidate <= int(a.broadcast_address):
+                candidate = int(a.broadcast_address) + 1
+                moved = True
+        if not moved:
+            break
+    if candidate > end:
+        return None
+    return ipaddress.ip_address(candidate) if net.version == 4 else ipaddress.IPv6Address(candidate)
+
+
+def _addresses_for(
+    bind: IPAddress, dual_stack: bool | None, iface: NetInterface
+) -> list[IPInterface]:
+    if bind.is_unspecified:
+        if bind.version == 4:
+            return [a for a in iface.addresses if a.version == 4]
+        v4 = dual_stack is not False
+        return [a for a in iface.addresses if a.version == 6 or (v4 and a.version == 4)]
+    mapped = bind.ipv4_mapped if isinstance(bind, ipaddress.IPv6Address) else None
+    want = mapped or bind
+    return [a for a in iface.addresses if a.ip == want]
+
+
+def reach(
+    ruleset: Ruleset,
+    protocol: str,
+    bind_address: str,
+    port: int,
+    interfaces: Sequence[NetInterface],
+    *,
+    dual_stack: bool | None = None,
+    bound_device: str | None = None,
+) -> tuple[InterfaceReach, ...]:
+    """Per up, non-loopback interface: what a new ``protocol`` connection to ``port`` from
+    that interface's network meets, for a listener bound to ``bind_address``.
+
+    Each address of the interface the listener answers on is evaluated with a source on that
+    address's network (the outcome) and, for every source prefix the ruleset tests inside
+    that network, with a source in it (the exceptions). Across the interface's addresses,
+    open wins over unknown, unknown over blocked. Raises ``ValueError`` for a bind address
+    that is not an IP address."""
+    bind = ipaddress.ip_address(bind_address.split("%", 1)[0])
+    prefixes = source_prefixes(ruleset)
+    out: list[InterfaceReach] = []
+    for iface in interfaces:
+        if iface.is_loopback:
+            continue
+        addrs = _addresses_for(bind, dual_stack, iface)
+        if not addrs or (bound_device is not None and bound_device != iface.name):
+            out.append(InterfaceReach(iface.name, NOT_BOUND_THERE))
+            continue
+        results: list[InterfaceReach] = []
+        for a in addrs:
+            results.append(_reach_address(ruleset, protocol, a, port, iface.name, prefixes))
+        out.append(_combine(results))
+    return tuple(out)
+
+
+def _reach_address(
+    ruleset: Ruleset,
+    protocol: str,
+    address: IPInterface,
+    port: int,
+    ifname: str,
+    prefixes: Sequence[IPNetwork],
+) -> InterfaceReach:
+    net = address.network
+    src = representative(net, prefixes)
+    if src is None:
+        src = net.network_address
+    main = evaluate(ruleset, Packet(protocol, src, address.ip, port, ifname))
+    exceptions: list[Exception_] = []
+    for p in prefixes:
+        if p.version != net.version or p == net or not p.subnet_of(net):  # type: ignore[arg-type]
+            continue
+        rep = representative(p, prefixes)
+        if rep is None:
+            continue
+        d = evaluate(ruleset, Packet(protocol, rep, address.ip, port, ifname))
+        if d.outcome != main.outcome:
+            exceptions.append(Exception_(str(p), d))
+    return InterfaceReach(ifname, main.outcome, main, str(address.ip), tuple(exceptions))
+
+
+def _combine(results: Sequence[InterfaceReach]) -> InterfaceReach:
+    for outcome in (OPEN, UNKNOWN, BLOCKED):
+        for r in results:
+            if r.outcome == outcome:
+                return r
+    return results[0]
+
+
+# -- published ports -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DnatRule:
+    """A DNAT (or redirect) reached from a prerouting base chain.
+
+    ``matches``: every condition on the way (those of the jump rules that led there, then
+    the rule's own); ``path``: the chains walked (``("PREROUTING", "DOCKER")``);
+    ``to_address`` (``None`` for a redirect to this host) and ``to_port`` (an inclusive range
+    or ``None``: unchanged)."""
+
+    table: str
+    family: str
+    backend: str
+    rule: Rule
+    matches: tuple[Match, ...]
+    path: tuple[str, ...]
+    to_address: str | None
+    to_port: tuple[int, int] | None
+    front_end: str | None
+
+
+def dnat_rules(ruleset: Ruleset) -> tuple[DnatRule, ...]:
+    """Every DNAT/redirect reachable from a ``prerouting`` base chain through jumps and gotos
+    (depth-first, in rule order), with the conditions that lead there. Verdict-map entries that
+    jump are followed too (their key becomes a condition)."""
+    out: list[DnatRule] = []
+    for t in ruleset.tables:
+        for c in t.chains.values():
+            if c.hook == "prerouting":
+                _collect_dnat(t, c, (), (c.name,), out, 0)
+    return tuple(out)
+
+
+def _collect_dnat(
+    table: Table,
+    chain: Chain,
+    conds: tuple[Match, ...],
+    path: tuple[str, ...],
+    out: list[DnatRule],
+    depth: int,
+) -> None:
+    if depth > _MAX_DEPTH:
+        return
+    for rule in chain.rules:
+        v = rule.verdict
+        here = conds + rule.matches
+        pairs: list[tuple[tuple[Match, ...], Verdict]] = [(here, v)]
+        if v.kind == "vmap":
+            pairs = [
+                ((*here, Match(key=v.key or "unknown", values=vals, proto=v.key_proto)), sub)
+                for vals, sub in v.vmap
+            ]
+        for ms, verdict in pairs:
+            if verdict.kind == "dnat":
+                out.append(
+                    DnatRule(
+                        table.name,
+                        table.family,
+                        table.backend,
+                        rule,
+                        ms,
+                        path,
+                        verdict.to_address,
+                        verdict.to_port,
+                        front_end(table, chain.name),
+                    )
+                )
+            elif verdict.kind in ("jump", "goto"):
+                target = table.chains.get(verdict.target or "")
+                if target is not None and target.name not in path:
+                    _collect_dnat(table, target, ms, (*path, target.name), out, depth + 1)

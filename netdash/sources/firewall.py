@@ -1,0 +1,258 @@
+"""The firewall source (Linux): read the ruleset the kernel enforces, re-read only when it
+changed.
+
+What is read, with the tools named explicitly (on Debian ``iptables-save`` is a link to the
+nft variant):
+
+* ``nft -j list ruleset``: every nftables table (:mod:`netdash.sources.nft_json`);
+* ``iptables-nft-save`` / ``ip6tables-nft-save``: the tables iptables-nft wrote (ufw, Docker),
+  whose matches ``nft -j`` shows as ``xt`` expressions without arguments; they replace the
+  ``nft -j`` copy of the same table (:mod:`netdash.sources.iptables_save`);
+* ``iptables-legacy-save`` / ``ip6tables-legacy-save``: only when
+  ``/proc/net/ip_tables_names`` (or ``ip6_tables_names``) is non-empty, since running the
+  legacy tools can load kernel modules. Both backends are enforced when both are present.
+
+The cheap change check is the nftables generation id, asked over netlink (``NFT_MSG_GETGEN`` on
+a ``NETLINK_NETFILTER`` socket: one round trip, no process). Legacy x_tables have no such
+counter: they are re-read at most every :data:`LEGACY_EVERY` seconds. :meth:`FirewallReader.poll`
+reads at most once per call. Reading needs CAP_NET_ADMIN (root); without it the state says
+:data:`NOT_READ` and verdicts stay bind-based.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netdash.core.reach import NetInterface
+from netdash.core.ruleset import Ruleset, RulesetError, Table
+from netdash.sources.iptables_save import parse_iptables_save
+from netdash.sources.nft_json import parse_nft_json
+
+__all__ = [
+    "LEGACY_EVERY",
+    "NOT_READ",
+    "FirewallReader",
+    "FirewallState",
+    "net_interfaces",
+    "nft_generation",
+    "read_ruleset",
+]
+
+NOT_READ = "firewall not read: run with sudo to see what reaches each port"
+LEGACY_EVERY = 60.0
+"""Seconds between two reads of iptables-legacy's tables (they have no generation id)."""
+
+NFT = ("nft", "-j", "list", "ruleset")
+IPT_NFT = (("iptables-nft-save", 4), ("ip6tables-nft-save", 6))
+IPT_LEGACY = (
+    ("iptables-legacy-save", 4, "ip_tables_names"),
+    ("ip6tables-legacy-save", 6, "ip6_tables_names"),
+)
+TIMEOUT = 10.0
+
+Runner = Callable[[Sequence[str]], str]
+
+
+@dataclass(frozen=True)
+class FirewallState:
+    """What the firewall source knows.
+
+    ``read``: whether a ruleset was read; ``reason``: why not (one line, for the header and
+    ``check``); ``ruleset``; ``generation``: nftables' generation id at the read;
+    ``tools``: the commands that ran; ``legacy``: whether iptables-legacy tables were read."""
+
+    read: bool
+    reason: str | None = None
+    ruleset: Ruleset | None = None
+    generation: int | None = None
+    tools: tuple[str, ...] = ()
+    legacy: bool = False
+
+
+def _run(argv: Sequence[str]) -> str:
+    """Run a tool and return its standard output; ``OSError`` when it fails."""
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise OSError(f"{argv[0]} did not answer in {TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        msg = done.stderr.strip().splitlines()
+        raise OSError(f"{argv[0]} failed: {msg[-1] if msg else f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def legacy_active(proc: Path = Path("/proc/net")) -> dict[int, bool]:
+    """Whether iptables-legacy has tables loaded, per IP version (reading
+    ``/proc/net/ip_tables_names`` / ``ip6_tables_names``: empty or absent means none)."""
+    out = {}
+    for _, version, name in IPT_LEGACY:
+        try:
+            out[version] = bool((proc / name).read_text().strip())
+        except OSError:
+            out[version] = False
+    return out
+
+
+def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -> Ruleset:
+    """Read and merge everything the kernel enforces (see the module's docstring).
+
+    Raises ``OSError`` when ``nft`` cannot run or fails (no privilege: "Operation not
+    permitted"), :class:`~netdash.core.ruleset.RulesetError` when a tool printed something
+    unreadable. A missing ``iptables-*-save`` is not an error (its tables are then taken from
+    ``nft -j``, as ``unknown`` where they hold ``xt`` matches)."""
+    now = time.time()
+    base = parse_nft_json(run(NFT), read_at=now)
+    tools = [" ".join(NFT)]
+    replaced: list[Table] = []
+    for tool, version in IPT_NFT:
+        if shutil.which(tool) is None and run is _run:
+            continue
+        text = run((tool,))
+        tools.append(tool)
+        replaced.extend(parse_iptables_save(text, version=version, backend="nft"))
+    keys = {(t.family, t.name) for t in replaced}
+    tables = [t for t in base.tables if (t.family, t.name) not in keys]
+    tables.extend(replaced)
+    active = legacy_active() if legacy is None else legacy
+    for tool, version, _ in IPT_LEGACY:
+        if not active.get(version):
+            continue
+        text = run((tool,))
+        tools.append(tool)
+        tables.extend(parse_iptables_save(text, version=version, backend="legacy"))
+    return Ruleset(tuple(tables), now, tuple(tools))
+
+
+# -- the generation id over netlink ---------------------------------------------------------
+
+NETLINK_NETFILTER = 12
+NFNL_SUBSYS_NFTABLES = 10
+NFT_MSG_GETGEN = 16
+NFTA_GEN_ID = 1
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 1
+
+
+def nft_generation() -> int:
+    """nftables' ruleset generation id (bumped by every committed change), asked over
+    netlink: ``NFT_MSG_GETGEN`` on a ``NETLINK_NETFILTER`` socket (linux/netfilter/nf_tables.h).
+
+    Raises ``OSError`` (``EPERM`` without CAP_NET_ADMIN; ``EPROTONOSUPPORT`` without
+    nf_tables)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as s:
+        s.settimeout(2.0)
+        s.bind((0, 0))
+        msg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN
+        payload = struct.pack("=BBH", socket.AF_UNSPEC, 0, 0)
+        header = struct.pack("=IHHII", 16 + len(payload), msg_type, NLM_F_REQUEST, 1, 0)
+        s.send(header + payload)
+        data = s.recv(65536)
+    return parse_generation_reply(data)
+
+
+def parse_generation_reply(data: bytes) -> int:
+    """The generation id in a ``NFT_MSG_NEWGEN`` reply (netlink header, ``nfgenmsg``, then
+    attributes); raises ``OSError`` for a netlink error reply or a reply without it."""
+    if len(data) < 16:
+        raise OSError("netlink: short reply to NFT_MSG_GETGEN")
+    length, msg_type, _, _, _ = struct.unpack_from("=IHHII", data)
+    if msg_type == NLMSG_ERROR:
+        (err,) = struct.unpack_from("=i", data, 16) if len(data) >= 20 else (0,)
+        raise OSError(-err, os.strerror(-err) if err else "netlink error")
+    offset = 16 + 4
+    end = min(length, len(data))
+    while offset + 4 <= end:
+        nla_len, nla_type = struct.unpack_from("=HH", data, offset)
+        if nla_len < 4:
+            break
+        if (nla_type & 0x3FFF) == NFTA_GEN_ID and nla_len >= 8:
+            return int(struct.unpack_from(">I", data, offset + 4)[0])
+        offset += (nla_len + 3) & ~3
+    raise OSError("netlink: NFT_MSG_NEWGEN without a generation id")
+
+
+# -- the reader with its change check -------------------------------------------------------
+
+
+@dataclass
+class FirewallReader:
+    """Keeps the last ruleset; :meth:`poll` re-reads only when the generation id changed, or
+    iptables-legacy is active and :data:`LEGACY_EVERY` seconds passed. Not thread-safe: one
+    poll thread owns it."""
+
+    run: Runner = _run
+    generation: Callable[[], int] = nft_generation
+    clock: Callable[[], float] = time.monotonic
+    legacy: Callable[[], dict[int, bool]] = legacy_active
+    state: FirewallState = field(default_factory=lambda: FirewallState(False, "not read yet"))
+    reads: int = 0
+    _legacy_at: float = 0.0
+
+    def poll(self) -> FirewallState:
+        """The current state: one generation check, and a read only if something changed."""
+        if shutil.which("nft") is None and self.run is _run:
+            self.state = FirewallState(False, "firewall not read: the nft command is missing")
+            return self.state
+        try:
+            gen = self.generation()
+        except OSError:
+            self.state = FirewallState(False, NOT_READ)
+            return self.state
+        active = self.legacy()
+        legacy_due = any(active.values()) and self.clock() - self._legacy_at >= LEGACY_EVERY
+        same = self.state.read and self.state.generation == gen
+        if same and not legacy_due and any(active.values()) == self.state.legacy:
+            return self.state
+        try:
+            ruleset = read_ruleset(self.run, legacy=active)
+        except PermissionError:
+            self.state = FirewallState(False, NOT_READ)
+            return self.state
+        except (OSError, RulesetError) as exc:
+            self.state = FirewallState(False, f"firewall not read: {exc}")
+            return self.state
+        self.reads += 1
+        self._legacy_at = self.clock()
+        self.state = FirewallState(True, None, ruleset, gen, ruleset.sources, any(active.values()))
+        return self.state
+
+
+def net_interfaces() -> tuple[NetInterface, ...]:
+    """Up interfaces with their addresses and prefix lengths (``psutil.net_if_addrs()``'s
+    netmask; IPv6 zones dropped), for :func:`netdash.core.reach.reach`."""
+    import psutil
+
+    stats = psutil.net_if_stats()
+    out = []
+    for name, entries in psutil.net_if_addrs().items():
+        st = stats.get(name)
+        if st is not None and not st.isup:
+            continue
+        addrs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+        loopback = False
+        for e in entries:
+            if e.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            addr = e.address.split("%", 1)[0]
+            mask = e.netmask or ("255.255.255.255" if e.family == socket.AF_INET else "128")
+            if e.family == socket.AF_INET6 and ":" in mask:
+                mask = str(bin(int(ipaddress.IPv6Address(mask))).count("1"))
+            try:
+                iface = ipaddress.ip_interface(f"{addr}/{mask}")
+            except ValueError:
+                continue
+            loopback = loopback or iface.ip.is_loopback
+            addrs.append(iface)
+        out.append(NetInterface(name, tuple(addrs), loopback))
+    return tuple(out)
