@@ -20,7 +20,8 @@ Every kind of DNAT is handled the same way; chain names only label the front-end
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netdash.core.model import Listener, ListenerIdentity
@@ -31,6 +32,22 @@ from netdash.core.namespaces import (
     NamespaceListener,
     NetNamespace,
 )
+from netdash.core.reach import (
+    BLOCKED,
+    OPEN,
+    UNKNOWN,
+    Decision,
+    DnatRule,
+    NetInterface,
+    Packet,
+    dnat_rules,
+    match_holds,
+    representative,
+    source_prefixes,
+    walk_hook,
+)
+from netdash.core.ruleset import Ruleset
+from netdash.core.ruleset import Verdict as RulesetVerdict
 
 __all__ = [
     "BLOCKED",
@@ -39,13 +56,10 @@ __all__ = [
     "Forwarding",
     "NamespaceView",
     "PublishedPort",
+    "evaluate_forwardings",
     "exposure_of",
     "publish",
 ]
-
-OPEN = "open"
-BLOCKED = "blocked"
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -227,3 +241,134 @@ class NamespaceView:
 
     def exposure(self, namespace: NetNamespace, listener: NamespaceListener) -> str:
         return exposure_of(namespace, listener, self.published)
+
+
+# -- from the ruleset: every DNAT path, evaluated ----------------------------------------------
+
+MAX_EXPANDED = 64
+"""A ``dport`` range of at most this many ports is published port by port; a wider one by its
+two ends (a NodePort-style range would otherwise make thousands of entries)."""
+
+
+def _ports(dnat: DnatRule) -> list[tuple[str, int, int]]:
+    """``(protocol, first port of its range, port)`` for each host port ``dnat`` applies to,
+    from its ``dport`` conditions (the rule's own last: the tightest), protocol from the
+    match (``tcp dport``) or an ``l4proto`` condition. A DNAT without a port condition, or
+    with only a negated one, gives nothing (every port: not listed one by one)."""
+    dports = [m for m in dnat.matches if m.key == "dport" and not m.negate]
+    if not dports:
+        return []
+    match = dports[-1]
+    protocols: list[str] = []
+    if match.proto in ("tcp", "udp"):
+        protocols = [match.proto]
+    else:
+        for m in dnat.matches:
+            if m.key == "l4proto" and not m.negate:
+                protocols += [str(v) for v in m.values if str(v) in ("tcp", "udp")]
+    found = []
+    for protocol in protocols or ["tcp"]:
+        for value in match.values:
+            if not (isinstance(value, tuple) and len(value) == 2):
+                continue
+            lo, hi = int(value[0]), int(value[1])
+            span = range(lo, hi + 1) if hi - lo < MAX_EXPANDED else (lo, hi)
+            found += [(protocol, lo, port) for port in span]
+    return found
+
+
+def _target_port(dnat: DnatRule, first: int, port: int) -> int:
+    """The port a connection to host ``port`` is sent to: unchanged without ``to_port``; a
+    single target port; or, for a target range, the same offset into it as into the host
+    range (as the kernel maps a range onto a range)."""
+    if dnat.to_port is None:
+        return port
+    lo, hi = dnat.to_port
+    return lo if lo == hi else min(lo + (port - first), hi)
+
+
+def _same_target(verdict: RulesetVerdict | None, dnat: DnatRule) -> bool:
+    return (
+        verdict is not None
+        and verdict.to_address == dnat.to_address
+        and verdict.to_port == dnat.to_port
+    )
+
+
+def _rule_words(decision: Decision) -> str | None:
+    """The deciding rule in words (the evaluator's reason), ``None`` when nothing decided."""
+    return decision.reason or None
+
+
+def evaluate_forwardings(
+    ruleset: Ruleset,
+    interfaces: Sequence[NetInterface],
+    route: Callable[[str], str | None] = lambda address: None,
+) -> tuple[Forwarding, ...]:
+    """Every DNAT path of ``ruleset`` as :class:`Forwarding` entries: for each DNAT reachable
+    from a prerouting chain (:func:`~netdash.core.reach.dnat_rules`), each host port it
+    names and each up, non-loopback interface with an address of the DNAT's family, a new
+    connection from that interface's network (a source the ruleset tests no prefix of) to
+    the interface's address is walked through ``ingress`` and ``prerouting``: where this DNAT
+    is the one that fires, the rewritten connection is walked through ``forward``
+    (``daddr_local`` false, output interface from ``route(target address)``; ``None``:
+    unknown, so matches on it are "maybe"). Redirects to this host are not published ports.
+
+    Outcomes: ``open`` (nothing stops it), ``blocked`` (a rule or a policy drops or rejects
+    it, before or after the DNAT), ``unknown`` (a rule that could decide it is not evaluated:
+    the reason names it). Never raises for an unusual ruleset; a malformed target address
+    is skipped.
+    """
+    prefixes = source_prefixes(ruleset)
+    out: dict[tuple[str, str, int, str, int], Forwarding] = {}
+    for dnat in dnat_rules(ruleset):
+        if dnat.to_address is None:
+            continue  # redirect: to this host's own port
+        try:
+            target = ipaddress.ip_address(dnat.to_address.strip("[]"))
+        except ValueError:
+            continue
+        oif = route(str(target))
+        for protocol, first, port in _ports(dnat):
+            target_port = _target_port(dnat, first, port)
+            for iface in interfaces:
+                if iface.is_loopback:
+                    continue
+                for address in iface.addresses:
+                    if address.version != target.version:
+                        continue
+                    source = representative(address.network, prefixes) or address.network[0]
+                    packet = Packet(protocol, source, address.ip, port, iface.name)
+                    if any(match_holds(m, packet) is False for m in dnat.matches):
+                        continue
+                    decision = walk_hook(ruleset, "ingress", packet)
+                    if decision.outcome == OPEN:
+                        decision = walk_hook(ruleset, "prerouting", packet)
+                        if decision.outcome == OPEN and not _same_target(decision.dnat, dnat):
+                            continue  # another DNAT fires first, or this one does not
+                        if decision.outcome == OPEN:
+                            forward = Packet(
+                                protocol,
+                                source,
+                                target,
+                                target_port,
+                                iface.name,
+                                daddr_local=False,
+                                oifname=oif,
+                            )
+                            decision = walk_hook(ruleset, "forward", forward)
+                    key = (iface.name, protocol, port, str(target), target_port)
+                    if key in out:
+                        continue  # the interface's first address of that family decides
+                    out[key] = Forwarding(
+                        interface=iface.name,
+                        protocol=protocol,
+                        port=port,
+                        target_address=str(target),
+                        target_port=target_port,
+                        dnat_rule=f"{dnat.table} {' → '.join(dnat.path)}: {dnat.rule.text}",
+                        outcome=decision.outcome,
+                        rule=_rule_words(decision),
+                        front_end=dnat.front_end,
+                    )
+    return tuple(out.values())

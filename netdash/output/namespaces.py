@@ -31,7 +31,10 @@ def container_json(container: Container | None) -> dict[str, Any] | None:
 
 
 def _processes_json(processes: tuple[Process, ...]) -> list[dict[str, Any]]:
-    return [{"pid": p.pid, "name": p.name, "cmdline": list(p.cmdline)} for p in processes]
+    """Pid and name only: a command line repeated on each of thousands of sockets a process
+    holds in another namespace would make the document huge (``netdash who`` and the
+    dashboard's details show command lines)."""
+    return [{"pid": p.pid, "name": p.name} for p in processes]
 
 
 def _listener_json(listener: NamespaceListener | None) -> dict[str, Any] | None:
@@ -145,9 +148,10 @@ def _holders(listener: NamespaceListener) -> str:
     return ", ".join(names) or "owner unknown"
 
 
-def namespace_lines(view: NamespaceView) -> list[str]:
+def namespace_lines(view: NamespaceView, limit: int | None = None) -> list[str]:
     """Per other network namespace a title line and one line per listener with its
-    exposure, cleaned for a terminal."""
+    exposure, cleaned for a terminal; at most ``limit`` listeners per namespace (then a line
+    counting the rest)."""
     lines: list[str] = []
     for namespace in view.namespaces:
         addresses = ", ".join(namespace.addresses) or "no address"
@@ -157,11 +161,14 @@ def namespace_lines(view: NamespaceView) -> list[str]:
         lines.append(f"{label} · {addresses}")
         if namespace.unreadable:
             lines.append(f"  not read: {namespace.unreadable}")
-        for listener in namespace.listeners:
+        shown = namespace.listeners if limit is None else namespace.listeners[:limit]
+        for listener in shown:
             lines.append(
                 f"  {listener.protocol} {listener.endpoint:<28} {_holders(listener):<30} "
                 f"{view.exposure(namespace, listener)}"
             )
+        if len(shown) < len(namespace.listeners):
+            lines.append(f"  … {len(namespace.listeners) - len(shown)} more listeners")
         if not namespace.listeners and not namespace.unreadable:
             lines.append("  no listeners")
     return lines

@@ -10,16 +10,23 @@ or when asked; the Docker API is read once per call.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Sequence
 
 from netdash.core.model import ListenerIdentity, Snapshot
 from netdash.core.namespaces import Container, NetNamespace
 from netdash.core.published import Forwarding, NamespaceView, publish
+from netdash.core.ruleset import Ruleset
 from netdash.sources.docker import proxy_target, read_containers
 from netdash.sources.namespaces import read_namespaces
 from netdash.sources.processes import ProcessCache
 
-__all__ = ["collect_view", "proxied_containers", "read_forwardings"]
+__all__ = [
+    "collect_view",
+    "proxied_containers",
+    "read_forwardings",
+    "route_interface",
+]
 
 
 def proxied_containers(
@@ -41,11 +48,64 @@ def proxied_containers(
     return found
 
 
-def read_forwardings(snapshot: Snapshot) -> tuple[Forwarding, ...]:
-    """The DNAT paths of the ruleset the kernel enforces, each evaluated through the FORWARD
-    path; empty while the firewall cannot be read."""
-    del snapshot
-    return ()
+def route_interface(address: str, proc: str = "/proc") -> str | None:
+    """The interface the main routing table sends ``address`` out of: the longest matching
+    prefix of ``/proc/net/route`` (IPv4) or ``/proc/net/ipv6_route`` (IPv6), ``None`` when
+    nothing matches or the table cannot be read (then rules on the output interface are
+    "maybe" for the evaluator). Policy routing (``ip rule``) is not followed."""
+    try:
+        target = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    best: tuple[int, str] | None = None
+    try:
+        if target.version == 4:
+            with open(f"{proc}/net/route") as f:
+                lines = f.read().splitlines()[1:]
+            value = int(target)
+            for line in lines:
+                fields = line.split()
+                if len(fields) < 8:
+                    continue
+                dest = int.from_bytes(bytes.fromhex(fields[1]), "little")
+                mask = int.from_bytes(bytes.fromhex(fields[7]), "little")
+                if value & mask == dest:
+                    length = bin(mask).count("1")
+                    if best is None or length > best[0]:
+                        best = (length, fields[0])
+        else:
+            with open(f"{proc}/net/ipv6_route") as f:
+                lines = f.read().splitlines()
+            value = int(target)
+            for line in lines:
+                fields = line.split()
+                if len(fields) < 10 or fields[9] == "lo":
+                    continue
+                length = int(fields[1], 16)
+                dest = int(fields[0], 16)
+                shift = 128 - length
+                if (value >> shift) == (dest >> shift) and (best is None or length > best[0]):
+                    best = (length, fields[9])
+    except (OSError, ValueError):
+        return None
+    return best[1] if best is not None else None
+
+
+def read_forwardings(ruleset: Ruleset | None = None) -> tuple[Forwarding, ...]:
+    """The DNAT paths of ``ruleset`` (``None``: read the one the kernel enforces now, with
+    :func:`netdash.sources.firewall.read_ruleset`), each evaluated through the FORWARD path
+    (:func:`netdash.core.published.evaluate_forwardings`); empty when the ruleset cannot be
+    read (no privilege, no ``nft``)."""
+    from netdash.core.published import evaluate_forwardings
+    from netdash.core.ruleset import RulesetError
+    from netdash.sources.firewall import net_interfaces, read_ruleset
+
+    if ruleset is None:
+        try:
+            ruleset = read_ruleset()
+        except (OSError, RulesetError):
+            return ()
+    return evaluate_forwardings(ruleset, net_interfaces(), route_interface)
 
 
 def collect_view(
@@ -53,14 +113,16 @@ def collect_view(
     forwardings: Sequence[Forwarding] | None = None,
     namespaces: bool = False,
     cache: ProcessCache | None = None,
+    ruleset: Ruleset | None = None,
 ) -> NamespaceView:
     """The :class:`~netdash.core.published.NamespaceView` of ``snapshot``: ``forwardings``
     (the DNAT paths of the firewall evaluation; ``None``: read them now with
     :func:`read_forwardings`) joined with the namespaces and containers behind them;
-    ``namespaces`` also keeps every other namespace's listeners in the view. Never raises
-    for what it cannot read."""
+    ``namespaces`` also keeps every other namespace's listeners in the view; ``ruleset`` the
+    ruleset already read this poll (``None``: read it now). Never raises for what it cannot
+    read."""
     if forwardings is None:
-        forwardings = read_forwardings(snapshot)
+        forwardings = read_forwardings(ruleset)
     containers = read_containers()
     if namespaces:
         others = read_namespaces(cache=cache)

@@ -27,6 +27,8 @@ __all__ = ["REFRESH", "NamespacesPanel", "panel_text"]
 
 REFRESH = 5.0
 """Seconds between reads while the panel is shown."""
+PER_NAMESPACE = 40
+"""Listeners shown per namespace (``netdash list --namespaces`` shows them all)."""
 
 
 def panel_text(view: NamespaceView) -> Text:
@@ -38,7 +40,7 @@ def panel_text(view: NamespaceView) -> Text:
         text.append("\n" + line, style="red" if "— open" in line else "")
     text.append("\n\nOther network namespaces", style="bold")
     text.append(" (not reachable unless published)", style="dim")
-    for line in namespace_lines(view) or ["none found"]:
+    for line in namespace_lines(view, limit=PER_NAMESPACE) or ["none found"]:
         text.append("\n" + line)
     return text
 
