@@ -11,8 +11,11 @@
 * ``holding``: the same read when only the namespace behind one published target is
   wanted (what ``list``/``check`` do without ``--namespaces``), milliseconds.
 * ``published``: :func:`netdash.core.published.publish` joining 1,000 DNAT paths with the
-  namespaces above (the join alone; reading and evaluating the ruleset is the firewall
-  evaluator's, measured where it lives), milliseconds.
+  namespaces above (the join alone), milliseconds.
+* ``dnat``: ``--dnat`` Docker-style published ports loaded with the real
+  ``iptables-nft-restore`` into this private namespace; reading the ruleset back
+  (``read_ruleset``: nft -j and iptables-nft-save) and evaluating every DNAT path through
+  FORWARD (:func:`netdash.sources.published.read_forwardings`), medians, milliseconds.
 
 Needs root (namespaces); runs from the host or inside ``../shared/netns-run``. Prints JSON.
 """
@@ -104,6 +107,98 @@ def namespaces_figures(count: int, listeners: int, repeat: int) -> dict[str, Any
     }
 
 
+def docker_like_rules(count: int) -> str:
+    """``iptables-save`` text of ``count`` published ports as Docker writes them: a DNAT per
+    port in ``nat DOCKER`` and an accept per target in ``filter DOCKER``."""
+    dnat = []
+    accept = []
+    for n in range(count):
+        target = f"172.{17 + n // 60000}.{(n // 250) % 240}.{n % 250 + 2}"
+        dnat.append(
+            f"-A DOCKER ! -i docker0 -p tcp -m tcp --dport {30000 + n} "
+            f"-j DNAT --to-destination {target}:80"
+        )
+        accept.append(
+            f"-A DOCKER -d {target}/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"
+        )
+    return "\n".join(
+        [
+            "*filter",
+            ":INPUT ACCEPT [0:0]",
+            ":FORWARD DROP [0:0]",
+            ":OUTPUT ACCEPT [0:0]",
+            ":DOCKER - [0:0]",
+            ":DOCKER-USER - [0:0]",
+            "-A FORWARD -j DOCKER-USER",
+            "-A FORWARD -o docker0 -j DOCKER",
+            *accept,
+            "-A DOCKER-USER -j RETURN",
+            "COMMIT",
+            "*nat",
+            ":PREROUTING ACCEPT [0:0]",
+            ":INPUT ACCEPT [0:0]",
+            ":OUTPUT ACCEPT [0:0]",
+            ":POSTROUTING ACCEPT [0:0]",
+            ":DOCKER - [0:0]",
+            "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+            *dnat,
+            "COMMIT",
+            "",
+        ]
+    )
+
+
+def dnat_figures(count: int, repeat: int) -> dict[str, Any]:
+    """:func:`dnat_inside` in a fresh network namespace of its own (``unshare -n``): the rules
+    it loads die with it."""
+    import subprocess
+    import sys
+
+    with nsbox.box() as inside:
+        out = inside.run(
+            sys.executable, "-m", "bench.beyond", "--inside", str(count), "--repeat", str(repeat),
+            mount=False, timeout=600,
+        )  # fmt: skip
+        del subprocess
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def dnat_inside(count: int, repeat: int) -> dict[str, Any]:
+    """Load ``count`` Docker-style published ports with the real ``iptables-nft-restore`` in
+    the caller's network namespace (a private one: :func:`dnat_figures`), then time reading
+    the ruleset back and evaluating every DNAT path through FORWARD."""
+    import subprocess
+
+    from netdash.sources.firewall import read_ruleset
+    from netdash.sources.published import read_forwardings
+
+    subprocess.run(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
+    subprocess.run(["ip", "addr", "add", "198.18.0.1/24", "dev", "v0"], check=True)
+    subprocess.run(["ip", "link", "set", "v1", "up"], check=True)
+    subprocess.run(["ip", "link", "set", "v0", "up"], check=True)
+    subprocess.run(["ip", "link", "add", "docker0", "type", "bridge"], check=False)
+    subprocess.run(["ip", "addr", "add", "172.16.0.1/12", "dev", "docker0"], check=False)
+    subprocess.run(["ip", "link", "set", "docker0", "up"], check=True)
+    subprocess.run(["iptables-nft-restore"], input=docker_like_rules(count), text=True, check=True)
+    reads, evaluations = [], []
+    found: tuple[Any, ...] = ()
+    for _ in range(repeat):
+        started = time.perf_counter()
+        ruleset = read_ruleset()
+        reads.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        found = read_forwardings(ruleset)
+        evaluations.append(time.perf_counter() - started)
+    return {
+        "dnat_rules": count,
+        "read_ruleset_median_ms": _ms(statistics.median(reads)),
+        "evaluate_forwardings_median_ms": _ms(statistics.median(evaluations)),
+        "forwardings": len(found),
+        "forwardings_open": sum(1 for f in found if f.outcome == "open"),
+    }
+
+
 def docker_figures(starts: int) -> dict[str, Any]:
     if dockerd.missing():
         return {"docker": f"not run: {dockerd.missing()}"}
@@ -133,11 +228,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listeners", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--docker", type=int, default=3, help="dockerd starts per mode (0: none)")
+    parser.add_argument("--dnat", type=int, default=1000, help="published ports (0: none)")
+    parser.add_argument("--inside", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.inside:  # the DNAT measurement, in its own namespace (dnat_figures)
+        print(json.dumps(dnat_inside(args.inside, args.repeat)))
+        return 0
     reason = nsbox.missing()
     if reason:
         parser.error(reason)
     figures = namespaces_figures(args.namespaces, args.listeners, args.repeat)
+    if args.dnat:
+        figures.update(dnat_figures(args.dnat, args.repeat))
     if args.docker:
         figures.update(docker_figures(args.docker))
     print(json.dumps(figures, indent=2))

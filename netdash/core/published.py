@@ -46,7 +46,7 @@ from netdash.core.reach import (
     source_prefixes,
     walk_hook,
 )
-from netdash.core.ruleset import Ruleset
+from netdash.core.ruleset import Chain, Rule, Ruleset, Table
 from netdash.core.ruleset import Verdict as RulesetVerdict
 
 __all__ = [
@@ -300,6 +300,123 @@ def _rule_words(decision: Decision) -> str | None:
     return decision.reason or None
 
 
+SMALL_CHAIN = 16
+"""Chains with fewer rules are walked whole: filtering them costs more than it saves."""
+_NONE: frozenset[int] = frozenset()
+_ChainIndex = tuple[set[int], dict[int, set[int]], set[int], dict[object, set[int]]]
+
+
+class _Pruned:
+    """The ruleset as one packet sees it: each chain without the rules that cannot match it.
+
+    A rule with a condition that is certainly false for a packet never acts on it, so leaving
+    it out changes no verdict, reason or rule handle — only the time a walk takes. Two
+    conditions are indexed, the ones that tell apart the thousands of rules of many published
+    ports: a non-negated ``dport`` of at most :data:`MAX_EXPANDED` ports, and a non-negated
+    ``daddr`` of single addresses (``/32``, ``/128``). Docker writes one DNAT per host port
+    and one accept per container address: each packet then walks a handful of rules where
+    the whole chain would cost O(rules) per published port, O(rules²) for all of them.
+    """
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        # Per (table index, chain name): rule indices free of each kind of condition, and
+        # indices by port and by address.
+        self._index: dict[tuple[int, str], _ChainIndex] = {}
+        self._big: dict[int, list[str]] = {}  # table index -> its chains worth filtering
+        for t, table in enumerate(ruleset.tables):
+            for name, chain in table.chains.items():
+                any_port: set[int] = set()
+                by_port: dict[int, set[int]] = {}
+                any_host: set[int] = set()
+                by_host: dict[object, set[int]] = {}
+                for i, rule in enumerate(chain.rules):
+                    ports = _port_condition(rule)
+                    if ports is None:
+                        any_port.add(i)
+                    else:
+                        for port in ports:
+                            by_port.setdefault(port, set()).add(i)
+                    hosts = _host_condition(rule)
+                    if hosts is None:
+                        any_host.add(i)
+                    else:
+                        for host in hosts:
+                            by_host.setdefault(host, set()).add(i)
+                if len(chain.rules) >= SMALL_CHAIN:
+                    self._index[(t, name)] = (any_port, by_port, any_host, by_host)
+                    self._big.setdefault(t, []).append(name)
+
+    def for_packet(self, packet: Packet) -> Ruleset:
+        if not self._index:
+            return self.ruleset
+        tables = list(self.ruleset.tables)
+        for t, names in self._big.items():
+            table = tables[t]
+            chains = dict(table.chains)
+            for name in names:
+                chain = chains[name]
+                any_port, by_port, any_host, by_host = self._index[(t, name)]
+                ports = by_port.get(packet.dport, _NONE)
+                hosts = by_host.get(packet.daddr, _NONE)
+                # Walk the smaller side and test membership of the other: O(kept), not O(rules).
+                if len(any_port) + len(ports) <= len(any_host) + len(hosts):
+                    keep = [i for i in (*any_port, *ports) if i in any_host or i in hosts]
+                else:
+                    keep = [i for i in (*any_host, *hosts) if i in any_port or i in ports]
+                chains[name] = _with_rules(chain, tuple(chain.rules[i] for i in sorted(keep)))
+            tables[t] = _with_chains(table, chains)
+        return Ruleset(tuple(tables), self.ruleset.read_at, self.ruleset.sources)
+
+
+def _with_rules(chain: Chain, rules: tuple[Rule, ...]) -> Chain:
+    """``chain`` with other rules: a shallow copy of its fields (``dataclasses.replace`` and
+    ``copy.copy`` cost several times more, and this runs twice per published port)."""
+    new = object.__new__(Chain)
+    new.__dict__.update(chain.__dict__, rules=rules)
+    return new
+
+
+def _with_chains(table: Table, chains: dict[str, Chain]) -> Table:
+    new = object.__new__(Table)
+    new.__dict__.update(table.__dict__, chains=chains)
+    return new
+
+
+def _port_condition(rule: Rule) -> frozenset[int] | None:
+    """The ports a rule's non-negated ``dport`` condition allows (any protocol), or ``None``
+    when it has none that is small enough to index."""
+    for m in rule.matches:
+        if m.key != "dport" or m.negate or not m.values:
+            continue
+        ports: set[int] = set()
+        for value in m.values:
+            if not (isinstance(value, tuple) and len(value) == 2):
+                return None
+            lo, hi = int(value[0]), int(value[1])
+            if hi - lo >= MAX_EXPANDED:
+                return None
+            ports.update(range(lo, hi + 1))
+        return frozenset(ports)
+    return None
+
+
+def _host_condition(rule: Rule) -> frozenset[object] | None:
+    """The single addresses a rule's non-negated ``daddr`` condition allows, or ``None``."""
+    for m in rule.matches:
+        if m.key != "daddr" or m.negate or not m.values:
+            continue
+        hosts: set[object] = set()
+        for value in m.values:
+            if not isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+                return None
+            if value.num_addresses != 1:
+                return None
+            hosts.add(value.network_address)
+        return frozenset(hosts)
+    return None
+
+
 def evaluate_forwardings(
     ruleset: Ruleset,
     interfaces: Sequence[NetInterface],
@@ -320,6 +437,7 @@ def evaluate_forwardings(
     is skipped.
     """
     prefixes = source_prefixes(ruleset)
+    pruned = _Pruned(ruleset)
     out: dict[tuple[str, str, int, str, int], Forwarding] = {}
     for dnat in dnat_rules(ruleset):
         if dnat.to_address is None:
@@ -341,9 +459,10 @@ def evaluate_forwardings(
                     packet = Packet(protocol, source, address.ip, port, iface.name)
                     if any(match_holds(m, packet) is False for m in dnat.matches):
                         continue
-                    decision = walk_hook(ruleset, "ingress", packet)
+                    seen = pruned.for_packet(packet)
+                    decision = walk_hook(seen, "ingress", packet)
                     if decision.outcome == OPEN:
-                        decision = walk_hook(ruleset, "prerouting", packet)
+                        decision = walk_hook(seen, "prerouting", packet)
                         if decision.outcome == OPEN and not _same_target(decision.dnat, dnat):
                             continue  # another DNAT fires first, or this one does not
                         if decision.outcome == OPEN:
@@ -356,7 +475,7 @@ def evaluate_forwardings(
                                 daddr_local=False,
                                 oifname=oif,
                             )
-                            decision = walk_hook(ruleset, "forward", forward)
+                            decision = walk_hook(pruned.for_packet(forward), "forward", forward)
                     key = (iface.name, protocol, port, str(target), target_port)
                     if key in out:
                         continue  # the interface's first address of that family decides
