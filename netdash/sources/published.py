@@ -22,6 +22,7 @@ from netdash.sources.namespaces import read_namespaces
 from netdash.sources.processes import ProcessCache
 
 __all__ = [
+    "ForwardingWatch",
     "collect_view",
     "proxied_containers",
     "read_forwardings",
@@ -106,6 +107,39 @@ def read_forwardings(ruleset: Ruleset | None = None) -> tuple[Forwarding, ...]:
         except (OSError, RulesetError):
             return ()
     return evaluate_forwardings(ruleset, net_interfaces(), route_interface)
+
+
+class ForwardingWatch:
+    """The published ports for a poll loop (the dashboard's ``N`` panel): the ruleset is
+    re-read only when nftables' generation id changed (:class:`~netdash.sources.firewall.
+    FirewallReader`), and re-evaluated only when the ruleset or the interfaces changed, so an
+    idle poll costs one generation check and one interface read. Not thread-safe: one
+    thread owns it. ``reason`` says why there are none when the firewall was not read."""
+
+    def __init__(self) -> None:
+        from netdash.sources.firewall import FirewallReader
+
+        self._reader = FirewallReader()
+        self._key: tuple[object, ...] | None = None
+        self._found: tuple[Forwarding, ...] = ()
+        self.reason: str | None = None
+
+    def poll(self) -> tuple[Forwarding, ...]:
+        from netdash.core.published import evaluate_forwardings
+        from netdash.sources.firewall import net_interfaces
+
+        state = self._reader.poll()
+        if not state.read or state.ruleset is None:
+            self.reason = state.reason
+            self._key, self._found = None, ()
+            return ()
+        self.reason = None
+        interfaces = net_interfaces()
+        key = (id(state.ruleset), interfaces)
+        if key != self._key:
+            self._found = evaluate_forwardings(state.ruleset, interfaces, route_interface)
+            self._key = key
+        return self._found
 
 
 def collect_view(

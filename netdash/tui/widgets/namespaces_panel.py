@@ -21,7 +21,7 @@ from netdash.core.model import Snapshot
 from netdash.core.published import NamespaceView
 from netdash.output.namespaces import namespace_lines, published_lines
 from netdash.sources.processes import ProcessCache
-from netdash.sources.published import collect_view
+from netdash.sources.published import ForwardingWatch, collect_view
 
 __all__ = ["REFRESH", "NamespacesPanel", "panel_text"]
 
@@ -31,12 +31,13 @@ PER_NAMESPACE = 40
 """Listeners shown per namespace (``netdash list --namespaces`` shows them all)."""
 
 
-def panel_text(view: NamespaceView) -> Text:
-    """The panel's content: published ports first (open ones in red), then each other
-    namespace with its listeners."""
+def panel_text(view: NamespaceView, reason: str | None = None) -> Text:
+    """The panel's content: published ports first (open ones in red; ``reason``: why the
+    firewall was not read), then each other namespace with its listeners."""
     text = Text()
     text.append("Published ports", style="bold")
-    for line in published_lines(view) or ["none (no DNAT found, or the firewall was not read)"]:
+    empty = reason or "none: no DNAT in the ruleset"
+    for line in published_lines(view) or [empty]:
         text.append("\n" + line, style="red" if "— open" in line else "")
     text.append("\n\nOther network namespaces", style="bold")
     text.append(" (not reachable unless published)", style="dim")
@@ -64,6 +65,7 @@ class NamespacesPanel(Static):
         super().__init__("reading other network namespaces…", markup=False, id=id)
         self._snapshot = snapshot
         self._cache = ProcessCache()
+        self._watch: ForwardingWatch | None = None  # created in the worker's thread
         self._timer: Timer | None = None
 
     @property
@@ -86,11 +88,14 @@ class NamespacesPanel(Static):
         if snapshot is not None:
             self._collect(snapshot)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="namespaces")
     def _collect(self, snapshot: Snapshot) -> None:
-        view = collect_view(snapshot, namespaces=True, cache=self._cache)
-        self.app.call_from_thread(self._show, view)
+        if self._watch is None:
+            self._watch = ForwardingWatch()
+        forwardings = self._watch.poll()
+        view = collect_view(snapshot, forwardings, namespaces=True, cache=self._cache)
+        self.app.call_from_thread(self._show, view, self._watch.reason)
 
-    def _show(self, view: NamespaceView) -> None:
+    def _show(self, view: NamespaceView, reason: str | None) -> None:
         if self.shown:
-            self.update(panel_text(view))
+            self.update(panel_text(view, reason))
