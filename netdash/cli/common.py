@@ -105,7 +105,7 @@ def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:
 
     from netdash.output.namespaces import namespace_lines, published_lines
 
-    if view.published:
+    if view.published or view.proxied:
         out.print()
         out.print(
             Text("Published ports (DNAT: a connection to this host goes elsewhere)", style="bold")

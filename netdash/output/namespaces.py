@@ -139,8 +139,19 @@ def add_containers(document: dict[str, Any], view: NamespaceView) -> None:
 
 def published_lines(view: NamespaceView) -> list[str]:
     """``published: v0:8080/tcp → 172.17.0.2:80 (container web, image busybox) — open, …``,
-    one line per published port, cleaned for a terminal."""
-    return [clean(port.sentence(), 400) for port in view.published]
+    one line per published port, then ``docker-proxy tcp 0.0.0.0:8080 → container web
+    (image busybox)`` per docker-proxy listener, cleaned for a terminal."""
+    lines = [clean(port.sentence(), 400) for port in view.published]
+    for (protocol, address, port, _), container in sorted(view.proxied.items()):
+        host = f"[{address}]" if ":" in address else address
+        lines.append(
+            clean(
+                f"docker-proxy {protocol} {host}:{port} → container {container.name} "
+                f"(image {container.image})",
+                300,
+            )
+        )
+    return lines
 
 
 def _holders(listener: NamespaceListener) -> str:

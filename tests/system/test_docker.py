@@ -121,6 +121,8 @@ def test_docker_proxy_row_names_its_container(lab: Lab) -> None:
     entry = published_on(document, "v0", 8080)
     assert entry["outcome"] == "open"
     assert (entry["target_address"], entry["target_port"]) == (web["ip"], 80)
+    text = lab.netdash("list").stdout
+    assert f"docker-proxy tcp 0.0.0.0:8080 → container web (image {dockerd.IMAGE})" in text
     # Without the Docker API there are no containers, and no row gets one.
     bare = json.loads(lab.netdash("list", "--json", docker=False).stdout)
     assert bare["containers"] is None
