@@ -17,10 +17,12 @@ missing default file is no error; a missing named file is. Keys::
     allow = ["22", "sshd", "5353/udp", "192.168.1.100:8000", "[::]:8000"]
     ignore_interfaces = ["docker0"]   # listeners reachable only through these are not findings
     auto_probe = false                # probe each new listener in the dashboard
+    ignore_firewall = false           # judge by bind address alone, as before issue 13
 
 Environment: ``NETDASH_INTERVAL``, ``NETDASH_LAN`` and ``NETDASH_ALLOW`` and
 ``NETDASH_IGNORE_INTERFACES`` (comma- or space-separated lists), ``NETDASH_AUTO_PROBE``
-(``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``).
+and ``NETDASH_IGNORE_FIREWALL`` (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+``on``/``off``).
 
 Every mistake raises :class:`ConfigError` whose message names the file, the line and the key
 (``~/.config/netdash/config.toml:3: interval: must be between 0.2 and 3600 seconds``).
@@ -56,13 +58,14 @@ __all__ = [
     "resolve_settings",
 ]
 
-KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe")
+KEYS = ("interval", "lan", "allow", "ignore_interfaces", "auto_probe", "ignore_firewall")
 ENV = {
     "interval": "NETDASH_INTERVAL",
     "lan": "NETDASH_LAN",
     "allow": "NETDASH_ALLOW",
     "ignore_interfaces": "NETDASH_IGNORE_INTERFACES",
     "auto_probe": "NETDASH_AUTO_PROBE",
+    "ignore_firewall": "NETDASH_IGNORE_FIREWALL",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -88,6 +91,7 @@ class Config:
     allow: tuple[AllowRule, ...] = ()
     ignore_interfaces: tuple[str, ...] = ()
     auto_probe: bool = False
+    ignore_firewall: bool = False
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -146,7 +150,7 @@ def _apply(values: dict[str, Any], key: str, raw: object, from_env: bool) -> Non
         if not from_env and not isinstance(raw, (int, float)):
             raise ValueError("must be a number of seconds")
         values[key] = parse_interval(raw)  # type: ignore[arg-type]
-    elif key == "auto_probe":
+    elif key in ("auto_probe", "ignore_firewall"):
         if from_env:
             values[key] = _bool(str(raw))
         elif isinstance(raw, bool):
@@ -284,7 +288,7 @@ def load_config(
     values, sources, read = _read_file(chosen, explicit)
     for key, name in ENV.items():
         raw = env.get(name)
-        if raw is None or (key != "auto_probe" and not raw.strip()):
+        if raw is None or (key not in ("auto_probe", "ignore_firewall") and not raw.strip()):
             continue
         try:
             _apply(values, key, raw, from_env=True)
@@ -315,7 +319,8 @@ class Settings:
     ``probe`` probes with ``timeout`` seconds per connect and read; ``output`` is the format
     (``table``, ``text``, ``json`` or ``prometheus``); ``exposed`` keeps only exposed
     listeners (``list``); ``port`` and ``count`` are ``who``'s and ``free``'s arguments;
-    ``bell`` and ``auto_probe`` are the dashboard's. ``config_path`` is the file read, if any.
+    ``bell`` and ``auto_probe`` are the dashboard's. ``ignore_firewall`` keeps the
+    bind-only judgement (no firewall read). ``config_path`` is the file read, if any.
     """
 
     command: str | None = None
@@ -332,6 +337,7 @@ class Settings:
     count: int | None = None
     bell: bool = False
     auto_probe: bool = False
+    ignore_firewall: bool = False
     config_path: Path | None = None
     namespaces: bool = False
     """``list --namespaces``: also list the listeners of this host's other network namespaces."""
@@ -385,6 +391,7 @@ def resolve_settings(
     ignore = command_line.get("ignore_interface")
     interval = command_line.get("interval")
     auto_probe = command_line.get("auto_probe")
+    ignore_firewall = command_line.get("ignore_firewall")
     return Settings(
         command=command,
         interval=config.interval if interval is None else interval,
@@ -403,6 +410,7 @@ def resolve_settings(
         count=command_line.get("count"),
         bell=bool(command_line.get("bell")),
         auto_probe=config.auto_probe if auto_probe is None else auto_probe,
+        ignore_firewall=config.ignore_firewall if ignore_firewall is None else ignore_firewall,
         config_path=config.path,
         namespaces=bool(command_line.get("namespaces")),
     )

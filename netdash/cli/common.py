@@ -10,13 +10,16 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run t
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from netdash.config import Settings
     from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
     from netdash.core.published import NamespaceView
+    from netdash.sources.firewall import FirewallReader
 
 __all__ = [
     "OutputError",
     "UsageError",
     "console",
+    "firewall_reader",
     "json_text",
     "namespace_view",
     "print_beyond",
@@ -90,12 +93,16 @@ def probe(
     return group_results(found)
 
 
-def namespace_view(snapshot: Snapshot, namespaces: bool = False) -> NamespaceView:
+def namespace_view(
+    snapshot: Snapshot, settings: Settings, namespaces: bool = False
+) -> NamespaceView:
     """What lies beyond this namespace (:func:`netdash.sources.published.collect_view`):
-    published ports, containers and, when ``namespaces``, the other namespaces' listeners."""
+    published ports (none with ``--ignore-firewall``: they come from the ruleset),
+    containers and, when ``namespaces``, the other namespaces' listeners."""
     from netdash.sources.published import collect_view
 
-    return collect_view(snapshot, namespaces=namespaces)
+    forwardings = () if settings.ignore_firewall else None
+    return collect_view(snapshot, forwardings, namespaces=namespaces)
 
 
 def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:
@@ -117,3 +124,13 @@ def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:
         out.print(Text("Other network namespaces (not reachable unless published)", style="bold"))
         for line in namespace_lines(view) or ["none found"]:
             out.print(Text(line))
+
+
+def firewall_reader(settings: Settings) -> FirewallReader | None:
+    """A firewall reader for this run (Linux), ``None`` with ``--ignore-firewall`` or
+    elsewhere: verdicts then rest on bind addresses and probes alone."""
+    if settings.ignore_firewall or not sys.platform.startswith("linux"):
+        return None
+    from netdash.sources.firewall import FirewallReader
+
+    return FirewallReader()

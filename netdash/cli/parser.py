@@ -148,6 +148,17 @@ def _add_lan(parser: argparse.ArgumentParser, default: object = None) -> None:
     )
 
 
+def _add_ignore_firewall(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--ignore-firewall",
+        action="store_true",
+        default=default,
+        help="judge by bind address and probe alone: do not read the firewall (config: "
+        "ignore_firewall); by default, as root on Linux, netdash evaluates the nftables and "
+        "iptables rulesets for each listener",
+    )
+
+
 def _add_config(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
         "--config",
@@ -217,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bell", action="store_true", help="ring the terminal bell on a new exposure"
     )
+    _add_ignore_firewall(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     listing = _subparser(
@@ -253,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="include UDP listeners (bound, unconnected sockets; never probed)",
     )
+    _add_ignore_firewall(listing, default=argparse.SUPPRESS)
     _add_lan(listing, default=argparse.SUPPRESS)  # keep `netdash --lan X list` working
     _add_config(listing, default=argparse.SUPPRESS)
 
@@ -289,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text (default), json, or prometheus (node_exporter textfile format)",
     )
     check.add_argument("--json", action="store_true", help="the same as --format json")
+    _add_ignore_firewall(check, default=argparse.SUPPRESS)
     _add_lan(check, default=argparse.SUPPRESS)
     _add_config(check, default=argparse.SUPPRESS)
 

@@ -9,6 +9,9 @@ probing showed:
 
 * ``exposed``: a probe to the LAN address was accepted;
 * ``exposed-unverified``: bound beyond loopback, not (yet) seen accepting on the LAN address;
+* ``shielded``: bound beyond loopback, and the firewall blocks it from every non-loopback
+  network it is bound on (the firewall was read: :mod:`netdash.core.reach`; a LAN probe from
+  this machine travels the local route and does not cross it);
 * ``ipv6-loopback-only``: bound to ``::1`` while nothing serves that port on IPv4 loopback;
 * ``local-only``: bound to loopback.
 
@@ -36,6 +39,7 @@ from netdash.core.model import (
     Via,
 )
 from netdash.core.policy import AllowRule, Policy
+from netdash.core.reach import BLOCKED, OPEN, UNKNOWN, FirewallView, InterfaceReach, overall
 from netdash.core.services import (
     ResultsByListener,
     ServiceRow,
@@ -72,6 +76,7 @@ EXPOSED = frozenset({Verdict.EXPOSED, Verdict.EXPOSED_UNVERIFIED})
 SEVERITY: tuple[Verdict, ...] = (
     Verdict.EXPOSED,
     Verdict.EXPOSED_UNVERIFIED,
+    Verdict.SHIELDED,
     Verdict.IPV6_LOOPBACK_ONLY,
     Verdict.LOCAL_ONLY,
 )
@@ -125,10 +130,23 @@ def verdict(
     listener: Listener,
     results: Sequence[ProbeResult] = (),
     v4_loopback: Collection[PortKey] | None = None,
+    firewall: Sequence[InterfaceReach] | None = None,
 ) -> Verdict:
     """The verdict for one listener from its own probe results. ``v4_loopback`` is
     :func:`ipv4_loopback_ports` of the whole snapshot; without it an ``::1`` listener is
-    simply local-only."""
+    simply local-only. ``firewall``: its reach per interface when the firewall was read
+    (:func:`netdash.core.reach.reach`): open from some network is ``exposed``, blocked from
+    every network it is bound on is ``shielded``, undecided is ``exposed-unverified``,
+    whatever the LAN probe (from this machine) saw; ``None`` or no interface holding the
+    address: bind and probe alone."""
+    if firewall and scope_of(listener.address) is not Scope.LOOPBACK:
+        outcome = overall(firewall)
+        if outcome == OPEN:
+            return Verdict.EXPOSED
+        if outcome == BLOCKED:
+            return Verdict.SHIELDED
+        if outcome == UNKNOWN:
+            return Verdict.EXPOSED_UNVERIFIED
     if any(r.via is Via.LAN and r.outcome.accepted for r in results):
         return Verdict.EXPOSED
     if scope_of(listener.address) is not Scope.LOOPBACK:
@@ -191,11 +209,15 @@ class ListenerAssessment:
     results), ``scope``, ``reach`` (names of the up interfaces it is reachable through) and
     ``notes`` (the probe's findings in words), and, computed on first use: the policy state
     (``allowed_by``, ``ignored``), the probe's ``identified``/``kind``, and the fix ``hint``.
+    ``firewall``: its reach per non-loopback interface when the firewall was read
+    (:class:`netdash.core.reach.InterfaceReach`: outcome, deciding rule, exceptions by
+    source), else ``()``.
     Every output asks for the first group, so it is set at once (no per-read cost)."""
 
     __slots__ = (
         "__dict__",
         "_assessment",
+        "firewall",
         "listener",
         "notes",
         "reach",
@@ -212,8 +234,10 @@ class ListenerAssessment:
         verdict: Verdict,
         scope: Scope,
         reach: tuple[str, ...],
+        firewall: tuple[InterfaceReach, ...] = (),
     ) -> None:
         self._assessment = assessment
+        self.firewall = firewall
         self.listener = listener
         self.results = tuple(results)
         self.verdict = verdict
@@ -423,19 +447,50 @@ class Assessment:
     def interfaces(self) -> tuple[Interface, ...]:
         return self.snapshot.interfaces
 
+    @property
+    def firewall(self) -> FirewallView | None:
+        """What the firewall source read (``None``: not asked, ``--ignore-firewall``)."""
+        return self.snapshot.firewall
+
+    @property
+    def shielded(self) -> int:
+        """How many shown listeners the firewall shields (``shielded``)."""
+        return sum(1 for a in self.listeners if a.verdict is Verdict.SHIELDED)
+
+    @lazy
+    def firewall_unproven(self) -> bool:
+        """True when the firewall was asked for but could not be read while a shown listener
+        is bound beyond loopback: its verdict rests on the bind address alone."""
+        view = self.firewall
+        if view is None or view.read:
+            return False
+        return any(a.scope is not Scope.LOOPBACK for a in self.listeners)
+
     def of(self, listener: Listener) -> ListenerAssessment:
         """The assessment of ``listener`` (computed once per object: the assessment keeps the
         listener alive, so its ``id`` cannot be reused meanwhile)."""
         found = self._of.get(id(listener))
         if found is None:
             mine = self.results.get(listener.key, ()) if self.results else ()
+            scope = scope_of(listener.address)
+            fw: tuple[InterfaceReach, ...] = ()
+            view = self.firewall
+            if view is not None and view.read and scope is not Scope.LOOPBACK:
+                fw = view.reach_of(
+                    listener.protocol,
+                    listener.address,
+                    listener.port,
+                    listener.dual_stack,
+                    listener.bound_device,
+                )
             found = ListenerAssessment(
                 self,
                 listener,
                 mine,
-                verdict(listener, mine, self.v4_loopback),
-                scope_of(listener.address),
+                verdict(listener, mine, self.v4_loopback, fw),
+                scope,
                 self.reach_of(listener),
+                fw,
             )
             self._of[id(listener)] = found
         return found
@@ -496,8 +551,10 @@ class Assessment:
     @property
     def complete(self) -> bool:
         """False when the snapshot is partial: some owners or some processes' sockets could
-        not be read (``Snapshot.partial_reasons`` says which)."""
-        return not self.snapshot.partial
+        not be read (``Snapshot.partial_reasons`` says which), or the firewall could not be
+        read and that leaves a listener beyond loopback unproven
+        (:attr:`firewall_unproven`)."""
+        return not self.snapshot.partial and not self.firewall_unproven
 
     @property
     def exit_code(self) -> int:

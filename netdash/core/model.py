@@ -10,6 +10,10 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from netdash.core.reach import FirewallView
+
 __all__ = [
     "Interface",
     "Listener",
@@ -48,6 +52,9 @@ class Verdict(str, enum.Enum):
     reach it (barring a firewall, which a probe from this machine does not cross).
     ``EXPOSED_UNVERIFIED``: bound beyond loopback, but not (yet) seen accepting on the LAN
     address: not probed, or the LAN probe was inconclusive.
+    ``SHIELDED``: bound beyond loopback, and the firewall (read and evaluated:
+    :mod:`netdash.core.reach`) blocks a new connection from every non-loopback network it is
+    bound on.
     ``LOCAL_ONLY``: bound to loopback: only this machine can connect.
     ``IPV6_LOOPBACK_ONLY``: bound to ``::1`` with nothing on IPv4 loopback for that port:
     ``http://127.0.0.1:PORT`` is refused while ``http://[::1]:PORT`` answers (Vite on
@@ -56,6 +63,7 @@ class Verdict(str, enum.Enum):
 
     EXPOSED = "exposed"
     EXPOSED_UNVERIFIED = "exposed-unverified"
+    SHIELDED = "shielded"
     LOCAL_ONLY = "local-only"
     IPV6_LOOPBACK_ONLY = "ipv6-loopback-only"
 
@@ -224,6 +232,8 @@ class Snapshot:
     read from the kernel's routing table; empty where it cannot be read. ``source`` says where
     the socket table came from: ``"sock_diag"`` (Linux netlink, as ``ss``) or ``"psutil"``.
     ``listeners`` holds TCP and UDP listeners; views filter UDP out unless asked.
+    ``firewall`` is what the firewall source read (:class:`netdash.core.reach.FirewallView`),
+    ``None`` when it was not asked (``--ignore-firewall``, not Linux).
     """
 
     hostname: str
@@ -233,6 +243,7 @@ class Snapshot:
     partial_reasons: tuple[str, ...] = ()
     default_route_interfaces: tuple[str, ...] = ()
     source: str = "psutil"
+    firewall: FirewallView | None = None
 
     @property
     def partial(self) -> bool:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netdash.core.ruleset import (
     Chain,
@@ -51,7 +51,6 @@ OPEN = "open"
 BLOCKED = "blocked"
 NOT_BOUND_THERE = "not-bound-there"
 UNKNOWN = "unknown"
-OUTCOMES = (OPEN, BLOCKED, NOT_BOUND_THERE, UNKNOWN)
 
 _PROTO_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
 _MAX_BRANCHES = 256
@@ -127,13 +126,6 @@ class _Res:
 
 class _TooComplex(Exception):
     pass
-
-
-@dataclass
-class _Walk:
-    packet: Packet
-    branches: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _tri_and(values: Iterable[bool | None]) -> bool | None:
@@ -764,3 +756,95 @@ def _collect_dnat(
                 target = table.chains.get(verdict.target or "")
                 if target is not None and target.name not in path:
                     _collect_dnat(table, target, ms, (*path, target.name), out, depth + 1)
+
+
+# -- what the firewall source hands to the assessment ---------------------------------------
+
+
+class FirewallView:
+    """What the firewall source read, for one snapshot: ``read`` (a ruleset is there),
+    ``reason`` (why not: one line for the header and ``check``), the ``ruleset`` and the up
+    ``interfaces`` with their prefixes.
+
+    :meth:`reach_of` evaluates a listener once per (protocol, bind address, port,
+    IPV6_V6ONLY, bound device) and keeps the answer, so a dashboard that keeps one view while
+    the ruleset is unchanged (the generation id) evaluates each listener once. Two views are
+    equal when they hold the same ruleset object, interfaces and state (the poller compares
+    snapshots)."""
+
+    __slots__ = ("_cache", "interfaces", "read", "reason", "ruleset")
+
+    def __init__(
+        self,
+        read: bool,
+        reason: str | None = None,
+        ruleset: Ruleset | None = None,
+        interfaces: tuple[NetInterface, ...] = (),
+    ) -> None:
+        self.read = read and ruleset is not None
+        self.reason = reason
+        self.ruleset = ruleset
+        self.interfaces = interfaces
+        self._cache: dict[tuple[object, ...], tuple[InterfaceReach, ...]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FirewallView):
+            return NotImplemented
+        return (
+            self.read == other.read
+            and self.reason == other.reason
+            and self.ruleset is other.ruleset
+            and self.interfaces == other.interfaces
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.read, self.reason, id(self.ruleset), self.interfaces))
+
+    def __repr__(self) -> str:
+        return f"<FirewallView read={self.read} reason={self.reason!r}>"
+
+    def reach_of(
+        self,
+        protocol: str,
+        address: str,
+        port: int,
+        dual_stack: bool | None = None,
+        bound_device: str | None = None,
+    ) -> tuple[InterfaceReach, ...]:
+        """:func:`reach` for one listener over :attr:`interfaces` (``()`` when not read or
+        the bind address is not an IP address)."""
+        if self.ruleset is None:
+            return ()
+        key = (protocol, address, port, dual_stack, bound_device)
+        found = self._cache.get(key)
+        if found is None:
+            try:
+                found = reach(
+                    self.ruleset,
+                    protocol,
+                    address,
+                    port,
+                    self.interfaces,
+                    dual_stack=dual_stack,
+                    bound_device=bound_device,
+                )
+            except ValueError:
+                found = ()
+            self._cache[key] = found
+        return found
+
+
+def overall(entries: Sequence[InterfaceReach]) -> str | None:
+    """One outcome over a listener's interfaces, exceptions included: ``open`` when any
+    network (or source prefix) gets through, else ``unknown`` when any could not be decided,
+    else ``blocked`` when at least one interface holds it; ``None`` when no interface does."""
+    outcomes: set[str] = set()
+    for e in entries:
+        if e.outcome == NOT_BOUND_THERE:
+            continue
+        outcomes.add(e.outcome)
+        outcomes.update(x.decision.outcome for x in e.exceptions)
+    for outcome in (OPEN, UNKNOWN, BLOCKED):
+        if outcome in outcomes:
+            return outcome
+    return None

@@ -71,6 +71,10 @@ class Match:
     set_name: str | None = None
     proto: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.key not in MATCH_KEYS:
+            raise ValueError(f"unknown match key {self.key!r}")
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -100,6 +104,10 @@ class Verdict:
     to_port: tuple[int, int] | None = None
     local: bool = False
     text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERDICT_KINDS:
+            raise ValueError(f"unknown verdict kind {self.kind!r}")
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _mark(row: RowAssessment) -> str:
 def _mark_style(row: RowAssessment) -> str:
     if row.acknowledged:
         return "bold cyan"
-    return {"‼": "bold red", "⚠": "yellow", "·": "green", "⁶": "bold cyan"}[_mark(row)]
+    return {"‼": "bold red", "⚠": "yellow", "⊘": "blue", "·": "green", "⁶": "bold cyan"}[_mark(row)]
 
 
 def _probe_style(via: Via) -> Callable[[RowAssessment], str]:

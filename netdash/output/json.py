@@ -15,7 +15,8 @@ from typing import Any
 
 from netdash import __version__
 from netdash.core.assess import Assessment, ExposureGroup
-from netdash.core.model import Listener, ProbeResult, Via
+from netdash.core.model import Listener, ProbeResult, Verdict, Via
+from netdash.core.reach import Decision, InterfaceReach
 from netdash.core.services import service_ids
 from netdash.output.labels import leading_program, probe_label, server_label, stack_label
 
@@ -25,18 +26,23 @@ __all__ = [
     "EncodedStrings",
     "check_to_json",
     "compact_json",
+    "firewall_json",
     "json_text",
+    "reach_json",
     "snapshot_to_json",
 ]
 
-JSON_SCHEMA_VERSION = 2
+JSON_SCHEMA_VERSION = 3
 """Version of the ``netdash list --json`` document. 2: ``verdict`` takes the values of
-:class:`~netdash.core.model.Verdict`; probes gain identification keys."""
+:class:`~netdash.core.model.Verdict`; probes gain identification keys. 3: ``verdict`` gains
+``shielded`` and ``exposed`` also means "the firewall lets it in"; listeners gain ``reach``
+(per interface: outcome, deciding rule, exceptions by source), the document ``firewall``."""
 
-CHECK_SCHEMA_VERSION = 2
+CHECK_SCHEMA_VERSION = 3
 """Version of the ``netdash check --json`` document. 2: one exposure object per service and
 scope (``addresses`` lists its bind addresses; ``address`` is the first), where 1 had one per
-socket."""
+socket. 3: verdicts judge the firewall too (``shielded`` listeners are no finding and are
+listed under ``shielded``); exposures gain ``reach``, the document ``firewall``."""
 
 
 def json_text(document: object, pretty: bool) -> str:
@@ -86,6 +92,63 @@ def _probe_json(result: ProbeResult) -> dict[str, Any]:
     }
 
 
+def _decision_json(decision: Decision | None) -> dict[str, Any]:
+    if decision is None:
+        return {"rule": None, "ruleset": None, "reason": None}
+    rule = decision.rule
+    return {
+        "rule": None
+        if rule is None
+        else {
+            "table": decision.table,
+            "chain": decision.chain,
+            "handle": rule.handle,
+            "text": rule.text,
+            "front_end": decision.front_end,
+        },
+        "ruleset": decision.ruleset,
+        "reason": decision.reason or None,
+    }
+
+
+def reach_json(entries: Sequence[InterfaceReach]) -> list[dict[str, Any]]:
+    """A listener's reach per non-loopback interface (``reach`` in both documents)."""
+    return [
+        {
+            "interface": e.interface,
+            "outcome": e.outcome,
+            "address": e.address,
+            **_decision_json(e.decision),
+            "exceptions": [
+                {"source": x.source, "outcome": x.decision.outcome, **_decision_json(x.decision)}
+                for x in e.exceptions
+            ],
+        }
+        for e in entries
+    ]
+
+
+def firewall_json(assessment: Assessment) -> dict[str, Any]:
+    """The ``firewall`` object: whether the ruleset was read and evaluated, and why not."""
+    view = assessment.firewall
+    if view is None:
+        return {
+            "read": False,
+            "ignored": True,
+            "reason": "not read (--ignore-firewall)",
+            "tools": [],
+            "rules": 0,
+        }
+    rs = view.ruleset
+    return {
+        "read": view.read,
+        "ignored": False,
+        "reason": view.reason,
+        "tools": list(rs.sources) if rs is not None else [],
+        "rules": rs.rule_count if rs is not None else 0,
+    }
+
+
 def snapshot_to_json(
     assessment: Assessment,
     lan: Mapping[int, str],
@@ -125,6 +188,7 @@ def snapshot_to_json(
                 "bound_device": listener.bound_device,
                 "processes": _process_json(listener),
                 "probes": [_probe_json(r) for r in mine],
+                "reach": reach_json(assessed.firewall),
             }
         )
     return {
@@ -138,6 +202,7 @@ def snapshot_to_json(
         "lan_addresses": list(lan.values()),
         "probed": assessment.probed,
         "udp": assessment.udp,
+        "firewall": firewall_json(assessment),
         "interfaces": [
             {
                 "name": i.name,
@@ -174,6 +239,7 @@ def _exposure_json(group: ExposureGroup) -> dict[str, Any]:
         "hint": {"tool": lead.hint.tool, "text": lead.hint.text},
         "allowed_by": lead.allowed_by.spec if lead.allowed_by else None,
         "ignored": lead.ignored,
+        "reach": reach_json([e for m in group.members for e in m.firewall]),
     }
 
 
@@ -198,6 +264,11 @@ def check_to_json(report: Assessment) -> dict[str, Any]:
         "findings": [_exposure_json(g) for g in report.groups(report.findings)],
         "allowed": [_exposure_json(g) for g in report.groups(report.allowed)],
         "ignored": [_exposure_json(g) for g in report.groups(report.ignored)],
+        "shielded": [
+            _exposure_json(g)
+            for g in report.groups([a for a in report.listeners if a.verdict is Verdict.SHIELDED])
+        ],
+        "firewall": firewall_json(report),
     }
 
 

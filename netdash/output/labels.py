@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from netdash.core.addresses import scope_of
 from netdash.core.assess import RowAssessment, findings
 from netdash.core.model import Listener, Outcome, ProbeResult, Process, Scope, Verdict, Via
+from netdash.core.reach import BLOCKED, OPEN, UNKNOWN, Decision, InterfaceReach
 from netdash.core.services import ServiceRow
 from netdash.core.text import clean
 
@@ -22,6 +23,7 @@ __all__ = [
     "VERDICT_STYLE",
     "address_label",
     "endpoint",
+    "firewall_phrases",
     "leading_program",
     "one_result",
     "owner_label",
@@ -30,6 +32,7 @@ __all__ = [
     "probe_label",
     "process_label",
     "program_name",
+    "reach_phrase",
     "server_label",
     "stack_label",
     "verdict_sentence",
@@ -259,12 +262,32 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
     what = server_label(results)
     docs = next((r.docs for r in results if r.docs), None)
     extra = findings(results)
-    if v is Verdict.EXPOSED:
-        lan = next(r for r in results if r.via is Via.LAN and r.outcome.accepted)
+    fw = [e for m in assessed.members for e in m.firewall]
+    lan_hit = next((r for r in results if r.via is Via.LAN and r.outcome.accepted), None)
+    if v is Verdict.EXPOSED and lan_hit is None:
+        said = ", ".join(x for x in (what, f"docs at {docs}" if docs else "") if x)
+        text = f"EXPOSED: {first.port} bound to {address_label(row, results)}; " + "; ".join(
+            firewall_phrases(fw, OPEN)
+        )
+        if said:
+            text += f" ({said})"
+    elif v is Verdict.EXPOSED:
+        lan = lan_hit
+        assert lan is not None
         said = (
             one_result(lan) + (f", {what}" if what else "") + (f", docs at {docs}" if docs else "")
         )
         text = f"EXPOSED: accepts connections on the LAN address {lan.target} ({said})"
+        if fw:
+            text += "; " + "; ".join(firewall_phrases(fw, OPEN))
+    elif v is Verdict.SHIELDED:
+        text = f"shielded: {first.port} bound to {address_label(row, results)}; " + "; ".join(
+            firewall_phrases(fw, BLOCKED)
+        )
+    elif v is Verdict.EXPOSED_UNVERIFIED and any(e.outcome == UNKNOWN for e in fw):
+        text = f"exposed by bind ({address_label(row, results)}), not verified: " + "; ".join(
+            firewall_phrases(fw, UNKNOWN)
+        )
     elif v is Verdict.EXPOSED_UNVERIFIED:
         lan_results = [r for r in results if r.via is Via.LAN]
         if first.protocol == "udp":
@@ -285,14 +308,77 @@ def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:
         text = "local only: bound to loopback, only this machine can connect"
         if any(r.via is Via.LAN for r in results):
             text += f" (LAN probe: {probe_label(results, Via.LAN)})"
-    if v is not Verdict.EXPOSED and what:
+    if v not in (Verdict.EXPOSED, Verdict.SHIELDED) and what:
         text += f"; {what}"
     return v, "; ".join([text, *extra])
+
+
+def _verb(decision: Decision | None) -> str:
+    if decision is None:
+        return "drops"
+    if decision.dnat is not None:
+        return "redirects"
+    if decision.rule is not None and decision.rule.verdict.kind == "reject":
+        return "rejects"
+    return "drops"
+
+
+def firewall_phrases(entries: Sequence[InterfaceReach], outcome: str) -> list[str]:
+    """What the firewall does on each interface with that ``outcome`` (``open``, ``blocked``
+    or ``unknown``), interfaces sharing a reason named together, with the exceptions by
+    source: ``the firewall drops it on v0: ufw: deny 8000/tcp (ip filter ufw-user-input
+    #3)``, ``the firewall lets it in on v0: …; except from 198.18.0.2/32``. Rule texts come from
+    the ruleset (root's configuration) and are cleaned like any outside text."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for e in entries:
+        if e.decision is None:
+            continue
+        d = e.decision
+        mine = e.outcome == outcome
+        opened = [x for x in e.exceptions if x.decision.outcome == outcome]
+        if not mine and not opened:
+            continue
+        if mine:
+            if outcome == OPEN:
+                head = "the firewall lets it in"
+            elif outcome == BLOCKED:
+                head = f"the firewall {_verb(d)} it"
+            else:
+                head = "the firewall's answer is unknown"
+            tail = clean(d.reason, 160) if outcome != OPEN or d.rule is not None else ""
+            unlike = [x.source for x in e.exceptions if x.decision.outcome != outcome]
+            extra = f"; except from {', '.join(unlike)}" if unlike else ""
+            grouped.setdefault((head, (f": {tail}" if tail else "") + extra), []).append(
+                e.interface
+            )
+        for x in opened if not mine else ():
+            words = {
+                OPEN: "lets it in",
+                BLOCKED: f"{_verb(x.decision)} it",
+                UNKNOWN: "may let it in",
+            }
+            tail = f" from {x.source}: " + clean(x.decision.reason, 160)
+            grouped.setdefault((f"the firewall {words[outcome]}", tail), []).append(e.interface)
+    return [f"{head} on {', '.join(names)}{tail}" for (head, tail), names in grouped.items()]
+
+
+def reach_phrase(entry: InterfaceReach) -> str:
+    """One interface's reach for the details panel: ``v0: blocked: ufw: deny 8000/tcp (…)``,
+    ``v0: open except from 198.18.0.2/32 (blocked)``, ``v9: not bound there``."""
+    if entry.decision is None:
+        return f"{entry.interface}: not bound there"
+    text = f"{entry.interface}: {entry.outcome}"
+    if entry.outcome != OPEN or entry.decision.rule is not None:
+        text += f": {clean(entry.decision.reason, 160)}"
+    for x in entry.exceptions:
+        text += f"; from {x.source}: {x.decision.outcome} ({clean(x.decision.reason, 120)})"
+    return text
 
 
 VERDICT_STYLE = {
     Verdict.EXPOSED: "bold red",
     Verdict.EXPOSED_UNVERIFIED: "yellow",
+    Verdict.SHIELDED: "blue",
     Verdict.LOCAL_ONLY: "green",
     Verdict.IPV6_LOOPBACK_ONLY: "cyan",
 }
@@ -301,6 +387,7 @@ VERDICT_STYLE = {
 VERDICT_MARK = {
     Verdict.EXPOSED: "‼",
     Verdict.EXPOSED_UNVERIFIED: "⚠",
+    Verdict.SHIELDED: "⊘",
     Verdict.LOCAL_ONLY: "·",
     Verdict.IPV6_LOOPBACK_ONLY: "⁶",
 }

@@ -11,6 +11,7 @@ label tells machines apart, so none is added here. Metrics:
   check adds an ``allowed`` label (``"true"``/``"false"``/``"ignored"``);
 * ``netdash_listeners{verdict}``: listeners per verdict, every verdict present (0 too);
 * ``netdash_exposed_listeners``: verdict ``exposed`` or ``exposed-unverified``;
+* ``netdash_shielded_listeners``: verdict ``shielded``; ``netdash_firewall_read`` (0/1);
 * ``netdash_probed``, ``netdash_partial`` (0/1), ``netdash_snapshot_timestamp_seconds``;
 * check only: ``netdash_check_findings`` (exposures neither allowed nor ignored),
   ``netdash_check_allowed``, ``netdash_check_ignored``.
@@ -95,6 +96,17 @@ def _write(out: _Writer, assessment: Assessment, check: bool) -> None:
         "Listeners whose verdict is exposed or exposed-unverified (bound beyond loopback).",
     )
     out.sample("netdash_exposed_listeners", len(assessment.exposures))
+    out.family(
+        "netdash_shielded_listeners",
+        "Listeners bound beyond loopback that the firewall blocks on every other network.",
+    )
+    out.sample("netdash_shielded_listeners", assessment.shielded)
+    out.family(
+        "netdash_firewall_read",
+        "1 when the firewall's ruleset was read and evaluated (root on Linux), else 0.",
+    )
+    view = assessment.firewall
+    out.sample("netdash_firewall_read", 1 if view is not None and view.read else 0)
     out.family("netdash_probed", "1 when listeners were probed (verdict exposed is proven).")
     out.sample("netdash_probed", 1 if assessment.probed else 0)
     out.family("netdash_partial", "1 when some socket owners could not be read (not root).")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from netdash.core.assess import Assessment, ExposureGroup, RowAssessment
 from netdash.core.model import Listener, Verdict, Via
+from netdash.core.reach import BLOCKED
 from netdash.core.text import clean
 from netdash.output.columns import COLUMNS, LIST, LIST_PROBED, Column, view
 from netdash.output.columns import fit as fit_keys
@@ -20,6 +21,7 @@ from netdash.output.labels import (
     VERDICT_MARK,
     address_label,
     endpoint,
+    firewall_phrases,
     owner_label,
     probe_label,
     server_label,
@@ -130,9 +132,22 @@ def check_text(report: Assessment) -> str:
         out.append("ignored (reachable only through ignored interfaces):")
         for group in ignored:
             out.append(f"  {_line(group)}")
+    shielded = report.groups([a for a in report.listeners if a.verdict is Verdict.SHIELDED])
+    if shielded:
+        out.append("shielded (the firewall blocks them from every other network):")
+        for group in shielded:
+            out.append(f"  {_line(group)}")
+            for phrase in firewall_phrases([e for m in group.members for e in m.firewall], BLOCKED):
+                out.append(f"    {phrase}")
     n = len(findings)
     kinds = "TCP and UDP" if report.udp else "TCP"
-    tail = f"{len(allowed)} allowed, {len(ignored)} ignored, {report.local} local-only"
+    local = report.local - report.shielded
+    tail = f"{len(allowed)} allowed, {len(ignored)} ignored, {local} local-only"
+    if shielded:
+        tail += f", {report.shielded} shielded"
+    view = report.firewall
+    if view is not None and not view.read and view.reason:
+        out.append(clean(view.reason, 200))
     if not report.probed:
         tail += "; not probed (--probe verifies)"
     for reason in report.snapshot.partial_reasons:
@@ -141,9 +156,10 @@ def check_text(report: Assessment) -> str:
         noun = "listener" if n == 1 else "listeners"
         out.append(f"FAIL: {n} exposed {kinds} {noun} not allowed ({tail})")
     elif not report.complete:
+        what = "every listener" if report.snapshot.partial else "what reaches each port"
         out.append(
             "INCOMPLETE: nothing exposed beyond what is allowed in what could be read; "
-            f"run with sudo to see every listener ({tail})"
+            f"run with sudo to see {what} ({tail})"
         )
     else:
         out.append(f"OK: nothing exposed beyond what is allowed ({tail})")

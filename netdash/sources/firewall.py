@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netdash.core.reach import NetInterface
+from netdash.core.reach import FirewallView, NetInterface
 from netdash.core.ruleset import Ruleset, RulesetError, Table
 from netdash.sources.iptables_save import parse_iptables_save
 from netdash.sources.nft_json import parse_nft_json
@@ -196,8 +196,25 @@ class FirewallReader:
     clock: Callable[[], float] = time.monotonic
     legacy: Callable[[], dict[int, bool]] = legacy_active
     state: FirewallState = field(default_factory=lambda: FirewallState(False, "not read yet"))
-    reads: int = 0
     _legacy_at: float = 0.0
+    _view: FirewallView | None = None
+
+    def view(self, interfaces: tuple[NetInterface, ...] | None = None) -> FirewallView:
+        """:meth:`poll`, as the :class:`~netdash.core.reach.FirewallView` a snapshot carries:
+        the same view object while neither the ruleset nor the interfaces changed, so its
+        evaluations are kept. ``interfaces`` default to :func:`net_interfaces`."""
+        state = self.poll()
+        ifaces = net_interfaces() if interfaces is None else interfaces
+        view = self._view
+        if (
+            view is None
+            or view.ruleset is not state.ruleset
+            or view.reason != state.reason
+            or view.interfaces != ifaces
+        ):
+            view = FirewallView(state.read, state.reason, state.ruleset, ifaces)
+            self._view = view
+        return view
 
     def poll(self) -> FirewallState:
         """The current state: one generation check, and a read only if something changed."""
@@ -222,7 +239,6 @@ class FirewallReader:
         except (OSError, RulesetError) as exc:
             self.state = FirewallState(False, f"firewall not read: {exc}")
             return self.state
-        self.reads += 1
         self._legacy_at = self.clock()
         self.state = FirewallState(True, None, ruleset, gen, ruleset.sources, any(active.values()))
         return self.state

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from netdash.core.model import ListenerIdentity, Snapshot
 from netdash.core.namespaces import Container, NetNamespace
 from netdash.core.published import Forwarding, NamespaceView, publish
+from netdash.core.reach import FirewallView
 from netdash.core.ruleset import Ruleset
 from netdash.sources.docker import proxy_target, read_containers
 from netdash.sources.namespaces import read_namespaces
@@ -24,6 +25,7 @@ from netdash.sources.processes import ProcessCache
 __all__ = [
     "ForwardingWatch",
     "collect_view",
+    "forwardings_of",
     "proxied_containers",
     "read_forwardings",
     "route_interface",
@@ -92,6 +94,25 @@ def route_interface(address: str, proc: str = "/proc") -> str | None:
     return best[1] if best is not None else None
 
 
+_last: list[tuple[FirewallView, tuple[Forwarding, ...]]] = []
+
+
+def forwardings_of(firewall: FirewallView) -> tuple[Forwarding, ...]:
+    """The DNAT paths of the ruleset a snapshot's firewall view holds (empty when it was not
+    read), evaluated once per view: a dashboard keeps one view while the ruleset and the
+    interfaces are unchanged, so an idle poll evaluates nothing."""
+    from netdash.core.published import evaluate_forwardings
+
+    if not firewall.read or firewall.ruleset is None:
+        return ()
+    for view, found in _last:
+        if view is firewall:
+            return found
+    found = evaluate_forwardings(firewall.ruleset, firewall.interfaces, route_interface)
+    _last[:] = [(firewall, found)]
+    return found
+
+
 def read_forwardings(ruleset: Ruleset | None = None) -> tuple[Forwarding, ...]:
     """The DNAT paths of ``ruleset`` (``None``: read the one the kernel enforces now, with
     :func:`netdash.sources.firewall.read_ruleset`), each evaluated through the FORWARD path
@@ -152,11 +173,14 @@ def collect_view(
     """The :class:`~netdash.core.published.NamespaceView` of ``snapshot``: ``forwardings``
     (the DNAT paths of the firewall evaluation; ``None``: read them now with
     :func:`read_forwardings`) joined with the namespaces and containers behind them;
-    ``namespaces`` also keeps every other namespace's listeners in the view; ``ruleset`` the
-    ruleset already read this poll (``None``: read it now). Never raises for what it cannot
-    read."""
+    ``namespaces`` also keeps every other namespace's listeners in the view. Without
+    ``forwardings``: those of the snapshot's firewall view when it has one, else of
+    ``ruleset`` (``None``: read now). Never raises for what it cannot read."""
     if forwardings is None:
-        forwardings = read_forwardings(ruleset)
+        if snapshot.firewall is not None and ruleset is None:
+            forwardings = forwardings_of(snapshot.firewall)
+        else:
+            forwardings = read_forwardings(ruleset)
     containers = read_containers()
     if namespaces:
         others = read_namespaces(cache=cache)

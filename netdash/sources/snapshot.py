@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from netdash.core.model import Listener, Process, Snapshot
 from netdash.core.text import visible_bytes
 from netdash.sources.base import SocketSource, SocketTable, SourceUnavailable
+from netdash.sources.firewall import FirewallReader
 from netdash.sources.interfaces import read_default_route_interfaces, read_interfaces
 from netdash.sources.processes import ProcessCache
 from netdash.sources.psutil_source import PsutilSource
@@ -65,7 +66,9 @@ def _parent_first(processes: list[Process]) -> tuple[Process, ...]:
 
 
 def collect_snapshot(
-    cache: ProcessCache | None = None, sources: Sequence[SocketSource] = DEFAULT_SOURCES
+    cache: ProcessCache | None = None,
+    sources: Sequence[SocketSource] = DEFAULT_SOURCES,
+    firewall: FirewallReader | None = None,
 ) -> Snapshot:
     """Read interfaces, TCP listeners and UDP listeners now. Blocking; call it off the UI thread.
 
@@ -75,6 +78,11 @@ def collect_snapshot(
     port (SO_REUSEPORT) are several listeners. Raises only ``psutil.Error``/``OSError`` for
     failures to read the socket table itself (:exc:`SourceUnavailable`, an ``OSError``, when
     no source can run); a process that exits or cannot be read never raises.
+
+    ``firewall``: a :class:`~netdash.sources.firewall.FirewallReader` kept across polls; its
+    view (one generation check, a read only when the ruleset changed) goes into
+    ``Snapshot.firewall``. ``None`` (``--ignore-firewall``, or a command that does not judge
+    reach): no firewall in the snapshot.
     """
     cache = cache if cache is not None else ProcessCache()
     interfaces = read_interfaces()
@@ -130,6 +138,7 @@ def collect_snapshot(
         partial_reasons=_partial_reasons(hidden, len(denied), table.unread),
         default_route_interfaces=read_default_route_interfaces(),
         source=source,
+        firewall=firewall.view() if firewall is not None else None,
     )
 
 

@@ -40,7 +40,7 @@ def document(*args: str) -> dict[str, Any]:
 def test_list_json_with_probes_and_udp_matches_the_schema(servers: Any) -> None:
     doc = document("list", "--json", "--probe", "--udp", "--timeout", "0.5")
     validator("netdash-list.schema.json").validate(doc)
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     outcomes = {p["outcome"] for li in doc["listeners"] for p in li["probes"]}
     assert {"http", "refused", "banner", "silent"} <= outcomes  # the schema saw them all
 
@@ -55,7 +55,7 @@ def test_schema_rejects_what_it_should(servers: Any) -> None:
     del broken["listeners"][0]["service"]
     assert not check.is_valid(broken)
     broken = json.loads(json.dumps(doc))
-    broken["schema_version"] = 3
+    broken["schema_version"] = 4
     assert not check.is_valid(broken)
 
 
@@ -81,7 +81,7 @@ def test_who_and_exposed_list_match_the_schema(servers: Any) -> None:
 def test_check_json_matches_its_schema(servers: Any) -> None:
     doc = document("check", "--json", "--probe", "--udp", "--timeout", "0.5", "--allow", "22")
     validator("netdash-check.schema.json").validate(doc)
-    assert doc["findings"] and doc["schema_version"] == 2
+    assert doc["findings"] and doc["schema_version"] == 3
     assert all(f["address"] == f["addresses"][0] for f in doc["findings"])
     assert not validator("netdash-check.schema.json").is_valid({**doc, "ok": "no"})
 

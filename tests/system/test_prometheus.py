@@ -32,7 +32,13 @@ def test_list_metrics_carry_scope_port_program_and_verdict(servers: Any) -> None
     lo = next(s.labels for s in listeners if s.labels["port"] == str(servers["http_lo4"].port))
     assert (lo["scope"], lo["verdict"]) == ("loopback", "local-only")
     by_verdict = {s.labels["verdict"]: s.value for s in metrics["netdash_listeners"]}
-    assert set(by_verdict) == {"exposed", "exposed-unverified", "local-only", "ipv6-loopback-only"}
+    assert set(by_verdict) == {
+        "exposed",
+        "exposed-unverified",
+        "shielded",
+        "local-only",
+        "ipv6-loopback-only",
+    }
     assert sum(by_verdict.values()) == sum(s.value for s in listeners)
     exposed = [s for s in listeners if s.labels["verdict"] in ("exposed", "exposed-unverified")]
     assert metrics["netdash_exposed_listeners"][0].value == sum(s.value for s in exposed) > 0

@@ -255,7 +255,7 @@ def test_reader_reads_once_per_generation() -> None:
     gen = [5]
     reader = FirewallReader(run=run, generation=lambda: gen[0], legacy=lambda: {4: False, 6: False})
     first = reader.poll()
-    assert first.read and first.ruleset is not None and reader.reads == 1
+    assert first.read and first.ruleset is not None and len(calls) == 3
     assert {t.label for t in first.ruleset.tables} == {
         "inet f",
         "ip nat",
@@ -263,10 +263,10 @@ def test_reader_reads_once_per_generation() -> None:
         "ip6 filter",
     }
     reader.poll()
-    assert reader.reads == 1 and len(calls) == 3
+    assert len(calls) == 3
     gen[0] = 6
     reader.poll()
-    assert reader.reads == 2
+    assert len(calls) == 6
 
     def denied() -> int:
         raise PermissionError(1, "Operation not permitted")

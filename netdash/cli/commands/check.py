@@ -3,7 +3,7 @@ allow or ignore is a finding."""
 
 from __future__ import annotations
 
-from netdash.cli.common import json_text, namespace_view, probe, write
+from netdash.cli.common import firewall_reader, json_text, namespace_view, probe, write
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.core.services import visible
@@ -16,14 +16,14 @@ def run(settings: Settings) -> int:
     """Print the findings in ``settings.output`` (``text``, ``json`` or ``prometheus``); the
     exit code is the assessment's (CONTRACTS.md: 0 nothing beyond what is allowed, 1
     findings, 3 an incomplete view)."""
-    snapshot = collect_snapshot()
+    snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = None
     if settings.probe:
         shown = visible(snapshot.listeners, settings.udp)
         results = probe(snapshot, lan, settings.timeout, shown)
     assessment = Assessment(snapshot, results, settings.policy, udp=settings.udp)
-    view = namespace_view(snapshot)
+    view = namespace_view(snapshot, settings)
     if settings.output == "json":
         from netdash.output.json import check_to_json
         from netdash.output.namespaces import published_json

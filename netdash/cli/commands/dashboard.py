@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from netdash.cli.common import firewall_reader
 from netdash.config import Settings
 from netdash.core.model import Snapshot
 from netdash.sources.processes import ProcessCache
@@ -24,14 +25,15 @@ def run(settings: Settings) -> int:
     now too, so a typo is a one-line error rather than a dashboard that cannot probe.
     """
     cache = ProcessCache()
+    firewall = firewall_reader(settings)
     first: list[Snapshot] = []
     with contextlib.suppress(Exception):  # the dashboard's first poll reads again, says why
-        first.append(collect_snapshot(cache))
+        first.append(collect_snapshot(cache, firewall=firewall))
     if settings.lan:
         settings.lan_for(first[0] if first else collect_snapshot())
 
     def collector() -> Snapshot:
-        return first.pop() if first else collect_snapshot(cache)
+        return first.pop() if first else collect_snapshot(cache, firewall=firewall)
 
     from netdash.tui.app import NetdashApp
 

@@ -9,6 +9,7 @@ import sys
 from netdash.cli.common import (
     OutputError,
     console,
+    firewall_reader,
     json_text,
     namespace_view,
     print_beyond,
@@ -25,7 +26,7 @@ __all__ = ["run"]
 def run(settings: Settings) -> int:
     """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
     exit code 0. Allow rules do not apply: the listing shows every exposure."""
-    snapshot = collect_snapshot()
+    snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
     assessment = Assessment(snapshot, results, udp=settings.udp)
@@ -35,7 +36,7 @@ def run(settings: Settings) -> int:
         assessment = Assessment(
             dataclasses.replace(snapshot, listeners=kept), results, udp=settings.udp
         )
-    view = namespace_view(snapshot, settings.namespaces)
+    view = namespace_view(snapshot, settings, settings.namespaces)
     if settings.output == "json":
         from netdash.output.json import snapshot_to_json
         from netdash.output.namespaces import (

@@ -90,11 +90,16 @@ class NamespacesPanel(Static):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="namespaces")
     def _collect(self, snapshot: Snapshot) -> None:
-        if self._watch is None:
-            self._watch = ForwardingWatch()
-        forwardings = self._watch.poll()
+        if snapshot.firewall is not None:  # the poll's own firewall view
+            forwardings = None
+            reason = snapshot.firewall.reason
+        else:
+            if self._watch is None:
+                self._watch = ForwardingWatch()
+            forwardings = self._watch.poll()
+            reason = self._watch.reason
         view = collect_view(snapshot, forwardings, namespaces=True, cache=self._cache)
-        self.app.call_from_thread(self._show, view, self._watch.reason)
+        self.app.call_from_thread(self._show, view, reason)
 
     def _show(self, view: NamespaceView, reason: str | None) -> None:
         if self.shown:
