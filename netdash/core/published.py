@@ -125,8 +125,8 @@ class PublishedPort:
             parts.append(f"container {self.container.name}")
             if self.container.image:
                 parts.append(f"image {self.container.image}")
-        elif self.namespace is not None:
-            parts.append(self.namespace.label)
+        elif self.namespace is not None and (self.namespace.names or self.listener is None):
+            parts.append(self.namespace.label)  # else the process below names it
         if self.listener is not None:
             for process in self.listener.processes[:1]:
                 parts.append(f"{process.name or '?'} (pid {process.pid})")

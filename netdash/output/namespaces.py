@@ -175,7 +175,7 @@ def namespace_lines(view: NamespaceView, limit: int | None = None) -> list[str]:
         shown = namespace.listeners if limit is None else namespace.listeners[:limit]
         for listener in shown:
             lines.append(
-                f"  {listener.protocol} {listener.endpoint:<28} {_holders(listener):<30} "
+                f"  {listener.protocol} {listener.endpoint:<22} {_holders(listener):<24} "
                 f"{view.exposure(namespace, listener)}"
             )
         if len(shown) < len(namespace.listeners):

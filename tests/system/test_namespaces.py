@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,8 @@ from tests.support.cli import run_cli
 from tests.system.test_json_schema import validator
 
 pytestmark = pytest.mark.netns
+
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def namespace_entry(document: dict[str, Any], inode: int) -> dict[str, Any]:
@@ -53,3 +58,36 @@ def test_listener_in_another_namespace_is_listed_container_internal() -> None:
     assert any(
         "0.0.0.0:8765" in line and "container-internal" in line for line in text.stdout.splitlines()
     )
+
+
+def test_ip_netns_names_and_a_namespace_with_no_process() -> None:
+    """``ip netns add`` inside a box with its own mount namespace and tmpfs /run (nothing of
+    the machine's /run/netns changes): an empty named namespace is listed by name and not
+    read (it would have to be entered); one with a listener is named and read."""
+    require(nsbox.missing() is None, f"needs extra namespaces: {nsbox.missing()}")
+    with nsbox.box(mount=True) as host:
+        host.run("ip", "netns", "add", "ndempty")
+        host.run("ip", "netns", "add", "ndlab")
+        server = host.spawn(
+            "ip", "netns", "exec", "ndlab", sys.executable, "-c", nsbox.LISTEN, "0.0.0.0", "8767"
+        )
+        nsbox.wait_listening(server.pid, "tcp", 8767)
+        result = subprocess.run(
+            [*host.prefix(), sys.executable, "-m", "netdash", "list", "--json", "--namespaces"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            # Entering the mount namespace resets the working directory: this checkout first.
+            env={**os.environ, "NETDASH_CONFIG": "/dev/null", "PYTHONPATH": ROOT},
+        )
+        host.run("ip", "netns", "delete", "ndlab", check=False)
+        host.run("ip", "netns", "delete", "ndempty", check=False)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    validator("netdash-list.schema.json").validate(document)
+    named = {name: ns for ns in document["namespaces"] for name in ns["names"]}
+    assert set(named) >= {"ndempty", "ndlab"}
+    assert named["ndempty"]["pids"] == 0 and "not read" in named["ndempty"]["unreadable"]
+    assert named["ndlab"]["unreadable"] is None
+    [listener] = [li for li in named["ndlab"]["listeners"] if li["port"] == 8767]
+    assert [p["pid"] for p in listener["processes"]] == [server.pid]

@@ -161,3 +161,16 @@ def test_pruning_long_chains_changes_no_answer(monkeypatch: pytest.MonkeyPatch) 
     assert outcomes["172.17.0.5"] == "blocked" and outcomes["172.17.0.12"] == "blocked"
     assert outcomes["172.17.0.9"] == "unknown"
     assert list(outcomes.values()).count("open") == 57
+
+
+def test_a_process_is_named_once() -> None:
+    forwardings = evaluate_forwardings(ruleset(), INTERFACES, to_docker0)
+    served = NamespaceListener("tcp", 4, "0.0.0.0", 80, 7, (Process(pid=7, name="python"),))
+    namespace = NetNamespace(5, pids=(7,), addresses=("172.17.0.2",), listeners=(served,))
+    [v0] = [p for p in publish(forwardings, [namespace]) if p.forwarding.interface == "v0"]
+    assert v0.behind == "python (pid 7)"
+    named = NetNamespace(
+        5, names=("lab",), pids=(7,), addresses=("172.17.0.2",), listeners=(served,)
+    )
+    [v0] = [p for p in publish(forwardings, [named]) if p.forwarding.interface == "v0"]
+    assert v0.behind == "netns lab, python (pid 7)"
