@@ -195,3 +195,22 @@ def listen(inside: Box, port: int, address: str = "0.0.0.0") -> subprocess.Popen
     server = inside.spawn(sys.executable, "-c", LISTEN, address, str(port), mount=False)
     wait_listening(server.pid, "tcp", port)
     return server
+
+
+ECHO = (
+    "import socket, sys\n"
+    "family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n"
+    "s = socket.socket(family, socket.SOCK_DGRAM)\n"
+    "s.bind((sys.argv[1], int(sys.argv[2])))\n"
+    "while True:\n"
+    "    data, peer = s.recvfrom(2048)\n"
+    "    s.sendto(data, peer)\n"
+)
+
+
+def echo_udp(inside: Box, port: int, address: str = "0.0.0.0") -> subprocess.Popen[bytes]:
+    """A UDP echo server on ``address:port`` inside ``inside`` (a UDP cell needs a peer that
+    answers: silence looks the same as a drop), ready when this returns."""
+    server = inside.spawn(sys.executable, "-c", ECHO, address, str(port), mount=False)
+    wait_listening(server.pid, "udp", port)
+    return server

@@ -37,6 +37,7 @@ table ip lab_nat {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         iifname "v0" tcp dport 9000 dnat to 10.99.0.2:8000
+        iifname "v0" udp dport 9001 dnat to 10.99.0.2:8001
     }
 }
 """
@@ -44,7 +45,7 @@ FORWARD_DROP = """
 table ip lab_filter {
     chain forward {
         type filter hook forward priority filter; policy accept;
-        ip daddr 10.99.0.2 tcp dport 8000 drop
+        ip daddr 10.99.0.2 drop
     }
 }
 """
@@ -109,6 +110,7 @@ def lab() -> Iterator[Lab]:
         nsbox.veth(host, "vc0", ["10.99.0.1/24"], container, "eth0", [f"{TARGET}/24"])
         container.ip("route", "add", "default", "via", "10.99.0.1")
         server = nsbox.listen(container, 8000)
+        nsbox.echo_udp(container, 8001)
         phone = Phone(host=host.pid)
         try:
             yield Lab(host, container, server, phone)
@@ -120,7 +122,7 @@ def test_hand_written_dnat_is_listed_with_target_and_process(lab: Lab) -> None:
     assert lab.published() == []  # no DNAT yet: nothing published
     lab.nft(DNAT)
     assert lab.phone_reaches()  # the kernel: open, with no socket on the host
-    [entry] = lab.published()
+    entry, udp = lab.published()
     assert (entry["interface"], entry["protocol"], entry["port"]) == ("v0", "tcp", 9000)
     assert (entry["target_address"], entry["target_port"]) == (TARGET, 8000)
     assert entry["outcome"] == "open"
@@ -128,10 +130,20 @@ def test_hand_written_dnat_is_listed_with_target_and_process(lab: Lab) -> None:
     assert [p["pid"] for p in entry["target_listener"]["processes"]] == [lab.server.pid]
     assert entry["target_listener"]["address"] == "0.0.0.0"
     assert entry["container"] is None
+    # UDP: the echo server behind the DNAT answers the phone; netdash says open.
+    assert lab.phone.reach([("udp", HOST_V4, 9001)]) == [True]
+    assert (udp["protocol"], udp["port"], udp["target_port"], udp["outcome"]) == (
+        "udp",
+        9001,
+        8001,
+        "open",
+    )
+    assert udp["target_listener"]["protocol"] == "udp"
     check = lab.netdash("check")
     assert check.returncode == 1, check.stdout + check.stderr
     assert "published: v0:9000/tcp → 10.99.0.2:8000" in check.stdout
     assert f"(pid {lab.server.pid})" in check.stdout
+    assert "FAIL: 2 published ports are open" in check.stdout
     # The other namespace's listener is the one a published port leads to.
     document = json.loads(lab.netdash("list", "--json", "--namespaces").stdout)
     inode = os.stat(f"/proc/{lab.container.pid}/ns/net").st_ino
@@ -144,7 +156,7 @@ def test_forward_drop_of_the_target_blocks_it(lab: Lab) -> None:
     lab.nft(DNAT)
     lab.nft(FORWARD_DROP)
     assert not lab.phone_reaches()  # the kernel: dropped
-    [entry] = lab.published()
+    [entry] = [e for e in lab.published() if e["protocol"] == "tcp"]
     assert entry["outcome"] == "blocked"
     assert "drop" in entry["rule"] and "10.99.0.2" in entry["rule"]
     check = lab.netdash("check")
@@ -155,6 +167,6 @@ def test_a_forward_rule_netdash_cannot_evaluate_gives_unknown(lab: Lab) -> None:
     lab.nft(DNAT)
     lab.nft(FORWARD_UNKNOWN)
     assert lab.phone_reaches()  # the kernel: the mark is 0, nothing drops it
-    [entry] = lab.published()
+    [entry] = [e for e in lab.published() if e["protocol"] == "tcp"]
     assert entry["outcome"] == "unknown", entry  # never a wrong "blocked"
     assert "mark" in (entry["rule"] or ""), entry["rule"]

@@ -43,6 +43,10 @@ def run(settings: Settings) -> int:
         write(check_text(assessment))
         for line in published_lines(view):
             write(line + "\n")
+        if view.open_published:
+            count = len(view.open_published)
+            noun = "published port is" if count == 1 else "published ports are"
+            write(f"FAIL: {count} {noun} open (a DNAT sends new connections on to them)\n")
     # An open published port is a finding, whatever host socket there is (none at all for a
     # hand-written DNAT); a blocked one is not.
     return 1 if view.open_published else assessment.exit_code
