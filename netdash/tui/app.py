@@ -34,7 +34,7 @@ from netdash.core.model import Listener, ListenerKey, ProbeResult, Process, Scop
 from netdash.core.policy import AllowRule, Policy
 from netdash.core.services import ServiceRow, leader, row_processes
 from netdash.core.text import clean
-from netdash.output.labels import verdict_sentence
+from netdash.output.labels import reach_phrase, verdict_sentence
 from netdash.probe.engine import ProbeLimits
 from netdash.sources.processes import Peer, ProcessDetails, established_peers, process_details
 from netdash.tui import probe_runner
@@ -661,7 +661,16 @@ class NetdashApp(App[None]):
 
         def render(procs: Sequence[ProcessDetails] | None, peers: Sequence[Peer] | None) -> Any:
             return details_renderable(
-                row, v, sentence, assessed.results, procs, peers, hint, self.clock(), local
+                row,
+                v,
+                sentence,
+                assessed.results,
+                procs,
+                peers,
+                hint,
+                self.clock(),
+                local,
+                reach=[reach_phrase(e) for m in assessed.members for e in m.firewall],
             )
 
         screen = DetailsScreen(render(None, None))

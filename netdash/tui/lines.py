@@ -59,6 +59,8 @@ def status_line(
             line.append(f"{verified} verified", style="bold red")
         if allowed:
             line.append(f", {allowed} allowed", style="cyan")
+        if assessment.shielded:
+            line.append(f", {assessment.shielded} shielded", style="blue")
         if fading:
             line.append(f" · {fading} just stopped", style="dim")
     notes: list[tuple[str, str]] = []
@@ -74,6 +76,9 @@ def status_line(
         notes.append((probe_status, "cyan"))
     if snapshot is not None:
         notes += [(f"partial view: {r}", "yellow") for r in snapshot.partial_reasons]
+        firewall = snapshot.firewall
+        if firewall is not None and not firewall.read and firewall.reason:
+            notes.append((clean(firewall.reason, 120), "yellow"))
     if lan_problem:
         notes.append((lan_problem, "yellow"))
     if poll_error:

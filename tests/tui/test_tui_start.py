@@ -42,7 +42,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[ProcessCache | None]:
     """Every collect_snapshot call's cache; the n-th call answers snapshot(n), n from 0."""
     caches: list[ProcessCache | None] = []
 
-    def collect(cache: ProcessCache | None = None) -> Snapshot:
+    def collect(cache: ProcessCache | None = None, firewall: object = None) -> Snapshot:
         caches.append(cache)
         return snapshot(len(caches) - 1)
 
@@ -65,7 +65,7 @@ def test_a_failed_first_read_is_left_to_the_dashboard(
     real = dashboard.collect_snapshot
     failures = [OSError("netlink refused")]
 
-    def flaky(cache: ProcessCache | None = None) -> Snapshot:
+    def flaky(cache: ProcessCache | None = None, firewall: object = None) -> Snapshot:
         if failures:
             raise failures.pop()
         return real(cache)

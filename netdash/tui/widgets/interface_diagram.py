@@ -53,11 +53,46 @@ def _mark(results: Sequence[ProbeResult], via: Via | None) -> Text:
     return mark
 
 
-def _listener_line(listener: Listener, results: Sequence[ProbeResult], via: Via | None) -> Text:
+def firewall_mark(snapshot: Snapshot, listener: Listener, interface: Interface) -> str:
+    """``⊘`` when the firewall blocks a new connection to ``listener`` from ``interface``'s
+    network, ``?`` when its answer is unknown, ``""`` when it lets it in, was not read, or
+    ``interface`` is loopback (:class:`netdash.core.reach.FirewallView`, cached per
+    listener)."""
+    view = snapshot.firewall
+    if view is None or not view.read or interface.is_loopback:
+        return ""
+    if scope_of(listener.address) is Scope.LOOPBACK:
+        return ""
+    entries = view.reach_of(
+        listener.protocol,
+        listener.address,
+        listener.port,
+        listener.dual_stack,
+        listener.bound_device,
+    )
+    for e in entries:
+        if e.interface == interface.name:
+            if e.outcome == "blocked" and not any(
+                x.decision.outcome != "blocked" for x in e.exceptions
+            ):
+                return "⊘"
+            if e.outcome == "unknown":
+                return "?"
+    return ""
+
+
+def _listener_line(
+    listener: Listener, results: Sequence[ProbeResult], via: Via | None, fw: str = ""
+) -> Text:
     scope = scope_of(listener.address)
     line = _mark(results, via)
     port = str(listener.port) if listener.protocol == "tcp" else f"{listener.port}u"
-    line.append(f"{port:>5} ", style="bold")
+    if fw:
+        line.append(f"{port:>5}", style="bold")
+        line.append(fw, style="bold blue" if fw == "⊘" else "yellow")
+        line.append(" ")
+    else:
+        line.append(f"{port:>5} ", style="bold")
     names = [p.name for p in listener.processes if p.name]
     line.append(clean(names[0], 12) if names else "unknown")
     if scope is Scope.ALL_INTERFACES:
@@ -77,6 +112,7 @@ def _column(
     listeners: Sequence[Listener],
     results: Mapping[ListenerKey, Sequence[ProbeResult]],
     lan: Mapping[int, str],
+    snapshot: Snapshot | None = None,
 ) -> Panel:
     via = _interface_via(interface, lan)
     body: list[RenderableType] = []
@@ -91,7 +127,8 @@ def _column(
     body.append(heading if shown else Text("no address", style="dim"))
     if listeners:
         for listener in listeners[:MAX_LINES]:
-            line = _listener_line(listener, results.get(listener.key, ()), via)
+            fw = firewall_mark(snapshot, listener, interface) if snapshot is not None else ""
+            line = _listener_line(listener, results.get(listener.key, ()), via, fw)
             line.no_wrap = True
             line.overflow = "ellipsis"
             body.append(line)
@@ -142,7 +179,7 @@ def build_diagram(
     for _ in up:
         grid.add_column(ratio=1, min_width=COLUMN_WIDTH - 2)
     if up:
-        grid.add_row(*(_column(i, per_interface[i.name], results, lan) for i in up))
+        grid.add_row(*(_column(i, per_interface[i.name], results, lan, snapshot) for i in up))
     parts: list[RenderableType] = [grid] if up else [Text("no interface is up", style="dim")]
     if orphans:
         text = Text("bound to an address no interface holds: ", style="yellow")
@@ -182,7 +219,8 @@ def build_compact_diagram(
     listeners: Sequence[Listener],
 ) -> RenderableType:
     """The diagram for small terminals: one line per up interface, its ports after it
-    (``*`` marks a wildcard listener, ``✔`` one that answered through it)."""
+    (``*`` marks a wildcard listener, ``✔`` one that answered through it, ``⊘`` one the
+    firewall blocks from that network, ``?`` one whose firewall answer is unknown)."""
     up, per_interface, orphans = _per_interface(snapshot, listeners)
     lines: list[Text] = []
     for interface in up:
@@ -204,8 +242,12 @@ def build_compact_diagram(
             wild = any(scope_of(li.address) is Scope.ALL_INTERFACES for li in group)
             marks = {_mark(results.get(li.key, ()), via).plain.strip() for li in group}
             mark = "✔" if "✔" in marks else ("✗" if "✗" in marks else "")
-            label = f"{port}{'u' if protocol == 'udp' else ''}{'*' if wild else ''}{mark}"
+            fws = {firewall_mark(snapshot, li, interface) for li in group}
+            fw = "⊘" if fws == {"⊘"} else ("?" if "?" in fws else "")
+            label = f"{port}{'u' if protocol == 'udp' else ''}{'*' if wild else ''}{mark}{fw}"
             style = "bold red" if mark == "✔" and via is Via.LAN else ("yellow" if wild else "")
+            if fw == "⊘" and mark != "✔":
+                style = "blue"
             line.append(label, style=style)
         if len(ports) > MAX_PORTS:
             line.append(f" +{len(ports) - MAX_PORTS:,} more", style="dim")

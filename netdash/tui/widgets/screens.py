@@ -80,12 +80,14 @@ def details_renderable(
     hint: str | None,
     now: float,
     local: Collection[IPAddress] = (),
+    reach: Sequence[str] = (),
 ) -> RenderableType:
     """Everything known about one row, for :class:`DetailsScreen`. ``processes`` is ``None``
     while still being read; ``peers`` are the established connections to its port (``None``
     when unknown), a peer whose address is not in ``local`` (this machine's addresses)
-    marked as coming from the network; every text from other programs is cleaned and never
-    markup."""
+    marked as coming from the network; ``reach`` holds one line per interface of what the
+    firewall does to a new connection (:func:`netdash.output.labels.reach_phrase`); every
+    text from other programs is cleaned and never markup."""
     first = row.first
     parts: list[RenderableType] = []
     title = Text()
@@ -114,6 +116,8 @@ def details_renderable(
             note += f", bound to {clean(listener.bound_device, 20)}"
         facts.add_row("socket", Text(f"{listener.address}:{listener.port}{note}"))
     facts.add_row("connections", _peers_text(peers, local))
+    for n, line in enumerate(dict.fromkeys(reach)):
+        facts.add_row("firewall" if n == 0 else "", Text(line))
     parts.append(facts)
     parts.append(Text(""))
 
@@ -266,9 +270,11 @@ Marks
   ⚠  exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
   ·  local only (loopback)
   ⁶  IPv6 loopback only: 127.0.0.1 is refused, [::1] answers
+  ⊘  shielded: bound beyond loopback, the firewall blocks it from every network
   ✓  exposed, but allowed by your config
   *  (diagram) a wildcard listener, reachable through every interface
   ✔ ✗ (diagram) answered / did not answer a probe through that interface
+  ⊘ ? (diagram) the firewall blocks it there / its answer there is unknown
   ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
          via loopback then via the LAN address
 
@@ -284,7 +290,8 @@ Keys
   ctrl+p command palette            q      quit
 
 A probe from this machine proves a listener accepts connections on that address; it does
-not cross a firewall, so 'exposed' means reachable via the LAN address, firewall aside."""
+not cross a firewall. Run as root, netdash reads the firewall (nftables, iptables) and says
+per interface whether a new connection from that network gets in, naming the rule."""
 
 
 class HelpScreen(ModalScreen[None]):
