@@ -144,6 +144,14 @@ def test_hand_written_dnat_is_listed_with_target_and_process(lab: Lab) -> None:
     assert "published: v0:9000/tcp → 10.99.0.2:8000" in check.stdout
     assert f"(pid {lab.server.pid})" in check.stdout
     assert "FAIL: 2 published ports are open" in check.stdout
+    # who 9000: nothing on the host, and where the port leads.
+    who = lab.netdash("who", "9000")
+    assert who.returncode == 0, who.stdout + who.stderr
+    assert "nothing listens on port 9000 (TCP or UDP)" in who.stdout
+    assert f"published: v0:9000/tcp → 10.99.0.2:8000 (python (pid {lab.server.pid}))" in who.stdout
+    who_json = json.loads(lab.netdash("who", "9000", "--json").stdout)
+    validator("netdash-list.schema.json").validate(who_json)
+    assert [p["port"] for p in who_json["published"]] == [9000]
     # The other namespace's listener is the one a published port leads to.
     document = json.loads(lab.netdash("list", "--json", "--namespaces").stdout)
     inode = os.stat(f"/proc/{lab.container.pid}/ns/net").st_ino

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from netdash.core.namespaces import NamespaceListener, NetNamespace
 from netdash.sources.docker import proxy_target
 from netdash.sources.namespaces import parse_socket_table
+from netdash.sources.published import route_interface
 
 TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5614254 1 0 100 0 0 10 0
@@ -77,3 +80,29 @@ def test_proxy_target_takes_only_valid_values() -> None:
         is None
     )
     assert proxy_target(["docker-proxy"]) is None
+
+
+ROUTE = """Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT
+eth0	00000000	010200C0	0003	0	0	0	00000000	0	0	0
+eth0	000200C0	00000000	0001	0	0	0	00FFFFFF	0	0	0
+docker0	000011AC	00000000	0001	0	0	0	0000FFFF	0	0	0
+"""
+ROUTE6 = """fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+fd000000000000000000000000000099 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000001 00000000 00000001     vc0
+00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000001 00000000 00000001       lo
+"""
+
+
+def test_route_interface_longest_prefix(tmp_path: Path) -> None:
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "route").write_text(ROUTE)
+    (tmp_path / "net" / "ipv6_route").write_text(ROUTE6)
+    proc = str(tmp_path)
+    assert route_interface("172.17.0.2", proc) == "docker0"
+    assert route_interface("192.0.2.9", proc) == "eth0"
+    assert route_interface("8.8.8.8", proc) == "eth0"  # the default route
+    assert route_interface("fd00::99", proc) == "vc0"
+    assert route_interface("fd00::5", proc) == "eth0"
+    assert route_interface("2001:db8::1", proc) is None
+    assert route_interface("not an address", proc) is None
+    assert route_interface("10.0.0.1", str(tmp_path / "missing")) is None
