@@ -28,8 +28,8 @@ said in the README). Nothing here performs I/O.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from netdash.core.ruleset import (
     Chain,
@@ -42,6 +42,7 @@ from netdash.core.ruleset import (
     families_for,
     front_end,
     is_ufw_table,
+    span,
 )
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -128,12 +129,15 @@ class _TooComplex(Exception):
     pass
 
 
-def _tri_and(values: Iterable[bool | None]) -> bool | None:
+def _rule_holds(rule: Rule, p: Packet) -> bool | None:
+    """All of a rule's matches (three-valued AND), the cheap ones first: False as soon as one
+    fails, None when one may or may not hold and none fails."""
     result: bool | None = True
-    for v in values:
-        if v is False:
+    for m in rule.evaluation_order:
+        hit = match_holds(m, p)
+        if hit is False:
             return False
-        if v is None:
+        if hit is None:
             result = None
     return result
 
@@ -170,10 +174,12 @@ def match_holds(m: Match, p: Packet) -> bool | None:
         result = _in_ranges(p.dport, m.values)
     elif key in ("saddr", "daddr"):
         addr = p.saddr if key == "saddr" else p.daddr
-        nets = [v for v in m.values if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)]
-        if nets and all(n.version != addr.version for n in nets):
+        spans = m.spans
+        version = addr.version
+        if spans and all(v != version for v, _, _ in spans):
             return False  # ip saddr … implies nfproto ipv4
-        result = any(n.version == addr.version and addr in n for n in nets)
+        number = int(addr)
+        result = any(v == version and lo <= number <= hi for v, lo, hi in spans)
     elif key == "iifname":
         result = any(_name_matches(str(v), p.iifname) for v in m.values)
     elif key == "oifname":
@@ -310,7 +316,7 @@ class _Walker:
             verdict = rule.verdict
             if verdict.kind == "continue":
                 continue
-            hit = _tri_and(match_holds(m, self.packet) for m in rule.matches)
+            hit = _rule_holds(rule, self.packet)
             if hit is False:
                 continue
             if verdict.kind == "vmap":
@@ -448,6 +454,16 @@ def walk_hook(ruleset: Ruleset, hook: str, packet: Packet) -> Decision:
                 chain.name,
                 f"too many undecidable rules in {table.label} {chain.name}",
             )
+        if res.kind in ("drop", "reject") and hook == "ingress" and chain.device is None:
+            # nft -j (1.0.6) does not say which device an ingress chain hooks: it may be
+            # another interface's
+            res = _Res(
+                "unknown",
+                res.rule,
+                table,
+                chain.name,
+                f"an ingress chain of a device nft does not name drops it: {res.reason}",
+            )
         if res.kind in ("drop", "reject"):
             return _decision(BLOCKED, res)
         if res.kind == "unknown" and unknown is None:
@@ -455,6 +471,16 @@ def walk_hook(ruleset: Ruleset, hook: str, packet: Packet) -> Decision:
         if res.kind == "dnat":
             if unknown is not None:
                 return unknown
+            chains = base_chains(ruleset, hook, packet)
+            if chains[-1][1] is not chain:
+                return _decision(
+                    UNKNOWN,
+                    replace(
+                        res,
+                        kind="unknown",
+                        reason=f"{res.reason}: the {hook} chains after this DNAT are not walked",
+                    ),
+                )
             return _decision(OPEN, res)
         if res.kind == "accept" and (accepted is None or accepted.rule is None):
             accepted = res
@@ -482,9 +508,13 @@ def evaluate(ruleset: Ruleset, packet: Packet) -> Decision:
     """Whether a new inbound connection reaches a socket on this host at
     ``packet.daddr``:``packet.dport``: the ``ingress``, ``prerouting`` and ``input`` hooks.
 
-    ``open``: nothing stops it; ``blocked``: a rule or a policy drops or rejects it, or a
-    prerouting DNAT sends it elsewhere (reason says where); ``unknown``: a rule that decides
-    it could not be evaluated (reason names it)."""
+    ``open``: nothing stops it; ``blocked``: a rule or a policy drops or rejects it;
+    ``unknown``: a rule that decides it could not be evaluated (reason names it). A prerouting
+    DNAT moves the connection (``Decision.dnat`` is set, the reason says where): to another
+    port of this host, the ``input`` hook decides for the new port; to another address (a
+    published container port), the ``forward`` hook does, if this host forwards that IP
+    version (else ``blocked``; ``unknown`` when that is not known). The port is then open or
+    not for whatever answers there, not for the listener bound to the original port."""
     unknown: Decision | None = None
     opened = Decision(OPEN, "no rule stops it")
     for hook in INBOUND_HOOKS:
@@ -497,19 +527,48 @@ def evaluate(ruleset: Ruleset, packet: Packet) -> Decision:
         if d.dnat is not None:
             if unknown is not None:
                 return unknown
-            target = _dnat_target(d.dnat)
-            return Decision(
-                BLOCKED,
-                f"{d.reason}: the connection goes to {target}, not to this listener",
-                d.rule,
-                d.table,
-                d.chain,
-                d.front_end,
-                d.dnat,
-            )
+            return _after_dnat(ruleset, packet, d)
         if d.outcome == UNKNOWN and unknown is None:
             unknown = d
     return unknown if unknown is not None else opened
+
+
+def _after_dnat(ruleset: Ruleset, packet: Packet, d: Decision) -> Decision:
+    """Where a DNAT sends the connection and what that path does to it (see
+    :func:`evaluate`)."""
+    v = d.dnat
+    assert v is not None
+    head = f"{d.reason}: the connection goes to {_dnat_target(v)}"
+
+    def decided(outcome: str, reason: str, later: Decision | None = None) -> Decision:
+        rule = later.rule if later is not None and later.rule is not None else d.rule
+        table = later.table if later is not None and later.rule is not None else d.table
+        chain = later.chain if later is not None and later.rule is not None else d.chain
+        fe = later.front_end if later is not None and later.rule is not None else d.front_end
+        return Decision(outcome, reason, rule, table, chain, fe, v)
+
+    if v.to_port is not None and v.to_port[0] != v.to_port[1]:
+        return decided(UNKNOWN, f"{head}; a DNAT to a port range is not evaluated")
+    port = v.to_port[0] if v.to_port is not None else packet.dport
+    target = _parse_ip(v.to_address) if v.to_address else None
+    if v.local or v.to_address is None or target == packet.daddr:
+        moved = Packet(packet.protocol, packet.saddr, packet.daddr, port, packet.iifname)
+        later = walk_hook(ruleset, "input", moved)
+        return decided(later.outcome, f"{head}; then {later.reason}", later)
+    if target is None or target.version != packet.version or target.is_loopback:
+        return decided(UNKNOWN, f"{head}; that destination is not evaluated")
+    forwards = ruleset.forwards(packet.version)
+    if forwards is None:
+        return decided(
+            UNKNOWN, f"{head}; whether this host forwards IPv{packet.version} is not known"
+        )
+    if not forwards:
+        return decided(BLOCKED, f"{head}, but this host does not forward IPv{packet.version}")
+    moved = Packet(
+        packet.protocol, packet.saddr, target, port, packet.iifname, daddr_local=False, oifname=None
+    )
+    later = walk_hook(ruleset, "forward", moved)
+    return decided(later.outcome, f"{head}; the forward path: {later.reason}", later)
 
 
 def _dnat_target(v: Verdict) -> str:
@@ -576,13 +635,33 @@ def source_prefixes(ruleset: Ruleset) -> tuple[IPNetwork, ...]:
     return tuple(seen)
 
 
-def representative(net: IPNetwork, avoid: Sequence[IPNetwork]) -> IPAddress | None:
+class SourcePrefixes:
+    """The source prefixes of a ruleset (:func:`source_prefixes`) with, per network, those
+    strictly inside it (kept: a view asks the same few networks for every listener)."""
+
+    def __init__(self, prefixes: Sequence[IPNetwork]) -> None:
+        self._spans = [(*span(p), p) for p in prefixes]
+        self._inside: dict[IPNetwork, tuple[IPNetwork, ...]] = {}
+
+    def inside(self, net: IPNetwork) -> tuple[IPNetwork, ...]:
+        """Prefixes strictly inside ``net``, by their first address."""
+        found = self._inside.get(net)
+        if found is None:
+            v, lo, hi = span(net)
+            found = tuple(
+                p
+                for pv, plo, phi, p in sorted(self._spans, key=lambda x: x[1])
+                if pv == v and lo <= plo and phi <= hi and (plo, phi) != (lo, hi)
+            )
+            self._inside[net] = found
+        return found
+
+
+def representative(net: IPNetwork, avoid: Sequence[IPNetwork] | SourcePrefixes) -> IPAddress | None:
     """An address of ``net`` outside every prefix of ``avoid`` strictly inside ``net`` (the
     first host address when possible), or ``None`` when they cover it."""
-    inner = sorted(
-        (a for a in avoid if a.version == net.version and a != net and a.subnet_of(net)),  # type: ignore[arg-type]
-        key=lambda a: int(a.network_address),
-    )
+    prefixes = avoid if isinstance(avoid, SourcePrefixes) else SourcePrefixes(avoid)
+    inner = prefixes.inside(net)
     start = int(net.network_address)
     if net.num_addresses > 2:
         start += 1
@@ -623,6 +702,7 @@ def reach(
     *,
     dual_stack: bool | None = None,
     bound_device: str | None = None,
+    prefixes: SourcePrefixes | None = None,
 ) -> tuple[InterfaceReach, ...]:
     """Per up, non-loopback interface: what a new ``protocol`` connection to ``port`` from
     that interface's network meets, for a listener bound to ``bind_address``.
@@ -630,10 +710,12 @@ def reach(
     Each address of the interface the listener answers on is evaluated with a source on that
     address's network (the outcome) and, for every source prefix the ruleset tests inside
     that network, with a source in it (the exceptions). Across the interface's addresses,
-    open wins over unknown, unknown over blocked. Raises ``ValueError`` for a bind address
-    that is not an IP address."""
+    open wins over unknown, unknown over blocked. ``prefixes``: the ruleset's
+    :class:`SourcePrefixes` when the caller keeps them (a view does). Raises ``ValueError``
+    for a bind address that is not an IP address."""
     bind = ipaddress.ip_address(bind_address.split("%", 1)[0])
-    prefixes = source_prefixes(ruleset)
+    if prefixes is None:
+        prefixes = SourcePrefixes(source_prefixes(ruleset))
     out: list[InterfaceReach] = []
     for iface in interfaces:
         if iface.is_loopback:
@@ -655,7 +737,7 @@ def _reach_address(
     address: IPInterface,
     port: int,
     ifname: str,
-    prefixes: Sequence[IPNetwork],
+    prefixes: SourcePrefixes,
 ) -> InterfaceReach:
     net = address.network
     src = representative(net, prefixes)
@@ -663,9 +745,7 @@ def _reach_address(
         src = net.network_address
     main = evaluate(ruleset, Packet(protocol, src, address.ip, port, ifname))
     exceptions: list[Exception_] = []
-    for p in prefixes:
-        if p.version != net.version or p == net or not p.subnet_of(net):  # type: ignore[arg-type]
-            continue
+    for p in prefixes.inside(net):
         rep = representative(p, prefixes)
         if rep is None:
             continue
@@ -772,7 +852,7 @@ class FirewallView:
     equal when they hold the same ruleset object, interfaces and state (the poller compares
     snapshots)."""
 
-    __slots__ = ("_cache", "interfaces", "read", "reason", "ruleset")
+    __slots__ = ("_cache", "_prefixes", "interfaces", "read", "reason", "ruleset")
 
     def __init__(
         self,
@@ -786,6 +866,7 @@ class FirewallView:
         self.ruleset = ruleset
         self.interfaces = interfaces
         self._cache: dict[tuple[object, ...], tuple[InterfaceReach, ...]] = {}
+        self._prefixes: SourcePrefixes | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FirewallView):
@@ -818,6 +899,8 @@ class FirewallView:
         key = (protocol, address, port, dual_stack, bound_device)
         found = self._cache.get(key)
         if found is None:
+            if self._prefixes is None:
+                self._prefixes = SourcePrefixes(source_prefixes(self.ruleset))
             try:
                 found = reach(
                     self.ruleset,
@@ -827,6 +910,7 @@ class FirewallView:
                     self.interfaces,
                     dual_stack=dual_stack,
                     bound_device=bound_device,
+                    prefixes=self._prefixes,
                 )
             except ValueError:
                 found = ()

@@ -54,6 +54,16 @@ VERDICT_KINDS = frozenset(
 )
 
 
+def span(net: IPNetwork) -> tuple[int, int, int]:
+    """``(IP version, first address, last address)`` of a network as integers (without
+    ``broadcast_address``, a locked cached property in Python 3.11: the hot path of parsing)."""
+    first = int(net.network_address)
+    return net.version, first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
+_COST = {"dport": 0, "l4proto": 0, "nfproto": 0, "ct_state": 0, "iifname": 1, "oifname": 1}
+
+
 @dataclass(frozen=True)
 class Match:
     """One condition of a rule.
@@ -71,9 +81,18 @@ class Match:
     set_name: str | None = None
     proto: str | None = None
 
+    spans: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if self.key not in MATCH_KEYS:
             raise ValueError(f"unknown match key {self.key!r}")
+        # address matches as (IP version, first, last) integers: what the evaluator compares
+        spans = tuple(
+            span(v)
+            for v in self.values
+            if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)
+        )
+        object.__setattr__(self, "spans", spans)
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,12 @@ class Rule:
     family: str = "inet"
     backend: str = "nft"
     comment: str | None = None
+    evaluation_order: tuple[Match, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the cheap matches first: a rule fails on its port or protocol before its addresses
+        order = tuple(sorted(self.matches, key=lambda m: _COST.get(m.key, 2)))
+        object.__setattr__(self, "evaluation_order", order)
 
 
 @dataclass(frozen=True)
@@ -164,11 +189,20 @@ class Table:
 
 @dataclass(frozen=True)
 class Ruleset:
-    """All tables the kernel enforces, as read at ``read_at`` (seconds since the epoch)."""
+    """All tables the kernel enforces, as read at ``read_at`` (seconds since the epoch),
+    ``sources`` the commands that printed them, ``forwarding`` the IP versions this host
+    routes (see :meth:`forwards`)."""
 
     tables: tuple[Table, ...] = ()
     read_at: float = 0.0
     sources: tuple[str, ...] = ()
+    forwarding: tuple[tuple[int, bool], ...] = ()
+
+    def forwards(self, version: int) -> bool | None:
+        """Whether this host forwards IP ``version`` packets (``net.ipv4.ip_forward``,
+        ``net.ipv6.conf.all.forwarding``, read with the ruleset), ``None`` when not known: a
+        DNAT to another host's address leads through the forward path only then."""
+        return dict(self.forwarding).get(version)
 
     def table(self, family: str, name: str, backend: str = "nft") -> Table | None:
         """The table of that family, name and backend, or ``None``."""

@@ -14,13 +14,16 @@ nft variant):
 
 The cheap change check is the nftables generation id, asked over netlink (``NFT_MSG_GETGEN`` on
 a ``NETLINK_NETFILTER`` socket: one round trip, no process). Legacy x_tables have no such
-counter: they are re-read at most every :data:`LEGACY_EVERY` seconds. :meth:`FirewallReader.poll`
+counter: when their tables are loaded, each poll asks ``IPT_SO_GET_INFO`` (entries and size of
+each table, one ``getsockopt`` per table) and re-reads when that changed, and at least every
+:data:`LEGACY_EVERY` seconds (an edit that keeps both the same). :meth:`FirewallReader.poll`
 reads at most once per call. Reading needs CAP_NET_ADMIN (root); without it the state says
 :data:`NOT_READ` and verdicts stay bind-based.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import shutil
@@ -31,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from netdash.core.reach import FirewallView, NetInterface
 from netdash.core.ruleset import Ruleset, RulesetError, Table
@@ -68,13 +72,13 @@ class FirewallState:
 
     ``read``: whether a ruleset was read; ``reason``: why not (one line, for the header and
     ``check``); ``ruleset``; ``generation``: nftables' generation id at the read;
-    ``tools``: the commands that ran; ``legacy``: whether iptables-legacy tables were read."""
+    ``legacy``: whether iptables-legacy tables were read (the commands that ran are
+    ``ruleset.sources``)."""
 
     read: bool
     reason: str | None = None
     ruleset: Ruleset | None = None
     generation: int | None = None
-    tools: tuple[str, ...] = ()
     legacy: bool = False
 
 
@@ -90,6 +94,35 @@ def _run(argv: Sequence[str]) -> str:
         msg = done.stderr.strip().splitlines()
         raise OSError(f"{argv[0]} failed: {msg[-1] if msg else f'exit {done.returncode}'}")
     return done.stdout
+
+
+def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
+    """Run the tools at once (their dumps overlap: the read costs the slowest, not the sum)
+    and return their outputs in order; ``OSError`` when one fails."""
+    procs = []
+    try:
+        for argv in argvs:
+            procs.append(
+                subprocess.Popen(
+                    list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+            )
+        outputs = []
+        for argv, proc in zip(argvs, procs, strict=True):
+            try:
+                out, err = proc.communicate(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise OSError(f"{argv[0]} did not answer in {TIMEOUT:.0f} s") from None
+            if proc.returncode != 0:
+                msg = err.strip().splitlines()
+                raise OSError(f"{argv[0]} failed: {msg[-1] if msg else f'exit {proc.returncode}'}")
+            outputs.append(out)
+        return outputs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def legacy_active(proc: Path = Path("/proc/net")) -> dict[int, bool]:
@@ -112,26 +145,94 @@ def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -
     unreadable. A missing ``iptables-*-save`` is not an error (its tables are then taken from
     ``nft -j``, as ``unknown`` where they hold ``xt`` matches)."""
     now = time.time()
-    base = parse_nft_json(run(NFT), read_at=now)
-    tools = [" ".join(NFT)]
-    replaced: list[Table] = []
+    active = legacy_active() if legacy is None else legacy
+    jobs: list[tuple[tuple[str, ...], int, str]] = [(NFT, 0, "")]
     for tool, version in IPT_NFT:
-        if shutil.which(tool) is None and run is _run:
-            continue
-        text = run((tool,))
-        tools.append(tool)
-        replaced.extend(parse_iptables_save(text, version=version, backend="nft"))
+        if run is not _run or shutil.which(tool) is not None:
+            jobs.append(((tool,), version, "nft"))
+    for tool, version, _ in IPT_LEGACY:
+        if active.get(version):
+            jobs.append(((tool,), version, "legacy"))
+    if run is _run:
+        outputs = _run_all([argv for argv, _, _ in jobs])
+    else:
+        outputs = [run(argv) for argv, _, _ in jobs]
+    base = parse_nft_json(outputs[0], read_at=now)
+    replaced: list[Table] = []
+    legacy_tables: list[Table] = []
+    for (_, version, backend), text in zip(jobs[1:], outputs[1:], strict=True):
+        parsed = parse_iptables_save(text, version=version, backend=backend)
+        (replaced if backend == "nft" else legacy_tables).extend(parsed)
     keys = {(t.family, t.name) for t in replaced}
     tables = [t for t in base.tables if (t.family, t.name) not in keys]
-    tables.extend(replaced)
-    active = legacy_active() if legacy is None else legacy
-    for tool, version, _ in IPT_LEGACY:
-        if not active.get(version):
+    tables += replaced + legacy_tables
+    sources = tuple(" ".join(argv) for argv, _, _ in jobs)
+    return Ruleset(tuple(tables), now, sources, forwarding())
+
+
+def forwarding(proc: Path = Path("/proc/sys/net")) -> tuple[tuple[int, bool], ...]:
+    """The IP versions this network namespace forwards: ``net.ipv4.ip_forward`` and
+    ``net.ipv6.conf.all.forwarding`` (a version left out when its file cannot be read)."""
+    out = []
+    for version, path in ((4, "ipv4/ip_forward"), (6, "ipv6/conf/all/forwarding")):
+        try:
+            out.append((version, (proc / path).read_text().strip() not in ("", "0")))
+        except OSError:
             continue
-        text = run((tool,))
-        tools.append(tool)
-        tables.extend(parse_iptables_save(text, version=version, backend="legacy"))
-    return Ruleset(tuple(tables), now, tuple(tools))
+    return tuple(out)
+
+
+# -- iptables-legacy's cheap check -------------------------------------------------------------
+
+IPT_SO_GET_INFO = 64  # linux/netfilter_ipv4/ip_tables.h (IP6T_SO_GET_INFO has the same value)
+_GETINFO = struct.Struct("=32sI5I5III")  # struct ipt_getinfo: name, hooks, entries, size
+
+
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _getsockopt_in(fd: int, level: int, name: bytes) -> bytes:
+    """``getsockopt(IPT_SO_GET_INFO)`` with the table's name in the buffer it fills (Python's
+    ``socket.getsockopt`` cannot pass one in); ``OSError`` from the kernel."""
+    import ctypes
+
+    libc = _libc()
+    buf = ctypes.create_string_buffer(_GETINFO.pack(name, *([0] * 13)), _GETINFO.size)
+    size = ctypes.c_uint32(_GETINFO.size)
+    if libc.getsockopt(fd, level, IPT_SO_GET_INFO, buf, ctypes.byref(size)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return buf.raw[: _GETINFO.size]
+
+
+def legacy_signature(proc: Path = Path("/proc/net")) -> tuple[object, ...]:
+    """What ``IPT_SO_GET_INFO`` says of each iptables-legacy table (valid hooks, hook
+    offsets, number of entries, size in bytes), IPv4 then IPv6: it changes with almost every
+    edit, at the cost of one ``getsockopt`` per table. ``()`` when no table is loaded; raises
+    ``OSError`` without CAP_NET_RAW."""
+    out: list[object] = []
+    for _, version, names_file in IPT_LEGACY:
+        try:
+            names = (proc / names_file).read_text().split()
+        except OSError:
+            continue
+        if not names:
+            continue
+        family, level = (
+            (socket.AF_INET, socket.IPPROTO_IP)
+            if version == 4
+            else (socket.AF_INET6, socket.IPPROTO_IPV6)
+        )
+        with socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
+            for name in sorted(names):
+                reply = _getsockopt_in(s.fileno(), level, name.encode()[:31])
+                out.append((version, name, _GETINFO.unpack(reply)[1:]))
+    return tuple(out)
 
 
 # -- the generation id over netlink ---------------------------------------------------------
@@ -195,8 +296,10 @@ class FirewallReader:
     generation: Callable[[], int] = nft_generation
     clock: Callable[[], float] = time.monotonic
     legacy: Callable[[], dict[int, bool]] = legacy_active
+    signature: Callable[[], tuple[object, ...]] = legacy_signature
     state: FirewallState = field(default_factory=lambda: FirewallState(False, "not read yet"))
     _legacy_at: float = 0.0
+    _legacy_signature: tuple[object, ...] = ()
     _view: FirewallView | None = None
 
     def view(self, interfaces: tuple[NetInterface, ...] | None = None) -> FirewallView:
@@ -227,7 +330,17 @@ class FirewallReader:
             self.state = FirewallState(False, NOT_READ)
             return self.state
         active = self.legacy()
-        legacy_due = any(active.values()) and self.clock() - self._legacy_at >= LEGACY_EVERY
+        legacy_due = False
+        signature: tuple[object, ...] = ()
+        if any(active.values()):
+            try:
+                signature = self.signature()
+            except OSError:
+                signature = ()
+            legacy_due = (
+                self.clock() - self._legacy_at >= LEGACY_EVERY
+                or signature != self._legacy_signature
+            )
         same = self.state.read and self.state.generation == gen
         if same and not legacy_due and any(active.values()) == self.state.legacy:
             return self.state
@@ -240,7 +353,8 @@ class FirewallReader:
             self.state = FirewallState(False, f"firewall not read: {exc}")
             return self.state
         self._legacy_at = self.clock()
-        self.state = FirewallState(True, None, ruleset, gen, ruleset.sources, any(active.values()))
+        self._legacy_signature = signature
+        self.state = FirewallState(True, None, ruleset, gen, any(active.values()))
         return self.state
 
 

@@ -13,6 +13,7 @@ turns into a definite answer.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Mapping
@@ -245,17 +246,23 @@ def _values(
     return tuple(out), set_name
 
 
+@functools.lru_cache(maxsize=8192)
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``ip_network(text, strict=False)``, kept: rulesets repeat their addresses."""
+    return ipaddress.ip_network(text, strict=False)
+
+
 def _value(key: str, v: Any) -> list[object]:
     if key in ("saddr", "daddr"):
         if isinstance(v, str):
             try:
-                return [ipaddress.ip_network(v, strict=False)]
+                return [_network(v)]
             except ValueError:
                 raise _Unknown from None
         if isinstance(v, dict) and "prefix" in v and isinstance(v["prefix"], dict):
             p = v["prefix"]
             try:
-                return [ipaddress.ip_network(f"{p['addr']}/{int(p['len'])}", strict=False)]
+                return [_network(f"{p['addr']}/{int(p['len'])}")]
             except (KeyError, ValueError, TypeError):
                 raise _Unknown from None
         if (

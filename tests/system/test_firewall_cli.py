@@ -24,7 +24,8 @@ READ = {"NETDASH_IGNORE_FIREWALL": "0"}
 @pytest.fixture
 def held() -> Iterator[int]:
     """A TCP listener on 0.0.0.0 (a holder process), and an nft ruleset dropping every new
-    connection from v0 but to one other port; flushed afterwards."""
+    TCP connection from every interface but loopback (other tests' servers may listen in the
+    namespace too: all of them are shielded); removed afterwards."""
     require(shutil.which("nft") is not None, "nft is not installed")
     port = free_port("0.0.0.0")
     proc = subprocess.Popen(
@@ -36,7 +37,7 @@ def held() -> Iterator[int]:
     assert proc.stdout.readline().startswith("ready")
     rules = (
         "table inet guard {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
-        '  iifname "v0" tcp dport != 9 drop comment "lan guard"\n }\n}\n'
+        '  iifname != "lo" tcp dport != 9 drop comment "lan guard"\n }\n}\n'
     )
     subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
     try:

@@ -175,13 +175,30 @@ RULESETS: dict[str, Callable[[], None]] = {
         "table inet t { chain input { type filter hook input priority 0;"
         " meta mark 0 tcp dport 8000 drop; } }"
     ),
+    "unevaluable reverse-path filter": _nft(
+        "table inet t { chain pre { type filter hook prerouting priority -150;"
+        " fib saddr . iif oif missing drop; } }"
+    ),
 }
 UFW_STEPS = {
     "ufw default deny incoming": [("--force", "enable"), ("default", "deny", "incoming")],
     "ufw allow 8000/tcp": [("allow", "8000/tcp")],
     f"ufw insert 1 deny from {PHONE_V4}": [("insert", "1", "deny", "from", PHONE_V4)],
 }
-UNEVALUABLE = {"unevaluable rule (meta mark)": {("tcp", "0.0.0.0", LAN_V4)}}
+UNEVALUABLE = {
+    "unevaluable rule (meta mark)": {("tcp", "0.0.0.0", LAN_V4)},
+    # every cell a listener answers: the rp filter would drop a spoofed source only
+    "unevaluable reverse-path filter": {
+        (proto, bind, target)
+        for proto in ("tcp", "udp")
+        for bind, target in (
+            ("0.0.0.0", LAN_V4),
+            ("::", LAN_V4),
+            ("::", LAN_V6),
+            (LAN_V4, LAN_V4),
+        )
+    },
+}
 
 
 @pytest.fixture(scope="module")

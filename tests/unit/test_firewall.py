@@ -86,7 +86,7 @@ def _ev(
         ("tcp", 4444, OTHER, LAN, (OPEN, 20)),  # ip daddr
         ("tcp", 34, OTHER, LAN, (OPEN, 22)),  # meta mark: accept either way
         ("udp", 99, OTHER, LAN, (UNKNOWN, 21)),  # meta mark decides accept or drop: unknown
-        ("tcp", 8080, OTHER, LAN, (BLOCKED, 2)),  # the DNAT sends it elsewhere
+        ("tcp", 8080, OTHER, LAN, (UNKNOWN, 2)),  # a DNAT elsewhere; forwarding not known
     ],
 )
 def test_nft_ruleset_decisions(
@@ -164,6 +164,35 @@ def test_reach_per_interface_with_exceptions_by_source() -> None:
     narrow = reach(rs, "tcp", LAN, 8000, [v0, other])
     assert [r.outcome for r in narrow] == [OPEN, NOT_BOUND_THERE]
     assert reach(rs, "tcp", "0.0.0.0", 22, [v0])[0].outcome == BLOCKED
+
+
+def test_a_dnat_elsewhere_is_judged_by_the_forward_path() -> None:
+    import dataclasses
+
+    legacy = _legacy()  # nat PREROUTING: -i v0 --dport 8080 -j DNAT 10.0.0.2:80
+    routed = dataclasses.replace(legacy, forwarding=((4, True), (6, True)))
+    d = evaluate(
+        routed, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 8080, "v0")
+    )
+    assert d.outcome == OPEN and d.dnat is not None and d.dnat.to_address == "10.0.0.2"
+    assert "the connection goes to 10.0.0.2:80; the forward path" in d.reason
+    off = dataclasses.replace(legacy, forwarding=((4, False),))
+    d = evaluate(
+        off, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 8080, "v0")
+    )
+    assert d.outcome == BLOCKED and "does not forward IPv4" in d.reason
+
+
+def test_ingress_and_reverse_path_chains_are_walked_and_never_guessed() -> None:
+    rs = parse_nft_json(_text("ingress_rpfilter.json"))
+    # fib saddr . iif oif missing drop: not evaluated, and it decides: unknown, never open
+    outcome, handle = _ev(rs, "tcp", 80)
+    assert (outcome, handle) == (UNKNOWN, 2)
+    # an ingress drop of port 7777 on a device nft -j does not name: unknown too
+    d = evaluate(
+        rs, Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 7777, "v0")
+    )
+    assert d.outcome == UNKNOWN and "ingress" in d.reason
 
 
 def test_representative_avoids_inner_prefixes() -> None:
@@ -276,6 +305,39 @@ def test_reader_reads_once_per_generation() -> None:
     )
 
 
+def test_reader_rereads_legacy_tables_when_their_info_changes_or_a_minute_passed() -> None:
+    outputs = {
+        "nft": '{"nftables": []}',
+        "iptables-nft-save": "",
+        "ip6tables-nft-save": "",
+        "iptables-legacy-save": _text("legacy_iptables.save"),
+    }
+    calls: list[str] = []
+
+    def run(argv: object) -> str:
+        name = next(iter(argv))  # type: ignore[call-overload]
+        calls.append(name)
+        return outputs[name]
+
+    info, now = [("filter", 5, 832)], [0.0]
+    reader = FirewallReader(
+        run=run,
+        generation=lambda: 1,
+        clock=lambda: now[0],
+        legacy=lambda: {4: True, 6: False},
+        signature=lambda: tuple(info),
+    )
+    assert reader.poll().legacy and calls.count("iptables-legacy-save") == 1
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 1  # nothing changed: no tool ran
+    info[0] = ("filter", 6, 904)  # IPT_SO_GET_INFO: one more entry
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 2
+    now[0] = 61.0  # same info, but a minute passed
+    reader.poll()
+    assert calls.count("iptables-legacy-save") == 3
+
+
 def test_read_ruleset_prefers_the_save_text_for_iptables_nft_tables() -> None:
     outputs = {
         "nft": _text("ufw_nft.json"),
@@ -300,52 +362,48 @@ _json_leaf = st.one_of(
         ["ip", "tcp", "dport", "saddr", "@s", "v0", "accept", "input", "10.0.0.0", "prefix"]
     ),
 )
-_json = st.recursive(
-    _json_leaf,
-    lambda c: (
-        st.lists(c, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    "family",
-                    "table",
-                    "name",
-                    "chain",
-                    "expr",
-                    "match",
-                    "left",
-                    "right",
-                    "op",
-                    "payload",
-                    "protocol",
-                    "field",
-                    "meta",
-                    "key",
-                    "set",
-                    "elem",
-                    "prefix",
-                    "addr",
-                    "len",
-                    "range",
-                    "vmap",
-                    "data",
-                    "hook",
-                    "prio",
-                    "policy",
-                    "dnat",
-                    "port",
-                    "jump",
-                    "target",
-                    "rule",
-                    "nftables",
-                ]
-            ),
-            c,
-            max_size=4,
-        )
-    ),
-    max_leaves=30,
+_KEYS = st.sampled_from(
+    [
+        "family",
+        "table",
+        "name",
+        "chain",
+        "expr",
+        "match",
+        "left",
+        "right",
+        "op",
+        "payload",
+        "protocol",
+        "field",
+        "meta",
+        "key",
+        "set",
+        "elem",
+        "prefix",
+        "addr",
+        "len",
+        "range",
+        "vmap",
+        "data",
+        "hook",
+        "prio",
+        "policy",
+        "dnat",
+        "port",
+        "jump",
+        "target",
+        "rule",
+        "nftables",
+    ]
 )
+
+
+def _nest(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(inner, st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4))
+
+
+_json = _nest(_nest(_nest(_json_leaf)))  # JSON-like values three levels deep
 
 
 @FUZZ
@@ -397,3 +455,16 @@ def test_iptables_save_fuzz(lines: list[str]) -> None:
         Ruleset(tuple(tables)),
         Packet("tcp", ipaddress.ip_address(OTHER), ipaddress.ip_address(LAN), 5, "v0"),
     )
+
+
+def test_front_ends_are_recognised_by_name() -> None:
+    from netdash.core.ruleset import Table, front_end
+
+    firewalld = Table("inet", "firewalld")
+    assert front_end(firewalld, "filter_IN_public_allow") == "firewalld zone public"
+    assert front_end(firewalld, "filter_INPUT") == "firewalld"
+    ip_filter = Table("ip", "filter")
+    assert front_end(ip_filter, "DOCKER-USER") == "Docker DOCKER-USER"
+    assert front_end(ip_filter, "DOCKER-FORWARD") == "Docker"
+    assert front_end(ip_filter, "ufw6-user-input") == "ufw"
+    assert front_end(ip_filter, "INPUT") is None
