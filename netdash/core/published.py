@@ -295,6 +295,21 @@ def _same_target(verdict: RulesetVerdict | None, dnat: DnatRule) -> bool:
     )
 
 
+def _forwards(ruleset: Ruleset, version: int) -> Decision | None:
+    """Whether this host routes the DNAT's connection at all: ``None`` when it forwards IP
+    ``version``; a blocked decision when it does not (the kernel drops a packet it would
+    have to forward); unknown when the sysctl could not be read."""
+    routed = ruleset.forwards(version)
+    sysctl = "net.ipv4.ip_forward" if version == 4 else "net.ipv6.conf.all.forwarding"
+    if routed is None:
+        return Decision(UNKNOWN, f"whether this host forwards IPv{version} is not known ({sysctl})")
+    if not routed:
+        return Decision(
+            BLOCKED, f"this host does not forward IPv{version} ({sysctl} is 0): the kernel drops it"
+        )
+    return None
+
+
 def _rule_words(decision: Decision) -> str | None:
     """The deciding rule in words (the evaluator's reason), ``None`` when nothing decided."""
     return decision.reason or None
@@ -366,7 +381,9 @@ class _Pruned:
                     keep = [i for i in (*any_host, *hosts) if i in any_port or i in ports]
                 chains[name] = _with_rules(chain, tuple(chain.rules[i] for i in sorted(keep)))
             tables[t] = _with_chains(table, chains)
-        return Ruleset(tuple(tables), self.ruleset.read_at, self.ruleset.sources)
+        new = object.__new__(Ruleset)
+        new.__dict__.update(self.ruleset.__dict__, tables=tuple(tables))
+        return new
 
 
 def _with_rules(chain: Chain, rules: tuple[Rule, ...]) -> Chain:
@@ -465,6 +482,8 @@ def evaluate_forwardings(
                         decision = walk_hook(seen, "prerouting", packet)
                         if decision.outcome == OPEN and not _same_target(decision.dnat, dnat):
                             continue  # another DNAT fires first, or this one does not
+                        if decision.outcome == OPEN:
+                            decision = _forwards(ruleset, target.version) or decision
                         if decision.outcome == OPEN:
                             forward = Packet(
                                 protocol,

@@ -178,3 +178,12 @@ def test_a_forward_rule_netdash_cannot_evaluate_gives_unknown(lab: Lab) -> None:
     [entry] = [e for e in lab.published() if e["protocol"] == "tcp"]
     assert entry["outcome"] == "unknown", entry  # never a wrong "blocked"
     assert "mark" in (entry["rule"] or ""), entry["rule"]
+
+
+def test_a_host_that_does_not_forward_blocks_it(lab: Lab) -> None:
+    lab.nft(DNAT)
+    lab.host.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward", mount=False)
+    assert not lab.phone_reaches()  # the kernel: not routed, dropped
+    [entry] = [e for e in lab.published() if e["protocol"] == "tcp"]
+    assert entry["outcome"] == "blocked"
+    assert "net.ipv4.ip_forward is 0" in entry["rule"]

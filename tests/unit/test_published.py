@@ -58,6 +58,8 @@ COMMIT
 COMMIT
 """
 
+FORWARDS = ((4, True), (6, False))  # net.ipv4.ip_forward=1, as Docker sets it
+
 INTERFACES = (
     NetInterface("lo", (ipaddress.ip_interface("127.0.0.1/8"),), True),
     NetInterface("v0", (ipaddress.ip_interface("198.18.0.1/24"),)),
@@ -67,7 +69,7 @@ INTERFACES = (
 
 def ruleset(user: str = "-A DOCKER-USER -j RETURN") -> Ruleset:
     text = DOCKER.replace("{user}", user)
-    return Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, ())
+    return Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, (), FORWARDS)
 
 
 def to_docker0(address: str) -> str | None:
@@ -108,7 +110,7 @@ def test_a_dnat_limited_to_another_interface_is_not_published_here() -> None:
     text = DOCKER.replace("{user}", "").replace(
         "-A DOCKER -p tcp -m tcp --dport 8080", "-A DOCKER -i eth9 -p tcp -m tcp --dport 8080"
     )
-    rules = Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, ())
+    rules = Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, (), FORWARDS)
     assert evaluate_forwardings(rules, INTERFACES, to_docker0) == ()
 
 
@@ -151,7 +153,7 @@ def test_pruning_long_chains_changes_no_answer(monkeypatch: pytest.MonkeyPatch) 
         "-A DOCKER-USER -p tcp -m tcp --dport 70:90 -d 172.17.0.12/32 -j REJECT\n"
         "-A DOCKER-USER -j RETURN",
     )
-    rules = Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, ())
+    rules = Ruleset(tuple(parse_iptables_save(text, version=4, backend="nft")), 0.0, (), FORWARDS)
     pruned = evaluate_forwardings(rules, INTERFACES, to_docker0)
     monkeypatch.setattr(published, "SMALL_CHAIN", 10**9)
     whole = evaluate_forwardings(rules, INTERFACES, to_docker0)
@@ -174,3 +176,16 @@ def test_a_process_is_named_once() -> None:
     )
     [v0] = [p for p in publish(forwardings, [named]) if p.forwarding.interface == "v0"]
     assert v0.behind == "netns lab, python (pid 7)"
+
+
+def test_a_host_that_does_not_forward_drops_it() -> None:
+    import dataclasses
+
+    off = dataclasses.replace(ruleset(), forwarding=((4, False),))
+    v0 = next(f for f in evaluate_forwardings(off, INTERFACES, to_docker0) if f.interface == "v0")
+    assert v0.outcome == "blocked" and "net.ipv4.ip_forward is 0" in (v0.rule or "")
+    unread = dataclasses.replace(ruleset(), forwarding=())
+    v0 = next(
+        f for f in evaluate_forwardings(unread, INTERFACES, to_docker0) if f.interface == "v0"
+    )
+    assert v0.outcome == "unknown"
