@@ -176,6 +176,8 @@ def dnat_inside(count: int, repeat: int) -> dict[str, Any]:
     subprocess.run(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
     subprocess.run(["ip", "addr", "add", "198.18.0.1/24", "dev", "v0"], check=True)
     subprocess.run(["ip", "link", "set", "v1", "up"], check=True)
+    with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+        f.write("1\n")  # as Docker sets it (this namespace's own sysctl)
     subprocess.run(["ip", "link", "set", "v0", "up"], check=True)
     subprocess.run(["ip", "link", "add", "docker0", "type", "bridge"], check=False)
     subprocess.run(["ip", "addr", "add", "172.16.0.1/12", "dev", "docker0"], check=False)
