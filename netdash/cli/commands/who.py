@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from netdash.cli.common import json_text, namespace_view, probe, write
+from netdash.cli.common import firewall_reader, json_text, namespace_view, probe, write
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.sources.snapshot import collect_snapshot
@@ -19,7 +19,7 @@ def run(settings: Settings) -> int:
     published port leads on to a listener, 1 when nothing does."""
     port = settings.port
     assert port is not None  # the parser requires PORT
-    snapshot = collect_snapshot()
+    snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     mine = tuple(li for li in snapshot.listeners if li.port == port)
     results = probe(snapshot, lan, settings.timeout, mine) if settings.probe else None
