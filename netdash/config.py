@@ -376,6 +376,8 @@ class Settings:
     since: str | None = None
     program: str | None = None
     fail_on: str = "exposed"
+    namespaces: bool = False
+    """``list --namespaces``: also list the listeners of this host's other network namespaces."""
 
     def lan_for(self, snapshot: Snapshot) -> dict[int, str]:
         """The LAN address per family in ``snapshot``: detected, with :attr:`lan` (checked)
@@ -453,6 +455,7 @@ def resolve_settings(
         since=command_line.get("since"),
         program=command_line.get("program"),
         fail_on=command_line.get("fail_on") or "exposed",
+        namespaces=bool(command_line.get("namespaces")),
     )
 
 

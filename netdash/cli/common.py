@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from netdash.config import Settings
     from netdash.core.model import Listener, ListenerKey, ProbeResult, Snapshot
+    from netdash.core.published import NamespaceView
     from netdash.sources.firewall import FirewallReader
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "console",
     "firewall_reader",
     "json_text",
+    "namespace_view",
+    "print_beyond",
     "probe",
     "write",
 ]
@@ -88,6 +91,39 @@ def probe(
     listeners = snapshot.listeners if only is None else tuple(only)
     found = asyncio.run(probe_listeners(listeners, lan, own_addresses(snapshot.interfaces), limits))
     return group_results(found)
+
+
+def namespace_view(
+    snapshot: Snapshot, settings: Settings, namespaces: bool = False
+) -> NamespaceView:
+    """What lies beyond this namespace (:func:`netdash.sources.published.collect_view`):
+    published ports (none with ``--ignore-firewall``: they come from the ruleset),
+    containers and, when ``namespaces``, the other namespaces' listeners."""
+    from netdash.sources.published import collect_view
+
+    forwardings = () if settings.ignore_firewall else None
+    return collect_view(snapshot, forwardings, namespaces=namespaces)
+
+
+def print_beyond(view: NamespaceView, out: Console, namespaces: bool) -> None:
+    """The text sections after the listing: published ports, then (when asked) the other
+    network namespaces' listeners."""
+    from rich.text import Text
+
+    from netdash.output.namespaces import namespace_lines, published_lines
+
+    if view.published or view.proxied:
+        out.print()
+        out.print(
+            Text("Published ports (DNAT: a connection to this host goes elsewhere)", style="bold")
+        )
+        for line in published_lines(view):
+            out.print(Text(line, style="red" if "— open" in line else ""))
+    if namespaces:
+        out.print()
+        out.print(Text("Other network namespaces (not reachable unless published)", style="bold"))
+        for line in namespace_lines(view) or ["none found"]:
+            out.print(Text(line))
 
 
 def firewall_reader(settings: Settings) -> FirewallReader | None:

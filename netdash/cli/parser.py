@@ -310,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only listeners whose verdict is exposed or exposed-unverified",
     )
+    listing.add_argument(
+        "--namespaces",
+        action="store_true",
+        help="also list the listeners of this host's other network namespaces (containers, "
+        "ip netns), read from /proc without entering them",
+    )
     _add_probe(listing, "every listener")
     listing.add_argument(
         "--udp",

@@ -50,7 +50,7 @@ from netdash.tui.probe_runner import ProbeRun
 from netdash.tui.process_control import escalation_question, signal_and_wait, stop_request
 from netdash.tui.shutdown import ExitOnSignals
 from netdash.tui.state import ViewState
-from netdash.tui.widgets import HistoryPanel, InterfaceDiagram, ListenerTable
+from netdash.tui.widgets import HistoryPanel, InterfaceDiagram, ListenerTable, NamespacesPanel
 from netdash.tui.widgets.screens import DetailsScreen, HelpScreen, KillScreen, details_renderable
 
 __all__ = ["NetdashApp"]
@@ -87,6 +87,7 @@ class NetdashApp(App[None]):
         Binding("e", "toggle_exposed", "Exposed only", show=False),
         Binding("u", "toggle_udp", "UDP", show=False),
         Binding("6", "toggle_ipv6", "IPv6", show=False),
+        Binding("N", "toggle_namespaces", "Namespaces", show=False),
         Binding("s", "cycle_sort", "Sort", show=False),
         Binding("space", "pause", "Pause", show=False, priority=True),
         Binding("r", "refresh", "Refresh", show=False),
@@ -169,6 +170,7 @@ class NetdashApp(App[None]):
             with ScrollableContainer(id="diagram-box"):
                 yield InterfaceDiagram(id="diagram")
             yield HistoryPanel("", id="history")
+        yield NamespacesPanel(lambda: self.snapshot, id="namespaces")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -515,6 +517,13 @@ class NetdashApp(App[None]):
         )
         self._redraw()
 
+    def action_toggle_namespaces(self) -> None:
+        shown = self.query_one(NamespacesPanel).toggle()
+        self.notify(
+            "Other network namespaces shown" if shown else "Other network namespaces hidden",
+            markup=False,
+        )
+
     def action_cycle_sort(self) -> None:
         self.view.cycle_sort()
         self._redraw()
@@ -585,6 +594,11 @@ class NetdashApp(App[None]):
             ("Show exposed only", "Toggle the exposed-only view (e)", self.action_toggle_exposed),
             ("Show UDP listeners", "Toggle UDP listeners (u)", self.action_toggle_udp),
             ("Show IPv6-only listeners", "Toggle IPv6-only listeners (6)", self.action_toggle_ipv6),
+            (
+                "Show other network namespaces",
+                "Containers' and ip netns listeners, published ports (N)",
+                self.action_toggle_namespaces,
+            ),
             ("Sort", "Cycle sort: scope, port, process (s)", self.action_cycle_sort),
             ("Pause or resume", "Stop or restart polling (space)", self.action_pause),
             (

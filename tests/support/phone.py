@@ -64,9 +64,11 @@ def _ip(*args: str, pid: int | None = None) -> None:
 
 class Phone:
     """The phone's namespace and its helper process (started by the constructor; call
-    :meth:`close`). Needs root and the test namespace (``v1`` present)."""
+    :meth:`close`). Needs root and the test namespace (``v1`` present); ``host``: the pid of a
+    process in another namespace that holds ``v0``/``v1`` instead (tests/support/nsbox.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: int | None = None) -> None:
+        self.host = host
         self.process = subprocess.Popen(
             ["unshare", "-n", sys.executable, "-u", "-c", _HELPER],
             stdin=subprocess.PIPE,
@@ -77,7 +79,7 @@ class Phone:
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("the phone's helper did not start")
         pid = self.process.pid
-        _ip("link", "set", PEER, "netns", str(pid))
+        _ip("link", "set", PEER, "netns", str(pid), pid=host)
         _ip("link", "set", "lo", "up", pid=pid)
         _ip("addr", "add", f"{PHONE_V4}/24", "dev", PEER, pid=pid)
         _ip("-6", "addr", "add", f"{PHONE_V6}/64", "dev", PEER, "nodad", pid=pid)
@@ -101,8 +103,8 @@ class Phone:
         helper."""
         pid = self.process.pid
         try:
-            _ip("link", "set", PEER, "netns", str(os.getpid()), pid=pid)
-            _ip("link", "set", PEER, "up")
+            _ip("link", "set", PEER, "netns", str(self.host or os.getpid()), pid=pid)
+            _ip("link", "set", PEER, "up", pid=self.host)
         finally:
             if self.process.stdin is not None:
                 self.process.stdin.close()

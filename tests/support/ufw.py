@@ -45,6 +45,8 @@ class UfwSandbox:
         text = re.sub(r"(?m)^IPT_MODULES=.*$", 'IPT_MODULES=""', text)
         text = re.sub(r"(?m)^IPT_SYSCTL=.*$", f"IPT_SYSCTL={self.dir / 'sysctl.conf'}", text)
         defaults.write_text(text)
+        self.prefix: list[str] = []
+        """Run before ``unshare`` (``nsenter -t PID -n``: ufw in another network namespace)."""
 
     def run(self, *args: str) -> str:
         """Run ``ufw ARGS`` in the sandbox; returns its output, raises
@@ -58,7 +60,7 @@ class UfwSandbox:
             ]
         )
         done = subprocess.run(
-            ["unshare", "-m", "sh", "-c", script, "ufw", *args],
+            [*self.prefix, "unshare", "-m", "sh", "-c", script, "ufw", *args],
             capture_output=True,
             text=True,
             check=True,

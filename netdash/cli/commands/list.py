@@ -6,7 +6,16 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from netdash.cli.common import OutputError, console, firewall_reader, json_text, probe, write
+from netdash.cli.common import (
+    OutputError,
+    console,
+    firewall_reader,
+    json_text,
+    namespace_view,
+    print_beyond,
+    probe,
+    write,
+)
 from netdash.config import Settings
 from netdash.core.assess import Assessment
 from netdash.sources.snapshot import collect_snapshot
@@ -27,11 +36,23 @@ def run(settings: Settings) -> int:
         assessment = Assessment(
             dataclasses.replace(snapshot, listeners=kept), results, udp=settings.udp
         )
+    view = namespace_view(snapshot, settings, settings.namespaces)
     if settings.output == "json":
         from netdash.output.json import snapshot_to_json
+        from netdash.output.namespaces import (
+            add_containers,
+            containers_json,
+            namespaces_json,
+            published_json,
+        )
 
         document = snapshot_to_json(assessment, lan)
         document["exposed_only"] = settings.exposed
+        add_containers(document, view)
+        document["published"] = published_json(view.published)
+        document["containers"] = containers_json(view.containers)
+        if settings.namespaces:
+            document["namespaces"] = namespaces_json(view)
         write(json_text(document))
     elif settings.output == "prometheus":
         from netdash.output.prom import listing_metrics
@@ -47,6 +68,7 @@ def run(settings: Settings) -> int:
                 out.print(f"No exposed {kinds} listeners.", markup=False)
             else:
                 print_table(assessment, lan, out)
+            print_beyond(view, out, settings.namespaces)
             sys.stdout.flush()
         except BrokenPipeError:
             raise

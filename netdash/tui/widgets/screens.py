@@ -313,6 +313,7 @@ Keys
   /      filter as you type (enter keeps it, escape clears it)
   e      exposed only               u      UDP listeners
   6      IPv6-only listeners        s      sort: scope, port, process
+  N      other network namespaces and published ports (containers, ip netns)
   space  pause / resume             r      refresh now
   h      history: recent events     ctrl+p command palette
   q      quit
