@@ -163,11 +163,32 @@ def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -
     for (_, version, backend), text in zip(jobs[1:], outputs[1:], strict=True):
         parsed = parse_iptables_save(text, version=version, backend=backend)
         (replaced if backend == "nft" else legacy_tables).extend(parsed)
-    keys = {(t.family, t.name) for t in replaced}
-    tables = [t for t in base.tables if (t.family, t.name) not in keys]
-    tables += replaced + legacy_tables
+    tables = _merge_iptables_nft(list(base.tables), replaced) + legacy_tables
     sources = tuple(" ".join(argv) for argv, _, _ in jobs)
     return Ruleset(tuple(tables), now, sources, forwarding())
+
+
+def _merge_iptables_nft(nft: list[Table], saved: list[Table]) -> list[Table]:
+    """``nft -j``'s tables with iptables-nft's view put in where it knows better.
+
+    ``iptables-nft-save`` prints a table for any nftables table named like an iptables one
+    (``ip nat``, ``ip filter``), including a native one written with ``nft -f``, and then
+    shows only the standard chains (``PREROUTING``, ...) it makes up, empty. So it is taken
+    chain by chain: a chain both show (what iptables-nft wrote, whose ``xt`` matches only
+    ``iptables-nft-save`` spells out) comes from it; a chain only ``nft -j`` shows (a native
+    ``prerouting`` in ``table ip nat``) stays as ``nft -j`` read it; a chain only
+    ``iptables-nft-save`` shows does not exist in the kernel and is left out. A table only it
+    shows is kept whole (no ``nft`` view to check against)."""
+    views = {(t.family, t.name): t for t in saved}
+    out: list[Table] = []
+    for table in nft:
+        view = views.pop((table.family, table.name), None)
+        if view is None:
+            out.append(table)
+            continue
+        chains = {name: view.chains.get(name, chain) for name, chain in table.chains.items()}
+        out.append(Table(table.family, table.name, chains, table.backend))
+    return out + list(views.values())
 
 
 def forwarding(proc: Path = Path("/proc/sys/net")) -> tuple[tuple[int, bool], ...]:

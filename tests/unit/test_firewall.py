@@ -468,3 +468,18 @@ def test_front_ends_are_recognised_by_name() -> None:
     assert front_end(ip_filter, "DOCKER-FORWARD") == "Docker"
     assert front_end(ip_filter, "ufw6-user-input") == "ufw"
     assert front_end(ip_filter, "INPUT") is None
+
+
+def test_iptables_nft_view_is_taken_chain_by_chain() -> None:
+    """A native ``table ip nat`` (chains ``prerouting``) keeps its chains; iptables-nft-save's
+    made-up empty ``PREROUTING`` is dropped; a chain both show comes from iptables-nft-save."""
+    from netdash.core.ruleset import Chain, Table
+    from netdash.sources.firewall import _merge_iptables_nft
+
+    native = Table("ip", "nat", {"prerouting": Chain("prerouting", hook="prerouting")})
+    made_up = Table("ip", "nat", {"PREROUTING": Chain("PREROUTING", hook="prerouting")})
+    nft_filter = Table("ip", "filter", {"INPUT": Chain("INPUT", hook="input")})
+    saved_filter = Table("ip", "filter", {"INPUT": Chain("INPUT", hook="input", policy="drop")})
+    merged = _merge_iptables_nft([native, nft_filter], [made_up, saved_filter])
+    assert [list(t.chains) for t in merged] == [["prerouting"], ["INPUT"]]
+    assert merged[1].chains["INPUT"].policy == "drop"
