@@ -80,11 +80,12 @@ def _quiet_driver(base: Any, parser_class: Any) -> type[Driver]:
             """Wait for input and dispatch events (Textual's loop, without the polling)."""
             fileno = self.fileno
             wake = self._wake_read
-            selector = selectors.DefaultSelector()
+            selector = selectors.SelectSelector()  # as Textual: epoll refuses files, /dev/null
             selector.register(fileno, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
             parser = parser_class(self._debug)
             decode = getincrementaldecoder("utf-8")().decode
+            watching = {fileno}  # emptied at the end of input: no spinning on EOF
 
             def timeout() -> float | None:
                 due: float | None = getattr(parser, "_timeout_time", None)
@@ -98,10 +99,13 @@ def _quiet_driver(base: Any, parser_class: Any) -> type[Driver]:
                         with contextlib.suppress(BlockingIOError):
                             os.read(wake, 64)
                         continue
-                    data = decode(os.read(fileno, 4096), final=final)
-                    if not data:
-                        continue  # stdin piped and closed
-                    for event in parser.feed(data):
+                    raw = os.read(fileno, 4096)
+                    if not raw:  # end of input (a file, /dev/null, a closed pipe): stop there
+                        if watching:
+                            selector.unregister(fileno)
+                            watching.clear()
+                        continue
+                    for event in parser.feed(decode(raw, final=final)):
                         self.process_message(event)
                 for event in parser.tick():
                     self.process_message(event)
@@ -109,7 +113,9 @@ def _quiet_driver(base: Any, parser_class: Any) -> type[Driver]:
             try:
                 while not self.exit_event.is_set():
                     dispatch(selector.select(timeout()), final=False)
-                selector.unregister(fileno)
+                if watching:
+                    selector.unregister(fileno)
+                    watching.clear()
                 dispatch(selector.select(0.1), final=True)
             finally:
                 selector.close()
