@@ -346,7 +346,9 @@ def firewall_phrases(entries: Sequence[InterfaceReach], outcome: str) -> list[st
         if not mine and not opened:
             continue
         if mine:
-            if outcome == OPEN:
+            if outcome == OPEN and d.rule is None:  # a policy, or no ruleset: nothing stops it
+                head = "no firewall rule stops it"
+            elif outcome == OPEN:
                 head = "the firewall lets it in"
             elif outcome == BLOCKED:
                 head = f"the firewall {_verb(d)} it"
