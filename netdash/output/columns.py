@@ -200,6 +200,17 @@ COLUMNS: dict[str, Column] = {
         ),
         Column("reach", "LO LAN", _reach, _reach_style, priority=2, merges=("loopback", "lan")),
         Column("lan_why", "LAN", _lan_or_why, _probe_style(Via.LAN), priority=1, no_wrap=True),
+        # netdash list --probe's stand-in for LOOPBACK and LAN (with its why) when they do
+        # not fit: the same marks as the dashboard's. Priority 0: the probe's answers are what
+        # list --probe is for, so at 80 columns PID goes before they do.
+        Column(
+            "reach_why",
+            "LO LAN",
+            _reach,
+            _reach_style,
+            priority=0,
+            merges=("loopback", "lan_why"),
+        ),
         Column("what", "WHAT", lambda r: server_label(r.results), priority=2),
     )
 }

@@ -72,9 +72,21 @@ def print_table(assessment: Assessment, lan: Mapping[int, str], console: Console
             )
         for row in rows:
             table.add_row(*(Text(c.value(row), style=c.style(row)) for c in columns))
-            for line in row.notes:
-                table.add_row(Text(""), Text(f"↳ {line}", style="yellow"))
         console.print(table)
+        # Notes (risks in words) under the table, not in it: a sentence in a cell widened
+        # its column until the numbers and probe answers no longer fitted.
+        for row in rows:
+            for line in row.notes:
+                console.print(Text(f"  ↳ {row.row.first.port}: {line}", style="yellow"))
+    if any(c.key == "reach_why" for c in columns):
+        console.print()
+        console.print(
+            Text(
+                "LO LAN: ✔ accepted a connection via loopback / via the LAN address, "
+                "✗ did not, – not probed that way (wider terminal or --json: the answers)",
+                style="dim",
+            )
+        )
 
 
 def _natural(column: Column, rows: Sequence[RowAssessment]) -> int:

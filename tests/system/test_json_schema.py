@@ -104,10 +104,10 @@ def test_json_and_format_must_agree() -> None:
     assert run_cli("list", "--json", "--format", "json").returncode == 0
 
 
-def in_terminal(*args: str, **env: str) -> str:
-    """Run netdash with a pseudo-terminal (120×40) as stdout; returns what it wrote."""
+def in_terminal(*args: str, width: int = 120, **env: str) -> str:
+    """Run netdash with a pseudo-terminal (``width``×40) as stdout; returns what it wrote."""
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
     environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     environ.update(NETDASH_CONFIG="/dev/null", TERM="xterm-256color", **env)
     environ.pop("COLUMNS", None)
@@ -137,6 +137,22 @@ def test_colour_on_a_terminal_unless_no_color(servers: Any) -> None:
     assert "all-interfaces" in plain
     for code in ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[36m", "\x1b[91m"):
         assert code not in plain
+
+
+def test_list_probe_at_80_columns_shows_the_answers_whole(servers: Any) -> None:
+    """A new user saw list --probe at 80 columns without any probe answer, and at 120 with a
+    risk sentence widening ADDRESS until LAN was cut: the answers stay (merged into LO LAN
+    marks with a legend), notes go under the table, and no line is wider than the terminal."""
+    from rich.cells import cell_len
+
+    import re
+
+    out = re.sub(r"\x1b\[[0-9;]*m", "", in_terminal("list", "--probe", width=80, NO_COLOR="1"))
+    lines = out.replace("\r", "").splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), out
+    assert "LO LAN" in out and "✔" in out, out
+    assert "LO LAN: ✔ accepted a connection" in " ".join(line.strip() for line in lines), out
+    assert "…" not in out, out
 
 
 @pytest.mark.parametrize("command", [[], ["list"], ["check"], ["who"], ["free"]])
