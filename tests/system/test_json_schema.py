@@ -143,9 +143,9 @@ def test_list_probe_at_80_columns_shows_the_answers_whole(servers: Any) -> None:
     """A new user saw list --probe at 80 columns without any probe answer, and at 120 with a
     risk sentence widening ADDRESS until LAN was cut: the answers stay (merged into LO LAN
     marks with a legend), notes go under the table, and no line is wider than the terminal."""
-    from rich.cells import cell_len
-
     import re
+
+    from rich.cells import cell_len
 
     out = re.sub(r"\x1b\[[0-9;]*m", "", in_terminal("list", "--probe", width=80, NO_COLOR="1"))
     lines = out.replace("\r", "").splitlines()
