@@ -15,6 +15,7 @@ from netdash.core.model import Process
 
 __all__ = [
     "CONTAINER_INTERNAL",
+    "HOST",
     "PUBLISHED",
     "Container",
     "ContainerPort",
@@ -26,6 +27,10 @@ CONTAINER_INTERNAL = "container-internal"
 """Exposure of a listener in another namespace that no published port leads to."""
 PUBLISHED = "published"
 """Exposure of a listener in another namespace that a published port (DNAT) leads to."""
+HOST = "host"
+"""Exposure of a listener in the host's own network namespace (pid 1's), seen from inside
+another one (netdash run in a container or an ``ip netns``): it is the machine's, judged by
+the netdash that runs there, not a container's."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,17 @@ class NetNamespace:
     container: str | None = None
     image: str | None = None
     unreadable: str | None = None
+    host: bool = False
+    """True for the host's own network namespace when netdash runs in another: pid 1's, or
+    the one netdash was started from (``sources.namespaces``)."""
 
     @property
     def label(self) -> str:
         """How to name it to a person: the container, the ``ip netns`` name, else the first
         process's name and pid, else its inode (``net:[4026532381]``). Untrusted text:
         render with ``clean``."""
+        if self.host:
+            return "the host's own network (netdash runs in another namespace)"
         if self.container:
             return f"container {self.container}"
         if self.names:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from netdash.core.model import Listener, ListenerIdentity
 from netdash.core.namespaces import (
     CONTAINER_INTERNAL,
+    HOST,
     PUBLISHED,
     Container,
     NamespaceListener,
@@ -206,7 +207,10 @@ def exposure_of(
 ) -> str:
     """:data:`~netdash.core.namespaces.PUBLISHED` when a published port leads to ``listener``
     in ``namespace`` (whatever the firewall does to it), else
-    :data:`~netdash.core.namespaces.CONTAINER_INTERNAL`."""
+    :data:`~netdash.core.namespaces.CONTAINER_INTERNAL`; in the host's own namespace (seen
+    from another), :data:`~netdash.core.namespaces.HOST`."""
+    if namespace.host:
+        return HOST
     for port in published:
         if (
             port.namespace is not None

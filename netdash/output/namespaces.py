@@ -108,7 +108,8 @@ def published_json(ports: tuple[PublishedPort, ...]) -> list[dict[str, Any]]:
 
 def namespaces_json(view: NamespaceView) -> list[dict[str, Any]]:
     """One entry per other network namespace, with its listeners and their exposure
-    (``container-internal`` or ``published``)."""
+    (``container-internal``, ``published``, or ``host`` in the host's own namespace seen
+    from another: then ``"host": true``)."""
     out = []
     for namespace in view.namespaces:
         out.append(
@@ -120,6 +121,7 @@ def namespaces_json(view: NamespaceView) -> list[dict[str, Any]]:
                 "container": namespace.container,
                 "image": namespace.image,
                 "unreadable": namespace.unreadable,
+                "host": namespace.host,
                 "listeners": [
                     {**(_listener_json(li) or {}), "exposure": view.exposure(namespace, li)}
                     for li in namespace.listeners

@@ -170,6 +170,35 @@ def _holders(inodes: Iterable[int], pids: Iterable[int], proc: str) -> dict[int,
     return held
 
 
+def _origin_namespace(proc: str, own: int | None) -> int | None:
+    """The host's own network namespace, when netdash runs in another: pid 1's, or, where
+    pid 1 cannot be read (a sandbox), the namespace of the nearest ancestor outside netdash's
+    own (``ip netns exec``, ``unshare -n``: started from the host's). ``None`` when neither
+    is known or both are netdash's own (a container's init shares its namespace)."""
+    try:
+        init = _ns_inode(os.readlink(f"{proc}/1/ns/net"))
+    except OSError:
+        init = None
+    if init is not None:
+        return init if init != own else None
+    pid = os.getpid() if proc == "/proc" else None
+    for _ in range(64):  # bounded: a parent chain is short
+        if pid is None or pid <= 1:
+            return None
+        try:
+            with open(f"{proc}/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])  # its parent
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            inode = _ns_inode(os.readlink(f"{proc}/{pid}/ns/net"))
+        except OSError:
+            continue  # not ours to read: its parent may be
+        if inode is not None and inode != own:
+            return inode
+    return None
+
+
 def read_namespaces(
     proc: str = "/proc",
     run_netns: str = "/run/netns",
@@ -195,6 +224,7 @@ def read_namespaces(
         own = _ns_inode(os.readlink(f"{proc}/self/ns/net"))
     except OSError:
         own = None
+    init = _origin_namespace(proc, own)
     groups = _namespaces_by_pid(proc)
     names = _named(run_netns)
     result: list[NetNamespace] = []
@@ -213,6 +243,8 @@ def read_namespaces(
             )
             continue
         result.append(_read_one(inode, ns_names, pids, proc, cache, holding))
+    if init is not None:  # netdash runs in another namespace: name the host's
+        result = [dataclasses.replace(n, host=True) if n.inode == init else n for n in result]
     return tuple(result)
 
 

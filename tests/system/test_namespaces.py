@@ -91,3 +91,23 @@ def test_ip_netns_names_and_a_namespace_with_no_process() -> None:
     assert named["ndlab"]["unreadable"] is None
     [listener] = [li for li in named["ndlab"]["listeners"] if li["port"] == 8767]
     assert [p["pid"] for p in listener["processes"]] == [server.pid]
+
+
+def test_the_hosts_own_namespace_is_named_not_called_a_container() -> None:
+    """A fresh user ran netdash in a namespace (the README's own safe recipe): the machine's
+    network (pid 1's namespace) was listed as 'container-internal'. It is the host's."""
+    import os
+
+    from netdash.core.published import exposure_of
+    from netdash.sources.namespaces import read_namespaces
+
+    # pytest's parent (a shell of the host) is in the namespace the tests were started from
+    started_from = os.readlink(f"/proc/{os.getppid()}/ns/net")
+    assert started_from != os.readlink("/proc/self/ns/net")  # the tests run in their own
+    found = read_namespaces(holding=())  # addresses only: no socket table of the host is read
+    [host] = [n for n in found if f"net:[{n.inode}]" == started_from]
+    assert host.host and "host" in host.label
+    assert not any(n.host for n in found if n is not host)
+    from netdash.core.namespaces import NamespaceListener
+
+    assert exposure_of(host, NamespaceListener("tcp", 4, "0.0.0.0", 22), ()) == "host"
