@@ -170,11 +170,22 @@ def _holders(inodes: Iterable[int], pids: Iterable[int], proc: str) -> dict[int,
     return held
 
 
-def _origin_namespace(proc: str, own: int | None) -> int | None:
+def own_namespace(proc: str = "/proc") -> int | None:
+    """This process's network namespace inode (``/proc/self/ns/net``), ``None`` if unreadable."""
+    try:
+        return _ns_inode(os.readlink(f"{proc}/self/ns/net"))
+    except OSError:
+        return None
+
+
+def host_namespace(proc: str = "/proc", own: int | None = None) -> int | None:
     """The host's own network namespace, when netdash runs in another: pid 1's, or, where
     pid 1 cannot be read (a sandbox), the namespace of the nearest ancestor outside netdash's
     own (``ip netns exec``, ``unshare -n``: started from the host's). ``None`` when neither
-    is known or both are netdash's own (a container's init shares its namespace)."""
+    is known or both are netdash's own (a container's init shares its namespace). ``own``:
+    netdash's namespace inode (default: read from ``/proc/self/ns/net``)."""
+    if own is None:
+        own = own_namespace(proc)
     try:
         init = _ns_inode(os.readlink(f"{proc}/1/ns/net"))
     except OSError:
@@ -224,7 +235,7 @@ def read_namespaces(
         own = _ns_inode(os.readlink(f"{proc}/self/ns/net"))
     except OSError:
         own = None
-    init = _origin_namespace(proc, own)
+    init = host_namespace(proc, own)
     groups = _namespaces_by_pid(proc)
     names = _named(run_netns)
     result: list[NetNamespace] = []

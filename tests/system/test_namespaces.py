@@ -111,3 +111,14 @@ def test_the_hosts_own_namespace_is_named_not_called_a_container() -> None:
     from netdash.core.namespaces import NamespaceListener
 
     assert exposure_of(host, NamespaceListener("tcp", 4, "0.0.0.0", 22), ()) == "host"
+
+
+def test_history_in_another_namespace_has_a_file_of_its_own() -> None:
+    """A fresh user's dashboard in a namespace recorded the host's listeners (in the shared
+    default file) as disappeared: each namespace's default history file is its own."""
+    import os
+
+    from netdash.history.paths import default_history_path
+
+    own = os.readlink("/proc/self/ns/net")[5:-1]
+    assert default_history_path().name == f"history-net-{own}.sqlite3"

@@ -10,7 +10,7 @@ import pytest
 
 from netdash.cli.parser import build_parser
 from netdash.config import resolve_settings
-from netdash.history.paths import default_history_path
+from netdash.history.paths import _file_name, default_history_path
 
 
 def settings(argv: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -20,15 +20,15 @@ def settings(argv: list[str], env: dict[str, str]):  # type: ignore[no-untyped-d
 def test_default_is_the_user_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     monkeypatch.delenv("SUDO_USER", raising=False)
-    assert default_history_path() == tmp_path / "netdash" / "history.sqlite3"
+    assert default_history_path() == tmp_path / "netdash" / _file_name()
     got = settings(["watch"], {"NETDASH_CONFIG": "/dev/null"})
-    assert (got.history, got.history_own_dir) == (tmp_path / "netdash" / "history.sqlite3", True)
+    assert (got.history, got.history_own_dir) == (tmp_path / "netdash" / _file_name(), True)
 
 
 def test_under_sudo_roots_own_state_dir_whatever_the_environment(tmp_path: Path) -> None:
     env = {"SUDO_USER": "ada", "XDG_STATE_HOME": str(tmp_path), "HOME": "/home/ada"}
     root = Path(pwd.getpwuid(0).pw_dir)
-    assert default_history_path(env, euid=0) == root / ".local/state/netdash/history.sqlite3"
+    assert default_history_path(env, euid=0) == root / ".local/state/netdash" / _file_name()
 
 
 def test_precedence_no_history_then_flag_then_env_then_file(tmp_path: Path) -> None:
