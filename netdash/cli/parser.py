@@ -46,7 +46,8 @@ examples:
 
 CHECK_EPILOG = """\
 exit status: 0 nothing exposed beyond what is allowed, 1 something is, 2 error,
-  3 nothing found but the view is incomplete (owners or processes that could not be read).
+  3 nothing found but the view is incomplete (owners or processes that could not be read,
+  or a firewall that could not be read while a listener is bound beyond loopback).
 
 allow SPEC: 22 (port, TCP or UDP), 5353/udp (port/protocol), sshd (program name),
 192.168.1.100:8000 or [::]:8000 (bind address and port).
@@ -229,7 +230,8 @@ def _add_probe(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--probe",
         action="store_true",
-        help=f"probe {what} via loopback and via the LAN address (GET /, no redirects)",
+        help=f"probe {what} via loopback and via the LAN address (GET / and the risk checks' "
+        "read-only requests listed in the README, no redirects)",
     )
     parser.add_argument(
         "--timeout",

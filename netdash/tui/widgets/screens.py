@@ -288,7 +288,9 @@ HELP = """\
 netdash lists every listening socket on this machine, grouped by who can connect.
 
 Marks
-  ‼  exposed: accepted a connection on the LAN address
+  ‼  exposed: accepted a connection on the LAN address, or the firewall
+     (read as root) lets new connections in from some network
+  ×  (a row) stopped a moment ago: it goes in a few seconds
   ⚠  exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
   ·  local only (loopback)
   ⁶  IPv6 loopback only: 127.0.0.1 is refused, [::1] answers
