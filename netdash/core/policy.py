@@ -36,7 +36,7 @@ __all__ = ["AllowRule", "Policy", "first_match", "parse_allow"]
 
 _PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$", re.IGNORECASE)
 _RISK = re.compile(r"^([a-z][a-z-]*)@(\d{1,5})$")
-_PROGRAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+@-]*$")
+_PROGRAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,12 @@ def parse_allow(spec: str) -> AllowRule:
     risk_match = _RISK.match(text)
     if risk_match and risk_match.group(1) in RISK_KINDS:
         return AllowRule(spec=text, port=_port(risk_match.group(2), text), risk=risk_match.group(1))
+    if "@" in text:  # meant as risk@port: a typo must not become a rule that matches nothing
+        kind, _, port_text = text.partition("@")
+        if kind not in RISK_KINDS:
+            known = ", ".join(sorted(RISK_KINDS))
+            raise ValueError(f"allow rule {text!r}: {kind!r} is not a risk kind ({known})")
+        raise ValueError(f"allow rule {text!r}: risk@port needs a port number after '@'")
     port_match = _PORT.match(text)
     if port_match:
         protocol = port_match.group(2)

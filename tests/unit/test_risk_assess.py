@@ -194,7 +194,12 @@ def test_risk_rules_parse(spec: str, risk: str, port: int) -> None:
     assert (rule.risk, rule.port, rule.program) == (risk, port, None)
 
 
-def test_an_unknown_kind_at_a_port_is_still_a_program_name() -> None:
-    assert parse_allow("myprog@1").program == "myprog@1"
+def test_an_unknown_kind_at_a_port_is_an_error_not_a_rule_that_matches_nothing() -> None:
+    """A fresh user's `--allow foo@bar` was taken silently (as a program name no process
+    has): a typo in a risk kind must say so."""
+    with pytest.raises(ValueError, match="'jupyter-no-tokn' is not a risk kind"):
+        parse_allow("jupyter-no-tokn@8888")
+    with pytest.raises(ValueError, match="needs a port number"):
+        parse_allow("jupyter-no-token@x")
     with pytest.raises(ValueError, match="between 1 and 65535"):
         parse_allow("redis-no-auth@70000")
