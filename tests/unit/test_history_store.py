@@ -147,8 +147,10 @@ def on_disk(path: Path) -> int:
 def test_history_command_on_a_corrupt_or_missing_file(tmp_path: Path) -> None:
     from tests.support.cli import run_cli
 
+    # A named file that does not exist: a mistyped path must not read as an empty history
     missing = run_cli("history", "--history", str(tmp_path / "none.sqlite3"))
-    assert missing.returncode == 0 and "No events recorded" in missing.stdout
+    assert missing.returncode == 2 and "no history database at" in missing.stderr
+    assert missing.stderr.count("\n") == 1
     assert not (tmp_path / "none.sqlite3").exists()
     corrupt = tmp_path / "bad.sqlite3"
     corrupt.write_bytes(b"\0garbage" * 600)

@@ -47,10 +47,17 @@ def event_json(e: Event) -> dict[str, object]:
 
 def run(settings: Settings) -> int:
     """Print the events matching ``settings`` (port, ``--since``, ``--program``,
-    ``--exposed``); exit 0 (also when there are none). No database yet is "no events";
-    an unreadable one is an error (exit 2)."""
+    ``--exposed``); exit 0 (also when there are none). No database yet at the default path
+    is "no events"; a named path (``--history``, config, ``NETDASH_HISTORY``) with no
+    database, or an unreadable one, is an error (exit 2): a mistyped path must not read as
+    an empty history."""
     if settings.history is None:
         raise UsageError("history is off (--no-history or config history = false)")
+    if not settings.history_own_dir and not settings.history.exists():
+        raise UsageError(
+            f"no history database at {settings.history} (nothing recorded there yet, or a "
+            "mistyped path)"
+        )
     since = parse_since(settings.since, time.time()) if settings.since else None
     events: list[Event] = []
     if settings.history.exists():

@@ -35,10 +35,14 @@ def _log(line: str) -> None:
 
 
 def run(settings: Settings) -> int:
-    """Poll every ``settings.interval`` seconds until a signal; returns 0."""
+    """Poll every ``settings.interval`` seconds until a signal; returns 0 after SIGTERM or
+    SIGHUP, 130 after SIGINT (Ctrl-C: interrupted, CONTRACTS.md)."""
     stop = threading.Event()
+    interrupted = []
 
-    def stopping(_signum: int, _frame: FrameType | None) -> None:
+    def stopping(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGINT:
+            interrupted.append(signum)
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
@@ -79,6 +83,8 @@ def run(settings: Settings) -> int:
                 said_problem = True
                 _log(f"history off from now on: {recorder.problem}")
         by_key = {li.key: li for li in snapshot.listeners}
+        if before is None:  # what already is: said once, not notified (it is no news)
+            _log(_already(after, settings.udp))
         for seen in alarms(before, after):
             if seen.protocol != "tcp" and not settings.udp:
                 continue
@@ -89,7 +95,24 @@ def run(settings: Settings) -> int:
     if recorder is not None:
         recorder.close()
     _log("stopped")
-    return 0
+    return 130 if interrupted else 0
+
+
+def _already(seen: Mapping[ListenerKey, Seen], udp: bool) -> str:
+    """One log line: the listeners that already have an alarm reason when the watch starts
+    (at most 8 named), or that none has."""
+    found = [s for s in seen.values() if s.reasons and (udp or s.protocol == "tcp")]
+    if not found:
+        return "nothing exposed or risky now; telling what changes"
+    named = ", ".join(
+        f"{clean(s.program or '?', 30)} on {s.address}:{s.port}"
+        + (f" ({', '.join(sorted(r.removeprefix('risk:') for r in s.reasons if r != 'exposed'))})"
+           if any(r != "exposed" for r in s.reasons) else "")
+        for s in found[:8]
+    )  # fmt: skip
+    more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+    noun = "listener is" if len(found) == 1 else "listeners are"
+    return f"already {len(found)} {noun} exposed or risky: {named}{more} (not notified)"
 
 
 def _probe(
