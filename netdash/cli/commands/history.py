@@ -14,7 +14,8 @@ from netdash.history.store import HistoryError, HistoryStore
 __all__ = ["HISTORY_SCHEMA_VERSION", "run"]
 
 HISTORY_SCHEMA_VERSION = 1
-HEADERS = ("time", "event", "program", "pid", "user", "address", "scope", "verdict", "project")
+HEADERS = ("time", "event", "program", "pid", "user", "address", "scope", "verdict", "detail")
+"""The last column: a probe event's answers, else the project (repository@branch)."""
 
 
 def _when(at: float) -> str:
