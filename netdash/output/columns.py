@@ -178,8 +178,10 @@ COLUMNS: dict[str, Column] = {
         Column(
             "verdict",
             "VERDICT",
-            lambda r: r.verdict.value,
-            lambda r: VERDICT_STYLE[r.verdict],
+            # An exposure an allow rule accepts says so, as the dashboard's ✓ does (the
+            # verdict itself stays the fact: JSON keeps "exposed" with allowed_by).
+            lambda r: f"{r.verdict.value} {ALLOWED_MARK}" if r.acknowledged else r.verdict.value,
+            lambda r: "bold cyan" if r.acknowledged else VERDICT_STYLE[r.verdict],
             priority=0,
         ),
         Column(

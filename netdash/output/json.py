@@ -202,6 +202,7 @@ def snapshot_to_json(
                 "scope": assessed.scope.value,
                 "interfaces": list(assessed.reach),
                 "verdict": assessed.verdict.value,
+                "allowed_by": assessed.allowed_by.spec if assessed.allowed_by else None,
                 "findings": list(assessed.notes),
                 "service": ids[listener.identity],
                 "dual_stack": listener.dual_stack,

@@ -223,6 +223,8 @@ def who_lines(assessment: Assessment, listeners: Sequence[Listener], port: int) 
                 f"{row.row.first.protocol} {port}: {owner_label(row.processes)} on "
                 f"{address_label(row.row, row.results)}, {row.row.scope.value}, {verdict.value}"
             )
+            if row.acknowledged:
+                line += f" ({row.acknowledged})"
             if assessment.probed:
                 loop = probe_label(row.results, Via.LOOPBACK) or "-"
                 lan_text = probe_label(row.results, Via.LAN) or "-"

@@ -32,8 +32,9 @@ def status_line(
     poll_error: str | None,
     fading: int = 0,
 ) -> Text:
-    """The status line: ``host · LAN addr · N listeners, E exposed, V verified, A allowed,
-    R risky`` (R: listeners with a risk of severity medium or above not acknowledged)
+    """The status line: ``host · LAN addr · N listeners, E exposed (A allowed), V verified,
+    R risky`` (E: every exposure, as ``list --exposed`` counts; A: those an allow rule
+    accepts; R: listeners with a risk of severity medium or above not acknowledged)
     (``reading sockets…`` before the first snapshot, when ``assessment`` is ``None``), then
     on a second line the notes: paused, ``unchanged since`` ``changed_at`` (epoch seconds,
     local time), the narrowed view, the probe's status, a partial view, a ``--lan`` problem
@@ -54,12 +55,16 @@ def status_line(
         line.append(", ".join(lan.values()) or "none", style="bold cyan")
         noun = "TCP+UDP listener" if view.udp else "listener"
         line.append(f" · {plural(len(assessment.shown), noun)}, ")
-        line.append(f"{exposed} exposed", style="bold yellow" if exposed else "green")
+        # Every exposure counts, as in list --exposed and netdash_exposed_listeners
+        # (CONTRACTS.md); those an allow rule accepts are said in brackets.
+        line.append(
+            f"{len(assessment.exposures)} exposed", style="bold yellow" if exposed else "green"
+        )
+        if allowed:
+            line.append(f" ({allowed} allowed)", style="cyan")
         if verified:
             line.append(", ")
             line.append(f"{verified} verified", style="bold red")
-        if allowed:
-            line.append(f", {allowed} allowed", style="cyan")
         if assessment.shielded:
             line.append(f", {assessment.shielded} shielded", style="blue")
         risky = sum(1 for a in assessment.risky if a.risk is not None and a.risk.severity != "low")

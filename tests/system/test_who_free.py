@@ -164,3 +164,19 @@ def test_free_checks_udp_with_port_slash_udp_or_the_flag(tmp_path: Path) -> None
     assert both.returncode == 2 and "different protocols" in both.stderr
     # free uses no setting: a config it is given is accepted, not read.
     assert run_cli("free", "--count", "1", "--config", str(tmp_path / "none.toml")).returncode == 0
+
+
+def test_list_and_who_mark_an_allowed_exposure_as_the_dashboard_and_check_do() -> None:
+    """A fresh user: with allow rules the dashboard said '0 exposed, 4 allowed' and check OK,
+    while list and who said 'exposed' with no word of the rule. The verdict stays the fact;
+    every output says an allow rule accepts it."""
+    port = free_port("0.0.0.0")
+    wide = bound_socket("0.0.0.0", port)
+    with holding(wide):
+        listing = run_cli("list", "--json", NETDASH_ALLOW=str(port))
+        who = run_cli("who", str(port), NETDASH_ALLOW=str(port))
+        check = run_cli("check", "--json", NETDASH_ALLOW=str(port))
+    [mine] = [li for li in json.loads(listing.stdout)["listeners"] if li["port"] == port]
+    assert (mine["verdict"], mine["allowed_by"]) == ("exposed-unverified", str(port))
+    assert f"exposed-unverified (allowed by rule '{port}')" in who.stdout
+    assert [g["port"] for g in json.loads(check.stdout)["allowed"]] == [port]

@@ -25,16 +25,20 @@ __all__ = ["run"]
 
 def run(settings: Settings) -> int:
     """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
-    exit code 0. Allow rules do not apply: the listing shows every exposure."""
+    exit code 0. The listing shows every exposure; one an allow rule accepts is marked so
+    (``exposed ✓``, JSON ``allowed_by``), as the dashboard marks it."""
     snapshot = collect_snapshot(firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
-    assessment = Assessment(snapshot, results, udp=settings.udp)
+    assessment = Assessment(snapshot, results, settings.policy, udp=settings.udp)
     if settings.exposed:
         # The assessment of the listing shown: the exposed listeners only.
         kept = tuple(a.listener for a in assessment.exposures)
         assessment = Assessment(
-            dataclasses.replace(snapshot, listeners=kept), results, udp=settings.udp
+            dataclasses.replace(snapshot, listeners=kept),
+            results,
+            settings.policy,
+            udp=settings.udp,
         )
     view = namespace_view(snapshot, settings, settings.namespaces)
     if settings.output == "json":

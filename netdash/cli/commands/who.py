@@ -23,7 +23,7 @@ def run(settings: Settings) -> int:
     lan = settings.lan_for(snapshot)
     mine = tuple(li for li in snapshot.listeners if li.port == port)
     results = probe(snapshot, lan, settings.timeout, mine) if settings.probe else None
-    assessment = Assessment(snapshot, results, udp=True)
+    assessment = Assessment(snapshot, results, settings.policy, udp=True)
     view = namespace_view(snapshot, settings)
     published = tuple(p for p in view.published if p.forwarding.port == port)
     found = bool(mine) or any(p.listener is not None for p in published)
