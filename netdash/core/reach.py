@@ -640,8 +640,14 @@ class SourcePrefixes:
     strictly inside it (kept: a view asks the same few networks for every listener)."""
 
     def __init__(self, prefixes: Sequence[IPNetwork]) -> None:
-        self._spans = [(*span(p), p) for p in prefixes]
+        # By first address, once: inside() is asked per network (it sorted on every call,
+        # quadratic with a set of thousands of addresses).
+        self._spans = sorted(((*span(p), p) for p in prefixes), key=lambda x: x[1])
         self._inside: dict[IPNetwork, tuple[IPNetwork, ...]] = {}
+
+    def covers(self, address: IPAddress) -> bool:
+        """True when some prefix holds ``address``."""
+        return any(address in p for _, _, _, p in self._spans if p.version == address.version)
 
     def inside(self, net: IPNetwork) -> tuple[IPNetwork, ...]:
         """Prefixes strictly inside ``net``, by their first address."""
@@ -650,7 +656,7 @@ class SourcePrefixes:
             v, lo, hi = span(net)
             found = tuple(
                 p
-                for pv, plo, phi, p in sorted(self._spans, key=lambda x: x[1])
+                for pv, plo, phi, p in self._spans
                 if pv == v and lo <= plo and phi <= hi and (plo, phi) != (lo, hi)
             )
             self._inside[net] = found
@@ -752,7 +758,35 @@ def _reach_address(
         d = evaluate(ruleset, Packet(protocol, rep, address.ip, port, ifname))
         if d.outcome != main.outcome:
             exceptions.append(Exception_(str(p), d))
+    # A source beyond this network, routed in through it (a server's clients on the
+    # Internet, a phone on another subnet behind the router): a rule that drops only the
+    # local subnet must not make the listener look shielded.
+    far = routed_source(net, prefixes)
+    if far is not None:
+        d = evaluate(ruleset, Packet(protocol, far, address.ip, port, ifname))
+        if d.outcome != main.outcome and not any(
+            x.decision.outcome == d.outcome for x in exceptions
+        ):
+            exceptions.append(Exception_(f"{far} (routed from other networks)", d))
     return InterfaceReach(ifname, main.outcome, main, str(address.ip), tuple(exceptions))
+
+
+_ROUTED_V4 = ("203.0.113.7", "198.51.100.7", "192.0.2.7", "100.64.0.7", "172.31.255.7")
+_ROUTED_V6 = ("2a00:ffff::7", "2600:ffff::7", "fd7f:ffff::7")
+
+
+def routed_source(net: IPNetwork, prefixes: SourcePrefixes) -> IPAddress | None:
+    """An address outside ``net`` and outside every source prefix the ruleset tests, standing
+    for "any other network" (documentation and unallocated-looking ranges, RFC 5737 first;
+    only evaluated, never contacted); ``None`` when every candidate is tested by some rule
+    (their own exceptions then say what those sources meet)."""
+    for text in _ROUTED_V4 if net.version == 4 else _ROUTED_V6:
+        candidate = ipaddress.ip_address(text)
+        if candidate in net:
+            continue
+        if not prefixes.covers(candidate):
+            return candidate
+    return None
 
 
 def _combine(results: Sequence[InterfaceReach]) -> InterfaceReach:

@@ -114,3 +114,38 @@ def _pythonpath() -> str:
     import netdash
 
     return str(Path(netdash.__file__).resolve().parent.parent)
+
+
+def test_a_drop_of_the_local_subnet_only_is_no_shield() -> None:
+    """Break-it pass: 'ip saddr 198.18.0.0/24 drop' made the listener shielded and check OK,
+    while a client routed in from another network (203.0.113.5 behind 198.18.0.2) connected.
+    A source beyond the interface's network is evaluated too: the listener is exposed."""
+    require(shutil.which("nft") is not None, "nft is not installed")
+    port = free_port("0.0.0.0")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.holder", f"tcp|0.0.0.0|{port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("ready")
+    rules = (
+        "table inet subnet {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+        f"  ip saddr 198.18.0.0/24 tcp dport {port} drop\n }}\n}}\n"
+    )
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    try:
+        doc = json.loads(run_cli("list", "--json", **READ).stdout)
+        check = run_cli("check", **READ)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", "subnet"], check=False)
+        proc.terminate()
+        proc.wait(5)
+        proc.stdout.close()
+    (mine,) = [li for li in doc["listeners"] if li["port"] == port]
+    assert mine["verdict"] == "exposed"
+    (v0,) = [r for r in mine["reach"] if r["interface"] == "v0"]
+    assert v0["outcome"] == "blocked"  # from the LAN itself
+    assert [x["outcome"] for x in v0["exceptions"]] == ["open"]  # routed from elsewhere
+    assert "routed from other networks" in v0["exceptions"][0]["source"]
+    assert check.returncode == 1
