@@ -110,6 +110,7 @@ def _prepare_file(path: Path, own_dir: bool) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
+        _refuse_link(path)
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             raise HistoryError(f"{path}: not a regular file") from None
@@ -118,6 +119,17 @@ def _prepare_file(path: Path, own_dir: bool) -> None:
     else:
         os.fchmod(fd, 0o600)
         os.close(fd)
+
+
+def _refuse_link(path: Path) -> None:
+    """A symbolic link is never followed: the database would be another file (root running
+    ``watch`` on a link planted to ``/etc/passwd`` would chmod it 0600 and write SQLite into
+    it). Raises :class:`HistoryError`."""
+    if path.is_symlink():
+        raise HistoryError(
+            f"{path}: a symbolic link; netdash writes only its own history file (name the "
+            "file itself with --history)"
+        )
 
 
 def _row_event(row: Sequence[Any]) -> Event:
@@ -171,6 +183,8 @@ class HistoryStore:
         try:
             if create:
                 _prepare_file(self.path, own_dir)
+            elif self.path.is_symlink():
+                _refuse_link(self.path)
             elif not self.path.exists():
                 raise HistoryError(f"{self.path}: no history yet")
             self._db = sqlite3.connect(

@@ -157,3 +157,18 @@ def test_history_command_on_a_corrupt_or_missing_file(tmp_path: Path) -> None:
     shown = run_cli("history", "--history", str(corrupt))
     assert shown.returncode == 2 and "Traceback" not in shown.stderr
     assert shown.stderr.count("\n") == 1 and "corrupt history database" in shown.stderr
+
+
+def test_a_symbolic_link_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """Break-it pass: --history LINK followed the link, made the target 0600 and could
+    write SQLite into it (root and a planted link to /etc/passwd)."""
+    target = tmp_path / "passwd"
+    target.write_text("root:x:0:0::/root:/bin/sh\n")
+    target.chmod(0o644)
+    link = tmp_path / "history.sqlite3"
+    link.symlink_to(target)
+    for create in (True, False):
+        with pytest.raises(HistoryError, match="symbolic link"):
+            HistoryStore(link, create=create)
+    assert target.read_text() == "root:x:0:0::/root:/bin/sh\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
