@@ -585,11 +585,15 @@ def _dnat_target(v: Verdict) -> str:
 
 @dataclass(frozen=True)
 class NetInterface:
-    """An up interface and its addresses with prefix lengths (``198.18.0.1/24``)."""
+    """An up interface and its addresses with prefix lengths (``198.18.0.1/24``).
+    ``carrier`` false: administratively up without a link (a bridge with no member, an
+    unplugged cable): nothing arrives through it, but its addresses are this host's, so a
+    packet arriving elsewhere may be addressed to them (the weak host model)."""
 
     name: str
     addresses: tuple[IPInterface, ...]
     is_loopback: bool = False
+    carrier: bool = True
 
 
 @dataclass(frozen=True)
@@ -724,7 +728,7 @@ def reach(
         prefixes = SourcePrefixes(source_prefixes(ruleset))
     out: list[InterfaceReach] = []
     for iface in interfaces:
-        if iface.is_loopback:
+        if iface.is_loopback or not iface.carrier:
             continue
         addrs = _addresses_for(bind, dual_stack, iface)
         if not addrs or (bound_device is not None and bound_device != iface.name):
@@ -733,6 +737,22 @@ def reach(
         results: list[InterfaceReach] = []
         for a in addrs:
             results.append(_reach_address(ruleset, protocol, a, port, iface.name, prefixes))
+        if bind.is_unspecified:
+            # Linux is a weak host: a packet that arrives here addressed to another interface's
+            # address (a bridge with no carrier, a VPN's) is accepted too, and a wildcard
+            # socket answers it. A rule that drops only this interface's own address must
+            # not make the listener look shielded.
+            for other in interfaces:
+                if other is iface or other.is_loopback:
+                    continue
+                for x in _addresses_for(bind, dual_stack, other):
+                    if x.ip.is_link_local:
+                        continue  # not routable to us from another link
+                    own = next((a for a in addrs if a.version == x.version), None)
+                    if own is not None:
+                        results.append(
+                            _reach_address(ruleset, protocol, own, port, iface.name, prefixes, x.ip)
+                        )
         out.append(_combine(results))
     return tuple(out)
 
@@ -744,18 +764,22 @@ def _reach_address(
     port: int,
     ifname: str,
     prefixes: SourcePrefixes,
+    destination: IPAddress | None = None,
 ) -> InterfaceReach:
+    """What a connection from ``address``'s network meets, addressed to ``address`` or, when
+    given, to ``destination`` (another of this host's addresses: the weak host model)."""
     net = address.network
+    dst = destination if destination is not None else address.ip
     src = representative(net, prefixes)
     if src is None:
         src = net.network_address
-    main = evaluate(ruleset, Packet(protocol, src, address.ip, port, ifname))
+    main = evaluate(ruleset, Packet(protocol, src, dst, port, ifname))
     exceptions: list[Exception_] = []
     for p in prefixes.inside(net):
         rep = representative(p, prefixes)
         if rep is None:
             continue
-        d = evaluate(ruleset, Packet(protocol, rep, address.ip, port, ifname))
+        d = evaluate(ruleset, Packet(protocol, rep, dst, port, ifname))
         if d.outcome != main.outcome:
             exceptions.append(Exception_(str(p), d))
     # A source beyond this network, routed in through it (a server's clients on the
@@ -763,12 +787,12 @@ def _reach_address(
     # local subnet must not make the listener look shielded.
     far = routed_source(net, prefixes)
     if far is not None:
-        d = evaluate(ruleset, Packet(protocol, far, address.ip, port, ifname))
+        d = evaluate(ruleset, Packet(protocol, far, dst, port, ifname))
         if d.outcome != main.outcome and not any(
             x.decision.outcome == d.outcome for x in exceptions
         ):
             exceptions.append(Exception_(f"{far} (routed from other networks)", d))
-    return InterfaceReach(ifname, main.outcome, main, str(address.ip), tuple(exceptions))
+    return InterfaceReach(ifname, main.outcome, main, str(dst), tuple(exceptions))
 
 
 _ROUTED_V4 = ("203.0.113.7", "198.51.100.7", "192.0.2.7", "100.64.0.7", "172.31.255.7")

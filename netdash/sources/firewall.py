@@ -388,7 +388,8 @@ def net_interfaces() -> tuple[NetInterface, ...]:
     out = []
     for name, entries in psutil.net_if_addrs().items():
         st = stats.get(name)
-        if st is not None and not st.isup:
+        carrier = st is None or st.isup
+        if not carrier and not _admin_up(name):
             continue
         addrs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
         loopback = False
@@ -405,5 +406,21 @@ def net_interfaces() -> tuple[NetInterface, ...]:
                 continue
             loopback = loopback or iface.ip.is_loopback
             addrs.append(iface)
-        out.append(NetInterface(name, tuple(addrs), loopback))
+        out.append(NetInterface(name, tuple(addrs), loopback, carrier))
     return tuple(out)
+
+
+def _admin_up(name: str) -> bool:
+    """IFF_UP of the interface in this network namespace (``SIOCGIFFLAGS``; psutil's
+    ``isup`` also wants a carrier): an interface set up with no link still holds its
+    addresses for the kernel."""
+    import fcntl
+
+    siocgifflags = 0x8913  # linux/sockios.h
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            request = struct.pack("16sH", name.encode()[:15], 0)
+            flags = struct.unpack("16sH", fcntl.ioctl(s.fileno(), siocgifflags, request)[:18])[1]
+    except (OSError, ValueError, struct.error):
+        return False
+    return bool(flags & 0x1)

@@ -149,3 +149,40 @@ def test_a_drop_of_the_local_subnet_only_is_no_shield() -> None:
     assert [x["outcome"] for x in v0["exceptions"]] == ["open"]  # routed from elsewhere
     assert "routed from other networks" in v0["exceptions"][0]["source"]
     assert check.returncode == 1
+
+
+def test_a_drop_of_one_destination_address_is_no_shield_on_a_weak_host() -> None:
+    """Break-it pass: 'ip daddr 198.18.0.1 drop' made a 0.0.0.0 listener shielded while a
+    phone on v0 connected to 10.9.9.9, the address of a bridge with no carrier (Linux
+    accepts a packet for any of its addresses on any interface): it is exposed."""
+    require(shutil.which("nft") is not None, "nft is not installed")
+    port = free_port("0.0.0.0")
+    subprocess.run(["ip", "link", "add", "nd9", "type", "veth", "peer", "name", "nd9p"], check=True)
+    subprocess.run(["ip", "addr", "add", "10.9.9.9/24", "dev", "nd9"], check=True)
+    subprocess.run(["ip", "link", "set", "nd9", "up"], check=True)  # its peer down: no carrier
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.holder", f"tcp|0.0.0.0|{port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("ready")
+    rules = (
+        "table inet weakhost {\n chain input {\n"
+        "  type filter hook input priority 0; policy accept;\n"
+        f"  ip daddr 198.18.0.1 tcp dport {port} drop\n }}\n}}\n"
+    )
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    try:
+        doc = json.loads(run_cli("list", "--json", **READ).stdout)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", "weakhost"], check=False)
+        subprocess.run(["ip", "link", "delete", "nd9"], check=False)
+        proc.terminate()
+        proc.wait(5)
+        proc.stdout.close()
+    (mine,) = [li for li in doc["listeners"] if li["port"] == port]
+    assert mine["verdict"] == "exposed"
+    (v0,) = [r for r in mine["reach"] if r["interface"] == "v0"]
+    assert v0["outcome"] == "open" and v0["address"] == "10.9.9.9"
+    assert not [r for r in mine["reach"] if r["interface"] == "nd9"]  # nothing arrives there
