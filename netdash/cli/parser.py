@@ -185,6 +185,15 @@ def _count(text: str) -> int:
     return value
 
 
+def _interface_name(text: str) -> str:
+    """An interface name as the kernel allows it (1-15 bytes, no '/', no whitespace)."""
+    if not text or len(text.encode()) > 15 or "/" in text or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an interface name (1 to 15 characters, no '/' or spaces)"
+        )
+    return text
+
+
 def _allow(text: str) -> AllowRule:
     try:
         return parse_allow(text)
@@ -347,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--ignore-interface",
         metavar="NAME",
+        type=_interface_name,
         action="append",
         default=None,
         help="an exposure reachable only through these interfaces is not a finding "

@@ -225,3 +225,14 @@ def test_an_unreadable_default_config_path_is_no_config_file(tmp_path: Path) -> 
         pytest.skip("needs root to drop to another user")
     assert lines[0] == "default:2.0:None", lines
     assert lines[1].startswith("named:") and "cannot read: Permission denied" in lines[1], lines
+
+
+def test_an_empty_or_impossible_interface_name_is_a_usage_error() -> None:
+    """Break-it pass: `check --ignore-interface ''` was accepted and ignored nothing."""
+    from netdash.cli.parser import build_parser
+
+    for bad in ("", "x" * 16, "a/b", "eth 0"):
+        with pytest.raises(SystemExit) as exited:
+            build_parser().parse_args(["check", "--ignore-interface", bad])
+        assert exited.value.code == 2
+    assert build_parser().parse_args(["check", "--ignore-interface", "docker0"])
