@@ -5,6 +5,7 @@ with the real ``nft`` in the test namespace: a wide listener the firewall drops 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -21,13 +22,11 @@ from tests.support.servers import free_port
 READ = {"NETDASH_IGNORE_FIREWALL": "0"}
 
 
-@pytest.fixture
-def held() -> Iterator[int]:
-    """A TCP listener on 0.0.0.0 (a holder process), and an nft ruleset dropping every new
-    TCP connection from every interface but loopback (other tests' servers may listen in the
-    namespace too: all of them are shielded); removed afterwards."""
+@contextlib.contextmanager
+def holding_under(port: int, table: str, rules: str) -> Iterator[None]:
+    """A holder process listening on 0.0.0.0:``port`` while the nft ``rules`` (which create
+    ``inet TABLE``, named by ``table``) are applied; both removed afterwards."""
     require(shutil.which("nft") is not None, "nft is not installed")
-    port = free_port("0.0.0.0")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.holder", f"tcp|0.0.0.0|{port}"],
         stdout=subprocess.PIPE,
@@ -35,18 +34,28 @@ def held() -> Iterator[int]:
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("ready")
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=False)
+        proc.terminate()
+        proc.wait(5)
+        proc.stdout.close()
+
+
+@pytest.fixture
+def held() -> Iterator[int]:
+    """A TCP listener on 0.0.0.0 (a holder process), and an nft ruleset dropping every new
+    TCP connection from every interface but loopback (other tests' servers may listen in the
+    namespace too: all of them are shielded); removed afterwards."""
+    port = free_port("0.0.0.0")
     rules = (
         "table inet guard {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
         '  iifname != "lo" tcp dport != 9 drop comment "lan guard"\n }\n}\n'
     )
-    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
-    try:
+    with holding_under(port, "guard", rules):
         yield port
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", "guard"], check=False)
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
 
 
 def test_list_json_names_the_rule_that_shields_a_wide_listener(held: int) -> None:
@@ -120,28 +129,14 @@ def test_a_drop_of_the_local_subnet_only_is_no_shield() -> None:
     """Break-it pass: 'ip saddr 198.18.0.0/24 drop' made the listener shielded and check OK,
     while a client routed in from another network (203.0.113.5 behind 198.18.0.2) connected.
     A source beyond the interface's network is evaluated too: the listener is exposed."""
-    require(shutil.which("nft") is not None, "nft is not installed")
     port = free_port("0.0.0.0")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.holder", f"tcp|0.0.0.0|{port}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("ready")
     rules = (
         "table inet subnet {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
         f"  ip saddr 198.18.0.0/24 tcp dport {port} drop\n }}\n}}\n"
     )
-    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
-    try:
+    with holding_under(port, "subnet", rules):
         doc = json.loads(run_cli("list", "--json", **READ).stdout)
         check = run_cli("check", **READ)
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", "subnet"], check=False)
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
     (mine,) = [li for li in doc["listeners"] if li["port"] == port]
     assert mine["verdict"] == "exposed"
     (v0,) = [r for r in mine["reach"] if r["interface"] == "v0"]
@@ -155,32 +150,20 @@ def test_a_drop_of_one_destination_address_is_no_shield_on_a_weak_host() -> None
     """Break-it pass: 'ip daddr 198.18.0.1 drop' made a 0.0.0.0 listener shielded while a
     phone on v0 connected to 10.9.9.9, the address of a bridge with no carrier (Linux
     accepts a packet for any of its addresses on any interface): it is exposed."""
-    require(shutil.which("nft") is not None, "nft is not installed")
     port = free_port("0.0.0.0")
-    subprocess.run(["ip", "link", "add", "nd9", "type", "veth", "peer", "name", "nd9p"], check=True)
-    subprocess.run(["ip", "addr", "add", "10.9.9.9/24", "dev", "nd9"], check=True)
-    subprocess.run(["ip", "link", "set", "nd9", "up"], check=True)  # its peer down: no carrier
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.holder", f"tcp|0.0.0.0|{port}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("ready")
     rules = (
         "table inet weakhost {\n chain input {\n"
         "  type filter hook input priority 0; policy accept;\n"
         f"  ip daddr 198.18.0.1 tcp dport {port} drop\n }}\n}}\n"
     )
-    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    subprocess.run(["ip", "link", "add", "nd9", "type", "veth", "peer", "name", "nd9p"], check=True)
     try:
-        doc = json.loads(run_cli("list", "--json", **READ).stdout)
+        subprocess.run(["ip", "addr", "add", "10.9.9.9/24", "dev", "nd9"], check=True)
+        subprocess.run(["ip", "link", "set", "nd9", "up"], check=True)  # peer down: no carrier
+        with holding_under(port, "weakhost", rules):
+            doc = json.loads(run_cli("list", "--json", **READ).stdout)
     finally:
-        subprocess.run(["nft", "delete", "table", "inet", "weakhost"], check=False)
         subprocess.run(["ip", "link", "delete", "nd9"], check=False)
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
     (mine,) = [li for li in doc["listeners"] if li["port"] == port]
     assert mine["verdict"] == "exposed"
     (v0,) = [r for r in mine["reach"] if r["interface"] == "v0"]
