@@ -215,7 +215,7 @@ def findings(results: Sequence[ProbeResult], exposed: bool = False) -> list[str]
             continue
         if result.status in (400, 403, 421) and loop_ok:
             out.append(f"reachable, host check refused ({result.status} for Host {result.target})")
-        if result.location and _is_loopback_host(_host_of(result.location)):
+        if result.location and _is_loopback_host(_host_of(result.location.raw)):
             out.append(f"redirects LAN visitors to {clean(result.location, 80)}")
     return list(dict.fromkeys(out))
 

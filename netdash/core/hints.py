@@ -101,7 +101,7 @@ def _words(processes: Sequence[Process]) -> list[str]:
     out: list[str] = []
     for process in processes:
         for arg in process.cmdline:
-            base = os.path.basename(arg.rstrip("/")).lower()
+            base = os.path.basename(arg.raw.rstrip("/")).lower()
             for ext in (".js", ".mjs", ".cjs", ".py", ".exe"):
                 if base.endswith(ext):
                     base = base[: -len(ext)]
@@ -170,7 +170,7 @@ def _docker(port: int, processes: Sequence[Process]) -> Hint:
     """docker-proxy's ``-container-port N`` names the port inside; only a port number is
     taken from the command line (any other word there, escape sequences included, is
     ignored for the host port), so no text from another program enters the hint."""
-    words = [a for p in processes for a in p.cmdline]
+    words = [a.raw for p in processes for a in p.cmdline]
     inner = str(port)
     if "-container-port" in words:
         index = words.index("-container-port")
@@ -198,7 +198,7 @@ def fix_hint(
     probed); ``protocol`` is ``"tcp"`` or ``"udp"`` (UDP allow rules name it).
     Always returns a hint; ``tool == "generic"`` when nothing more is known.
     """
-    names = [p.name.lower() for p in processes if p.name]
+    names = [p.name.raw.lower() for p in processes if p.name]
     if "docker-proxy" in names:
         return _docker(port, processes)
     chosen = kind_from_words(_words(processes))

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
+from netdash.core.text import EMPTY, Untrusted, as_untrusted, wrap_outside
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from netdash.core.reach import FirewallView
@@ -136,14 +138,17 @@ class Project:
     first 12 hex digits, or ``None`` when unreadable). Read from ``.git`` by
     :mod:`netdash.sources.project`."""
 
-    root: str
-    name: str
-    branch: str | None = None
+    root: Untrusted
+    name: Untrusted
+    branch: Untrusted | None = None
+
+    def __post_init__(self) -> None:
+        wrap_outside(self, "root", "name", "branch")
 
     @property
     def label(self) -> str:
-        """``netdash@main``; the name alone without a branch."""
-        return f"{self.name}@{self.branch}" if self.branch else self.name
+        """``netdash@main``; the name alone without a branch (display text)."""
+        return f"{self.name}@{self.branch}" if self.branch else str(self.name)
 
 
 @dataclass(frozen=True)
@@ -161,12 +166,17 @@ class Process:
     """
 
     pid: int | None
-    name: str | None = None
-    user: str | None = None
-    cmdline: tuple[str, ...] = ()
+    name: Untrusted | None = None
+    user: Untrusted | None = None
+    cmdline: tuple[Untrusted, ...] = ()
     create_time: float | None = None
     ppid: int | None = None
     project: Project | None = None
+
+    def __post_init__(self) -> None:
+        wrap_outside(self, "name", "user")
+        if not all(isinstance(arg, Untrusted) for arg in self.cmdline):
+            object.__setattr__(self, "cmdline", tuple(map(as_untrusted, self.cmdline)))
 
     @property
     def known(self) -> bool:
@@ -268,8 +278,11 @@ class RiskFact:
     check: str
     found: bool
     request: str = ""
-    answer: str = ""
+    answer: Untrusted = EMPTY
     status: int | None = None
+
+    def __post_init__(self) -> None:
+        wrap_outside(self, "answer")
 
 
 @dataclass(frozen=True)
@@ -299,12 +312,12 @@ class ProbeResult:
     outcome: Outcome
     elapsed_ms: float
     status: int | None = None
-    server: str | None = None
-    title: str | None = None
+    server: Untrusted | None = None
+    title: Untrusted | None = None
     detail: str | None = None
-    location: str | None = None
-    banner: str | None = None
-    certificate: str | None = None
+    location: Untrusted | None = None
+    banner: Untrusted | None = None
+    certificate: Untrusted | None = None
     self_signed: bool | None = None
     identified: str | None = None
     evidence: str | None = None
@@ -312,3 +325,6 @@ class ProbeResult:
     probed_at: float = 0.0
     kind: str | None = None
     risks: tuple[RiskFact, ...] = ()
+
+    def __post_init__(self) -> None:
+        wrap_outside(self, "server", "title", "location", "banner", "certificate")

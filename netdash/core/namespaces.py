@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netdash.core.model import Process
+from netdash.core.text import Untrusted, as_untrusted, wrap_outside
 
 __all__ = [
     "CONTAINER_INTERNAL",
@@ -73,22 +74,27 @@ class NetNamespace:
     """
 
     inode: int
-    names: tuple[str, ...] = ()
+    names: tuple[Untrusted, ...] = ()
     pids: tuple[int, ...] = ()
     addresses: tuple[str, ...] = ()
     listeners: tuple[NamespaceListener, ...] = ()
-    container: str | None = None
-    image: str | None = None
+    container: Untrusted | None = None
+    image: Untrusted | None = None
     unreadable: str | None = None
     host: bool = False
     """True for the host's own network namespace when netdash runs in another: pid 1's, or
     the one netdash was started from (``sources.namespaces``)."""
 
+    def __post_init__(self) -> None:
+        wrap_outside(self, "container", "image")
+        if not all(isinstance(name, Untrusted) for name in self.names):
+            object.__setattr__(self, "names", tuple(map(as_untrusted, self.names)))
+
     @property
     def label(self) -> str:
         """How to name it to a person: the container, the ``ip netns`` name, else the first
-        process's name and pid, else its inode (``net:[4026532381]``). Untrusted text:
-        render with ``clean``."""
+        process's name and pid, else its inode (``net:[4026532381]``): display text, outside
+        names in their escaped form."""
         if self.host:
             return "the host's own network (netdash runs in another namespace)"
         if self.container:
@@ -141,11 +147,14 @@ class Container:
 
     ``name`` without Docker's leading ``/``; ``image`` as the API gives it; ``addresses`` its
     IP addresses on every network (IPv4, then global IPv6); ``ports`` its ports. Names and
-    images are untrusted text: render with ``clean``.
+    images are outside text (:class:`~netdash.core.text.Untrusted`).
     """
 
     id: str
-    name: str
-    image: str
+    name: Untrusted
+    image: Untrusted
     addresses: tuple[str, ...] = ()
     ports: tuple[ContainerPort, ...] = ()
+
+    def __post_init__(self) -> None:
+        wrap_outside(self, "name", "image")

@@ -2,8 +2,9 @@
 ``netdash check --json`` (schema/netdash-check.schema.json), both written from an
 :class:`~netdash.core.assess.Assessment`, and the compact encoder used for pipes and files.
 
-Strings from other programs are kept whole (JSON escapes them); see CONTRACTS.md for when a
-schema version changes.
+Strings from other programs (:class:`~netdash.core.text.Untrusted`) are kept whole: the
+encoders write their :attr:`~netdash.core.text.Untrusted.raw` text, which JSON escapes
+(:func:`outside_text`); see CONTRACTS.md for when a schema version changes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from netdash.core.assess import Assessment, ExposureGroup, Risk, host_check
 from netdash.core.model import Listener, ProbeResult, Verdict, Via
 from netdash.core.reach import Decision, InterfaceReach
 from netdash.core.services import service_ids
+from netdash.core.text import Untrusted
 from netdash.output.labels import leading_program, probe_label, server_label, stack_label
 
 __all__ = [
@@ -45,11 +47,20 @@ socket. 3: verdicts judge the firewall too (``shielded`` listeners are no findin
 listed under ``shielded``); exposures gain ``reach``, the document ``firewall``."""
 
 
+def outside_text(value: object) -> str:
+    """The JSON encoders' ``default``: an :class:`~netdash.core.text.Untrusted` is written as
+    its whole raw text (valid Unicode; JSON escapes quotes and control characters); anything
+    else that JSON cannot encode raises ``TypeError`` as ``json.dumps`` does."""
+    if isinstance(value, Untrusted):
+        return value.raw
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def json_text(document: object, pretty: bool) -> str:
     """The document as JSON text ending in a newline: indented when ``pretty`` (a person at a
     terminal), else compact (:func:`compact_json`, several times faster)."""
     if pretty:
-        return json.dumps(document, indent=2) + "\n"
+        return json.dumps(document, indent=2, default=outside_text) + "\n"
     return compact_json(document, end="\n")
 
 
@@ -336,19 +347,21 @@ class EncodedStrings(dict[str, str]):
 
 
 def compact_json(document: object, end: str = "") -> str:
-    """Exactly ``json.dumps(document, separators=(",", ":")) + end``, faster when strings repeat:
+    """Exactly ``json.dumps(document, separators=(",", ":"), default=outside_text) + end``,
+    faster when strings repeat:
     CPython's C encoder (``json.encoder.c_make_encoder``, what ``json.dumps`` itself uses)
     with :class:`EncodedStrings` as its string encoder, so a command line repeated in every
     listener its process holds is escaped once (bench/RESULTS.md). Falls back to
     ``json.dumps`` where the C encoder is missing (PyPy)."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
-        return json.dumps(document, separators=(",", ":")) + end
+        return json.dumps(document, separators=(",", ":"), default=outside_text) + end
     # The arguments json.JSONEncoder.iterencode passes for dumps' defaults and these
-    # separators: circular check on, TypeError for other types, ASCII, NaN allowed.
+    # separators: circular check on, outside text whole (anything else a TypeError), ASCII,
+    # NaN allowed.
     encode = make(
         {},
-        json.JSONEncoder().default,
+        outside_text,
         EncodedStrings().__getitem__,
         None,
         ":",

@@ -170,7 +170,7 @@ def program_name(process: Process) -> str | None:
     cells. ``None`` when the name is unknown."""
     if not process.name:
         return None
-    name, argv = process.name, process.cmdline
+    name, argv = process.name.raw, [a.raw for a in process.cmdline]  # parsed; shown cleaned
     derived: str | None = None
     if argv:
         if _PYTHON.match(name):

@@ -34,7 +34,7 @@ from typing import Any
 from netdash.core.addresses import IPAddress
 from netdash.core.lan import LanAddresses
 from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
-from netdash.core.text import clean
+from netdash.core.text import Untrusted, clean, untrusted
 from netdash.probe.engine import ProbeLimits, probe_jobs, uncontacted
 
 __all__ = ["default_processes", "probe_in_processes", "result_from_wire", "result_to_wire"]
@@ -47,8 +47,20 @@ _LINE_LIMIT = 8 * 1024 * 1024  # bytes; one result line (a title is at most 64 K
 
 
 def result_to_wire(result: ProbeResult) -> str:
-    """One result as a JSON line (no newline)."""
-    return json.dumps(dataclasses.asdict(result), ensure_ascii=False, separators=(",", ":"))
+    """One result as a JSON line (no newline); outside text is written whole."""
+    return json.dumps(
+        dataclasses.asdict(result), ensure_ascii=False, separators=(",", ":"), default=_raw
+    )
+
+
+def _raw(value: object) -> str:
+    if isinstance(value, Untrusted):
+        return value.raw
+    raise TypeError(f"{type(value).__name__} is not a result field")
+
+
+_OUTSIDE_FIELDS = ("server", "title", "location", "banner", "certificate")
+"""The :class:`ProbeResult` fields holding a peer's own text (:class:`Untrusted`)."""
 
 
 def result_from_wire(line: str | bytes) -> ProbeResult:
@@ -59,7 +71,13 @@ def result_from_wire(line: str | bytes) -> ProbeResult:
     data["listener"] = (str(protocol), str(address), int(port))
     data["via"] = Via(data["via"])
     data["outcome"] = Outcome(data["outcome"])
-    data["risks"] = tuple(RiskFact(**fact) for fact in data.get("risks", ()))
+    for field in _OUTSIDE_FIELDS:
+        data[field] = untrusted(data.get(field))
+    risks = []
+    for fact in data.get("risks", ()):
+        fact["answer"] = Untrusted(str(fact.get("answer", "")))
+        risks.append(RiskFact(**fact))
+    data["risks"] = tuple(risks)
     return ProbeResult(**data)
 
 

@@ -40,6 +40,7 @@ from netdash import __version__
 from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
+from netdash.core.text import Untrusted, untrusted
 from netdash.probe.identify import (
     FollowUp,
     Identity,
@@ -351,19 +352,21 @@ def _http_head(data: bytes, why: str) -> _Answer | None:
     match = _STATUS_LINE.match(data[:512])
     if match is None:
         return None
-    found: dict[str, str] = {}
+    found: dict[bytes, bytes] = {}
     for line in data[match.end() : 512].split(b"\n")[:-1]:  # the last line may be cut
         name, colon, value = line.partition(b":")
-        key = name.strip().lower().decode("latin-1")
-        if colon and key in ("server", "location") and key not in found:
-            found[key] = value.strip().decode("latin-1")
+        key = name.strip().lower()
+        if colon and key in (b"server", b"location") and key not in found:
+            found[key] = value.strip()
+    # Bytes in, as httpx keeps them; text out decoded as httpx does (UTF-8, else Latin-1).
+    headers = httpx.Headers(list(found.items()))
     return _Answer(
         Outcome.HTTP,
         status=int(match.group(1)),
-        server=found.get("server"),
-        location=found.get("location"),
+        server=headers.get("server"),
+        location=headers.get("location"),
         detail=why,
-        headers=httpx.Headers(found),
+        headers=headers,
     )
 
 
@@ -488,14 +491,18 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
     bytes, one read timeout): the fact of :mod:`netdash.probe.risks`'s raw check."""
     opened = await _connect(host, port, limits)
     if isinstance(opened, _Answer):
-        return RiskFact(check.check, False, check.request, f"(no connection: {opened.detail})")
+        return RiskFact(
+            check.check, False, check.request, Untrusted(f"(no connection: {opened.detail})")
+        )
     reader, writer = opened
     try:
         writer.write(check.command)
         await writer.drain()
         data = await asyncio.wait_for(reader.read(512), limits.read_timeout)
     except (OSError, asyncio.TimeoutError) as exc:
-        return RiskFact(check.check, False, check.request, f"(no answer: {_reason(exc)})")
+        return RiskFact(
+            check.check, False, check.request, Untrusted(f"(no answer: {_reason(exc)})")
+        )
     finally:
         await _close(writer, limits)
     return check.fact(data)
@@ -558,7 +565,9 @@ async def _websocket(
     request = f"WebSocket handshake {check.path} (Origin: {FOREIGN_ORIGIN})"
     opened = await _connect(host, port, limits, tls=unverified_context() if tls else None)
     if isinstance(opened, _Answer):
-        return RiskFact("ws-any-origin", False, request, f"(no connection: {opened.detail})")
+        return RiskFact(
+            "ws-any-origin", False, request, Untrusted(f"(no connection: {opened.detail})")
+        )
     reader, writer = opened
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [
@@ -578,12 +587,12 @@ async def _websocket(
         await writer.drain()
         data = await asyncio.wait_for(reader.read(512), limits.read_timeout)
     except (OSError, asyncio.TimeoutError) as exc:
-        return RiskFact("ws-any-origin", False, request, f"(no answer: {_reason(exc)})")
+        return RiskFact("ws-any-origin", False, request, Untrusted(f"(no answer: {_reason(exc)})"))
     finally:
         await _close(writer, limits)
     match = _WS_STATUS.match(data)
     status = int(match.group(1)) if match else None
-    return RiskFact("ws-any-origin", status == 101, request, first_line(data), status)
+    return RiskFact("ws-any-origin", status == 101, request, Untrusted(first_line(data)), status)
 
 
 class _Prober:
@@ -648,12 +657,12 @@ class _Prober:
             outcome=answer.outcome,
             elapsed_ms=round(elapsed_ms, 1),
             status=answer.status,
-            server=answer.server,
-            title=answer.title,
+            server=untrusted(answer.server),
+            title=untrusted(answer.title),
             detail=answer.detail,
-            location=answer.location,
-            banner=answer.banner,
-            certificate=answer.certificate,
+            location=untrusted(answer.location),
+            banner=untrusted(answer.banner),
+            certificate=untrusted(answer.certificate),
             self_signed=answer.self_signed,
             identified=identity.name if identity else None,
             evidence=identity.evidence if identity else None,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from netdash.core.model import RiskFact
-from netdash.core.text import clean
+from netdash.core.text import Untrusted, clean
 
 __all__ = [
     "FOREIGN_HOST",
@@ -79,7 +79,7 @@ class HttpCheck:
             self.check,
             self.found(status, headers, body),
             request,
-            http_status_line(status, body),
+            Untrusted(http_status_line(status, body)),
             status,
         )
 
@@ -126,7 +126,10 @@ class RawCheck:
 
     def fact(self, answer: bytes) -> RiskFact:
         return RiskFact(
-            self.check, answer.startswith(self.prefix), self.request, first_line(answer)
+            self.check,
+            answer.startswith(self.prefix),
+            self.request,
+            Untrusted(first_line(answer)),
         )
 
 
@@ -170,12 +173,18 @@ def foreign_host_facts(status: int, headers: Mapping[str, str]) -> tuple[RiskFac
     (``*`` or reflected) together with ``Access-Control-Allow-Credentials: true``,
     ``cors-credentials``."""
     request = f"GET / (Host: {FOREIGN_HOST}, Origin: {FOREIGN_ORIGIN})"
-    facts = [RiskFact("dns-rebinding", 200 <= status < 400, request, str(status), status)]
+    facts = [
+        RiskFact("dns-rebinding", 200 <= status < 400, request, Untrusted(str(status)), status)
+    ]
     allow = headers.get("access-control-allow-origin", "").strip()
     credentials = headers.get("access-control-allow-credentials", "").strip().lower() == "true"
     if allow in ("*", FOREIGN_ORIGIN):
         answer = f"Access-Control-Allow-Origin: {allow}" + (
             "; Access-Control-Allow-Credentials: true" if credentials else ""
         )
-        facts.append(RiskFact("cors-credentials", credentials, request, clean(answer, 120), status))
+        facts.append(
+            RiskFact(
+                "cors-credentials", credentials, request, Untrusted(clean(answer, 120)), status
+            )
+        )
     return tuple(facts)

@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from netdash.core.namespaces import Container, ContainerPort
+from netdash.core.text import Untrusted
 
 __all__ = ["MAX_BYTES", "TIMEOUT", "proxy_target", "read_containers", "socket_path"]
 
@@ -106,8 +107,8 @@ def _containers(document: object) -> tuple[Container, ...]:
         found.append(
             Container(
                 id=str(item["Id"]),
-                name=name,
-                image=str(item.get("Image") or ""),
+                name=Untrusted(name),
+                image=Untrusted(str(item.get("Image") or "")),
                 addresses=tuple(sorted(addresses, key=lambda a: ":" in a)),
                 ports=tuple(ports),
             )

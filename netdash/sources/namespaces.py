@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable
 
 from netdash.core.model import Process
 from netdash.core.namespaces import NamespaceListener, NetNamespace
+from netdash.core.text import Untrusted
 from netdash.sources.processes import ProcessCache
 
 __all__ = ["parse_socket_table", "read_addresses", "read_namespaces"]
@@ -243,7 +244,7 @@ def read_namespaces(
         if inode == own:
             continue
         pids = tuple(sorted(groups.get(inode, ())))
-        ns_names = tuple(names.get(inode, ()))
+        ns_names = tuple(map(Untrusted, names.get(inode, ())))
         if not pids:
             result.append(
                 NetNamespace(
@@ -261,7 +262,7 @@ def read_namespaces(
 
 def _read_one(
     inode: int,
-    names: tuple[str, ...],
+    names: tuple[Untrusted, ...],
     pids: tuple[int, ...],
     proc: str,
     cache: ProcessCache,

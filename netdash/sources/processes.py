@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psutil
 
 from netdash.core.model import Process
-from netdash.core.text import visible_bytes
+from netdash.core.text import Untrusted, untrusted
 from netdash.sources import procfd, sock_diag
 from netdash.sources.project import find_project
 
@@ -100,9 +100,9 @@ class ProcessCache:
             reason = "permission"
         process = Process(
             pid=pid,
-            name=visible_bytes(name) if name is not None else None,
-            user=visible_bytes(user) if user is not None else None,
-            cmdline=tuple(visible_bytes(arg) for arg in cmdline),
+            name=untrusted(name),
+            user=untrusted(user),
+            cmdline=tuple(Untrusted(arg) for arg in cmdline),
             create_time=create_time,
             ppid=ppid,
             project=find_project(cwd),

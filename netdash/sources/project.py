@@ -17,7 +17,7 @@ import threading
 from pathlib import PurePosixPath
 
 from netdash.core.model import Project
-from netdash.core.text import visible_bytes
+from netdash.core.text import Untrusted, untrusted, visible_bytes
 
 __all__ = ["MAX_DEPTH", "MAX_READ", "NETWORK_FILESYSTEMS", "find_project", "network_mounts"]
 
@@ -130,5 +130,7 @@ def find_project(cwd: str | None, points: tuple[str, ...] | None = None) -> Proj
             git_dir = os.path.normpath(os.path.join(str(directory), target))
         root = str(directory)
         name = visible_bytes(directory.name or root)
-        return Project(root=visible_bytes(root), name=name, branch=_branch(git_dir))
+        return Project(
+            root=Untrusted(root), name=Untrusted(name), branch=untrusted(_branch(git_dir))
+        )
     return None

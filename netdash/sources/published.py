@@ -44,7 +44,7 @@ def proxied_containers(
         for process in listener.processes:
             if process.name != "docker-proxy":
                 continue
-            target = proxy_target(process.cmdline)
+            target = proxy_target([a.raw for a in process.cmdline])
             if target is not None and target[1] in by_address:
                 found[listener.identity] = by_address[target[1]]
                 break

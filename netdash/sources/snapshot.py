@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 
 from netdash.core.model import Listener, Process, Snapshot
-from netdash.core.text import visible_bytes
+from netdash.core.text import Untrusted
 from netdash.sources.base import SocketSource, SocketTable, SourceUnavailable
 from netdash.sources.firewall import FirewallReader
 from netdash.sources.interfaces import read_default_route_interfaces, read_interfaces
@@ -46,15 +46,15 @@ def _read_sockets(sources: Sequence[SocketSource]) -> tuple[SocketTable, str]:
     raise unavailable
 
 
-def _user_name(uid: int | None) -> str | None:
+def _user_name(uid: int | None) -> Untrusted | None:
     if uid is None:
         return None
     try:
         import pwd
 
-        return visible_bytes(pwd.getpwuid(uid).pw_name)
+        return Untrusted(pwd.getpwuid(uid).pw_name)
     except (ImportError, KeyError):
-        return str(uid)
+        return Untrusted(str(uid))
 
 
 def _parent_first(processes: list[Process]) -> tuple[Process, ...]:

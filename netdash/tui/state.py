@@ -32,8 +32,10 @@ def _own_text(listener: Listener) -> str:
 
 def _process_text(process: Process) -> str:
     """A process's part of :func:`haystack`: name, command line, pid and user, lowercased."""
-    fields = [process.name or "", " ".join(process.cmdline), str(process.pid or "")]
-    return "\0".join([*fields, process.user or ""]).lower()
+    name = process.name.raw if process.name else ""
+    user = process.user.raw if process.user else ""
+    fields = [name, " ".join(a.raw for a in process.cmdline), str(process.pid or "")]
+    return "\0".join([*fields, user]).lower()
 
 
 def matches(listener: Listener, text: str) -> bool:

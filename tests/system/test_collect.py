@@ -60,7 +60,7 @@ def test_every_bound_socket_is_a_listener_owned_by_us(sockets: dict[str, socket.
         assert [p.pid for p in listener.processes] == [me], name
         proc = listener.processes[0]
         assert proc.name == psutil.Process().name()
-        assert proc.cmdline and "pytest" in " ".join(proc.cmdline)
+        assert proc.cmdline and "pytest" in " ".join(a.raw for a in proc.cmdline)
         assert proc.user == psutil.Process().username()
     assert not snapshot.partial  # root sees every owner
 

@@ -210,4 +210,4 @@ async def test_bare_tls_socket_is_tls() -> None:
         server.shutdown()
         server.server_close()
     assert (result.outcome, result.status) == (Outcome.TLS, 200)
-    assert "tls-thread" in (result.server or "")
+    assert result.server is not None and "tls-thread" in result.server.raw

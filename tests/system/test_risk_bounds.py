@@ -97,4 +97,4 @@ async def test_cors_with_credentials_for_a_foreign_origin_is_a_fact() -> None:
     facts = {f.check: f for f in loop.risks}
     assert facts["dns-rebinding"].found and facts["dns-rebinding"].status == 200
     assert facts["cors-credentials"].found
-    assert "Access-Control-Allow-Credentials: true" in facts["cors-credentials"].answer
+    assert "Access-Control-Allow-Credentials: true" in facts["cors-credentials"].answer.raw

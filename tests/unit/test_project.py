@@ -50,7 +50,7 @@ def test_a_detached_head_shows_the_commit(repo: Path) -> None:
     git("checkout", "-q", "--detach", cwd=repo)
     project = find_project(str(repo), points=())
     assert project is not None and project.branch is not None
-    assert len(project.branch) == 12 and int(project.branch, 16) >= 0
+    assert len(project.branch.raw) == 12 and int(project.branch.raw, 16) >= 0
 
 
 def test_no_repository_network_filesystems_and_depth_bound(tmp_path: Path, repo: Path) -> None:

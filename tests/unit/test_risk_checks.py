@@ -47,7 +47,7 @@ def test_http_checks(kind: str, status: int, body: bytes, found: bool) -> None:
     fact = check.fact(status, {}, body)
     assert (fact.check, fact.found, fact.status) == (check.check, found, status)
     assert fact.request == (f"GET {check.path}" if check.path else "GET /")
-    assert fact.answer.startswith(str(status))
+    assert fact.answer.raw.startswith(str(status))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_http_checks(kind: str, status: int, body: bytes, found: bool) -> None:
 def test_raw_checks(kind: str, answer: bytes, found: bool) -> None:
     fact = RAW_CHECKS[kind].fact(answer)
     assert fact.found is found
-    assert "\x1b" not in fact.answer and "\r" not in fact.answer  # shown, never obeyed
+    assert "\x1b" not in fact.answer.raw and "\r" not in fact.answer.raw  # shown, never obeyed
 
 
 @pytest.mark.parametrize(

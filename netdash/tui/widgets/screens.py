@@ -147,7 +147,7 @@ def details_renderable(
         parts.append(Text("reading processes…", style="dim"))
     elif not processes:
         known = sorted({pid for li in row.listeners for pid in li.pids})
-        owners = {p.user for li in row.listeners for p in li.processes if p.user}
+        owners = {str(p.user) for li in row.listeners for p in li.processes if p.user}
         who = f" (user {', '.join(sorted(owners))})" if owners else ""
         if known:
             gone = ", ".join(map(str, known))
