@@ -167,7 +167,11 @@ def test_every_dashboard_view_shows_hostile_text_and_sends_none(
     stream = tmp_path / "terminal.bytes"
     python = shlex.quote(sys.executable)
     tmux = Tmux(160, 45)
-    tmux.start(f"unset COLUMNS LINES; {python} -m netdash --interval 1; echo NETDASH-EXIT=$?")
+    history = shlex.quote(str(tmp_path / "history.sqlite3"))
+    tmux.start(
+        f"unset COLUMNS LINES; {python} -m netdash --interval 1 --history {history};"
+        " echo NETDASH-EXIT=$?"
+    )
     tmux.run("pipe-pane", "-o", "-t", "t", f"cat >> {shlex.quote(str(stream))}")
     title = tmux.flag("pane_title")
     keys = ["send-keys", "-t", "t"]
@@ -192,6 +196,11 @@ def test_every_dashboard_view_shows_hostile_text_and_sends_none(
             tmux.run(*keys, "c")  # a toast: the row's URL copied (OSC 52)
             time.sleep(0.5)
             tmux.run(*keys, "Escape")  # clears the filter
+            time.sleep(0.3)
+        for panel in ("h", "N"):  # the history (program names) and other namespaces
+            tmux.run(*keys, panel)
+            time.sleep(1.0)
+            tmux.run(*keys, panel)
             time.sleep(0.3)
         tmux.run(*keys, "C-p")
         time.sleep(0.5)
