@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import errno
 import html
+import itertools
 import os
 import re
 import ssl
@@ -510,6 +511,9 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
 
 _WS_STATUS = re.compile(rb"HTTP/1\.1 ([1-9][0-9][0-9])")
 _ANY_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])")
+_SHARDS = 16
+"""httpx clients per scheme a probe run spreads its requests over (:class:`_Prober`)."""
+
 _HEAD_LIMIT = 16 * 1024  # bytes of status line and headers read for the rebinding check
 
 
@@ -608,15 +612,31 @@ class _Prober:
         )
         budget = descriptor_budget()
         self.concurrency = min(limits.concurrency, budget or limits.concurrency)
+        # httpcore's pool scans every connection it holds for each request it assigns, so
+        # one pool of 200 connections costs quadratic CPU; requests go round-robin over
+        # SHARDS clients instead (no connection is kept alive: any client will do). The gate
+        # caps the connections of them all; no pool caps its own, so none makes a request
+        # wait while the target's deadline runs. One unverified SSL context serves them all
+        # (httpx would load the trust store once per client).
+        shards = max(1, min(_SHARDS, self.concurrency))
         pool = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=0)
-        common = dict(trust_env=False, follow_redirects=False, timeout=timeout, limits=pool)
-        self.plain = httpx.AsyncClient(**common)  # type: ignore[arg-type]
-        self.tls = httpx.AsyncClient(verify=False, **common)  # type: ignore[arg-type]
+        context = unverified_context()
+        common = dict(
+            trust_env=False, follow_redirects=False, timeout=timeout, limits=pool, verify=context
+        )
+        self._plain = [httpx.AsyncClient(**common) for _ in range(shards)]  # type: ignore[arg-type]
+        self._tls = [httpx.AsyncClient(**common) for _ in range(shards)]  # type: ignore[arg-type]
+        self._turn = itertools.count()
         self.gate = asyncio.Semaphore(self.concurrency)
 
+    def client(self, tls: bool) -> httpx.AsyncClient:
+        """The next client, round-robin (plain HTTP, or HTTPS when ``tls``)."""
+        clients = self._tls if tls else self._plain
+        return clients[next(self._turn) % len(clients)]
+
     async def close(self) -> None:
-        await self.plain.aclose()
-        await self.tls.aclose()
+        for client in (*self._plain, *self._tls):
+            await client.aclose()
 
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
         url = build_url("http", target, listener.port)
@@ -700,7 +720,7 @@ class _Prober:
         kind = answer.identity.kind if answer.identity else None
         tls = answer.outcome is Outcome.TLS
         scheme = "https" if tls else "http"
-        client = self.tls if tls else self.plain
+        client = self.client(tls)
         if answer.status is not None:
             foreign = await _foreign_get(target, port, tls, self.limits)
             if foreign is not None:
@@ -739,15 +759,15 @@ class _Prober:
             accepted.append(True)
         if first is not None:
             return first
-        answer = await _attempt_http(self.plain, url, self.limits)
+        answer = await _attempt_http(self.client(False), url, self.limits)
         if answer.outcome is Outcome.HTTP:
             if answer.status == 400 and b"HTTPS" in answer.body.upper():
                 # "The plain HTTP request was sent to HTTPS port" (nginx), Go's equivalent.
-                return await _attempt_tls(self.tls, target, port, self.limits) or answer
+                return await _attempt_tls(self.client(True), target, port, self.limits) or answer
             answer.identity = await self._identify(target, port, answer)
             return answer
         if answer.outcome in (Outcome.NOT_HTTP, Outcome.RESET):
-            tls = await _attempt_tls(self.tls, target, port, self.limits)
+            tls = await _attempt_tls(self.client(True), target, port, self.limits)
             if tls is not None:
                 tls.identity = await self._identify(target, port, tls, scheme="https")
                 return tls
@@ -781,7 +801,7 @@ class _Prober:
         confirms ``follow_up``. An HTTP error counts as not confirmed."""
         import httpx
 
-        client = self.tls if url.startswith("https") else self.plain
+        client = self.client(url.startswith("https"))
         try:
             answer = await _get(client, url, self.limits)
         except httpx.HTTPError as exc:
