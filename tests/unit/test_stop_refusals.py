@@ -93,3 +93,42 @@ def test_a_process_whose_start_time_is_unknown_is_neither_asked_about_nor_signal
     finally:
         child.kill()
         child.wait()
+
+
+def test_another_users_process_is_not_signalled_and_the_message_says_whose() -> None:
+    """As an ordinary user (nobody, via setpriv), stopping root's process: psutil is denied,
+    the user is told whose process it is and how to proceed, and the process runs on."""
+    import shutil
+    import subprocess
+    import sys
+
+    setpriv = shutil.which("setpriv")
+    require(os.geteuid() == 0 and setpriv is not None, "needs root and setpriv (util-linux)")
+    assert setpriv is not None
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        started = psutil.Process(child.pid).create_time()
+        script = (
+            "import signal, sys\n"
+            "from netdash.core.model import Process\n"
+            "from netdash.tui.process_control import send_signal\n"
+            f"print(send_signal(Process({child.pid}, 'sleep', user='root', "
+            f"create_time={started!r}), signal.SIGTERM))\n"
+        )
+        run = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+             script],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.strip() == (
+            f"Not allowed to signal pid {child.pid} (root's process); "
+            "run netdash as that user or root."
+        )
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
