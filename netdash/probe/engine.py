@@ -439,21 +439,27 @@ _TLS_EXPLAINED = {
     "NO_SHARED_CIPHER": "no cipher in common",
     "UNSUPPORTED_PROTOCOL": "only TLS versions this machine's OpenSSL refuses",
 }
+_UNPARSABLE_CERTIFICATE = "its certificate does not parse (an ASN.1 error in OpenSSL)"
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
             "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL")  # fmt: skip
 
 
 def _tls_spoken(exc: BaseException) -> str | None:
     """When a failed HTTPS connect still shows that the peer speaks TLS (it sent a TLS alert
-    or a handshake message OpenSSL refused: a 1 MB certificate chain, no common cipher), the
-    reason in words; ``None`` when the failure says nothing of TLS (a plain-text peer, a
-    reset, a timeout). Read from the ``ssl.SSLError`` in the exception's chain."""
+    or a handshake message OpenSSL refused: a 1 MB certificate chain, a certificate that does
+    not parse, no common cipher), the reason in words; ``None`` when the failure says nothing
+    of TLS (a plain-text peer, a reset, a timeout). Read from the ``ssl.SSLError`` in the
+    exception's chain."""
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
             return None
         if isinstance(seen, ssl.SSLError):
             reason = (seen.reason or "").upper()
+            if "ASN1" in reason or (not reason and "ASN1 LIB" in str(seen).upper()):
+                # OpenSSL 3 gives no reason code for a certificate that does not parse, only
+                # the library ("[SSL] ASN1 lib"); only a TLS handshake carries one
+                return _UNPARSABLE_CERTIFICATE
             if not reason or any(marker in reason for marker in _NOT_TLS):
                 return None
             if reason in _TLS_EXPLAINED:

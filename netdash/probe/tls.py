@@ -42,8 +42,8 @@ def _der(data: bytes, offset: int) -> tuple[int, int, int]:
     tag, length = data[offset], data[offset + 1]
     start = offset + 2
     if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):
+        count = length & 0x7F  # OpenSSL accepts leading zero bytes here, so up to 8 are read
+        if count == 0 or count > 8 or start + count > len(data):
             raise ValueError("bad length")
         length = int.from_bytes(data[start : start + count], "big")
         start += count
@@ -74,6 +74,26 @@ def _oid(raw: bytes) -> str:
     return ".".join(map(str, parts))
 
 
+_STRING_CODECS = {
+    0x0C: "utf-8",  # UTF8String
+    0x12: "ascii",  # NumericString
+    0x13: "ascii",  # PrintableString
+    0x14: "latin-1",  # TeletexString (T61String): read as Latin-1, as OpenSSL prints it
+    0x16: "ascii",  # IA5String
+    0x1A: "ascii",  # VisibleString
+    0x1C: "utf-32-be",  # UniversalString (UCS-4)
+    0x1E: "utf-16-be",  # BMPString (UCS-2)
+}
+"""The string types of X.520 attribute values (ITU-T X.680 §8.4 tags) and how each is decoded."""
+
+
+def _string(tag: int, raw: bytes) -> str:
+    """An attribute value as text, decoded by its string type (UTF-8 for a type not listed);
+    bytes that do not decode (not UTF-8, a lone surrogate, an odd BMPString) are shown as
+    ``\\xNN``, as netdash shows undecodable bytes everywhere, so the text is valid Unicode."""
+    return raw.decode(_STRING_CODECS.get(tag, "utf-8"), "backslashreplace")
+
+
 def _name(data: bytes, start: int, end: int) -> str:
     """An X.501 Name as ``CN=localhost, O=…`` (common attributes only)."""
     parts = []
@@ -82,17 +102,20 @@ def _name(data: bytes, start: int, end: int) -> str:
             attrs = _children(data, seq_start, seq_end)
             if len(attrs) != 2:
                 continue
-            (_, oid_start, oid_end), (_, value_start, value_end) = attrs
+            (_, oid_start, oid_end), (tag, value_start, value_end) = attrs
             key = _NAME_OIDS.get(_oid(data[oid_start:oid_end]))
             if key:
-                parts.append(f"{key}={data[value_start:value_end].decode('utf-8', 'replace')}")
+                parts.append(f"{key}={_string(tag, data[value_start:value_end])}")
     return ", ".join(parts)
 
 
 def decode_certificate(der: bytes) -> tuple[str | None, bool | None]:
     """(subject, self-signed) of a DER X.509 certificate (RFC 5280 §4.1), read in memory:
-    the subject as ``CN=…, O=…``, and whether the issuer is the subject. ``(None, None)``
-    for anything that does not parse."""
+    the subject as ``CN=…, O=…`` (each value decoded by its string type, see
+    :func:`_string`), and whether the issuer is the subject. ``(None, None)`` for anything
+    that does not parse. Nothing else is read: a negative serial, an impossible validity
+    date or an extension of any content changes nothing. Linear in ``len(der)``; the
+    probe's ``der`` is at most OpenSSL's 100 KiB certificate list."""
     try:
         _, cert_start, cert_end = _der(der, 0)
         _, tbs_start, tbs_end = _children(der, cert_start, cert_end)[0]

@@ -85,9 +85,16 @@ def refusal(pid: int) -> str | None:
     return None
 
 
+def _unknown_start(pid: int) -> str:
+    return (
+        f"netdash could not read when pid {pid} started, so it cannot make sure a signal "
+        "reaches that process and no later one with the same pid; nothing was signalled."
+    )
+
+
 def stop_request(row: ServiceRow) -> StopRequest | str:
-    """What stopping ``row`` means, or why it cannot be stopped (its owner is unknown, or
-    :func:`refusal` refuses it)."""
+    """What stopping ``row`` means, or why it cannot be stopped (its owner is unknown, its
+    start time could not be read, or :func:`refusal` refuses it)."""
     with_pid = [p for p in row_processes(row) if p.pid is not None]
     if not with_pid:
         return "The owner of this socket is unknown; run netdash as root to stop it."
@@ -96,6 +103,8 @@ def stop_request(row: ServiceRow) -> StopRequest | str:
     refused = refusal(target.pid)
     if refused is not None:
         return refused
+    if target.create_time is None:
+        return _unknown_start(target.pid)
     name = clean(target.name, 40) or "?"
     workers = len(with_pid) - 1
     family = f" and its {workers} worker{'s' if workers > 1 else ''}" if workers else ""
@@ -112,15 +121,19 @@ def escalation_question(target: Process) -> str:
 
 
 def send_signal(target: Process, signum: int) -> str | None:
-    """Signal ``target`` if its pid still names the same process (create time); returns a
-    message for the user when it did not happen, ``None`` on success."""
+    """Signal ``target`` if its pid still names the same process: the create time
+    (``psutil.Process.create_time()``, seconds since the epoch) read now must equal
+    ``target.create_time``, and without one nothing is sent. Returns a message for the user
+    when nothing was signalled, ``None`` on success."""
     assert target.pid is not None
     refused = refusal(target.pid)
     if refused is not None:
         return refused
+    if target.create_time is None:
+        return _unknown_start(target.pid)
     try:
         proc = psutil.Process(target.pid)
-        if target.create_time is not None and proc.create_time() != target.create_time:
+        if proc.create_time() != target.create_time:
             return f"pid {target.pid} now belongs to another process; nothing was signalled."
         proc.send_signal(signum)
     except psutil.NoSuchProcess:

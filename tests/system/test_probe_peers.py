@@ -4,11 +4,13 @@ verdict, each within its deadline."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,10 +124,30 @@ def endless_headers(conn: socket.socket) -> None:
         conn.sendall(b"X-Filler: " + b"a" * 1000 + b"\r\n")
 
 
+@functools.cache
+def _bomb() -> bytes:
+    """1 GiB of zeros, gzipped: 1,024 gzip members (RFC 1952 §2.2) of 1 MiB each, about
+    1 MB in all, made in milliseconds."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    member = packer.compress(bytes(1 << 20)) + packer.flush()
+    return member * 1024
+
+
+def gzip_bomb(conn: socket.socket) -> None:
+    read_request(conn)
+    body = _bomb()
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nServer: bomb\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    conn.sendall(body)
+
+
 @pytest.mark.parametrize(
     ("handler", "outcome", "identified"),
     [
         (reset_at_once, Outcome.RESET, None),
+        (gzip_bomb, Outcome.HTTP, None),  # read as it came, 64 KiB of it: never inflated
         (garbage, Outcome.NOT_HTTP, None),
         (postgres_like, Outcome.NOT_HTTP, "postgresql"),
         (silent, Outcome.SILENT, None),

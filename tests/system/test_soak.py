@@ -3,22 +3,33 @@
 Listeners open and close, processes holding sockets start and exit, addresses are added and
 removed and an interface goes down and up, about 20 changes a second, with a probe run every
 few seconds. NETDASH_SOAK_SECONDS sets the length (CI: 15 s; the full soak is 600 s).
+
+And listeners appearing and disappearing 50 times a second while the dashboard and `netdash
+list` run (issue 15 item 11). NETDASH_CHURN_SECONDS sets its length (15 s by default; the
+issue's minute is NETDASH_CHURN_SECONDS=60).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+import jsonschema
 import psutil
 import pytest
+from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from netdash.probe.engine import ProbeLimits
 from netdash.tui.app import NetdashApp
+from netdash.tui.messages import PollFailed
 from tests.support.pilot import wait_until
 from tests.support.ss import ss_listeners
 
@@ -119,12 +130,16 @@ async def test_soak_churn_then_agree_with_ss() -> None:
     assert rss_growth < 64 * 1024 * 1024, rss_growth  # bounded: caches and rows do not pile up
 
 
-CHURN_SECONDS = float(os.environ.get("NETDASH_CHURN_SECONDS", "60"))
+CHURN_SECONDS = float(os.environ.get("NETDASH_CHURN_SECONDS", "15"))
+"""Issue 15 item 11 asks for a minute: ``NETDASH_CHURN_SECONDS=60``. The default keeps the
+suite's run short, as the soak's does."""
+LIST_SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "netdash-list.schema.json"
 
 
 class Flicker(threading.Thread):
-    """Listeners appearing and disappearing 50 times a second (issue 15 item 11): one opens
-    every 20 ms on a random address, the oldest closes once 5 are open."""
+    """Listeners appearing and disappearing 50 times a second (issue 15 item 11): every
+    20 ms (on a fixed schedule, so a slow step does not lower the rate) one opens on a
+    random address and, once 5 are open, the oldest closes. ``changes`` counts the steps."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -134,6 +149,7 @@ class Flicker(threading.Thread):
 
     def run(self) -> None:
         open_: list[socket.socket] = []
+        started = time.monotonic()
         while not self.stop.is_set():
             address = self.rng.choice(ADDRESSES)
             s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
@@ -143,40 +159,63 @@ class Flicker(threading.Thread):
             if len(open_) > 5:
                 open_.pop(0).close()
             self.changes += 1
-            time.sleep(0.02)
+            time.sleep(max(0.0, started + self.changes * 0.02 - time.monotonic()))
         for s in open_:
             s.close()
 
 
-async def test_fifty_changes_a_second_for_a_minute_with_the_dashboard_and_list() -> None:
-    """While listeners flicker 50 times a second, the dashboard keeps running without a
-    poll error and `netdash list --json` keeps answering valid JSON with exit 0; afterwards
-    the dashboard agrees with ss."""
-    import json
-    import sys
+async def test_fifty_changes_a_second_with_the_dashboard_and_list() -> None:
+    """While listeners flicker 50 times a second (NETDASH_CHURN_SECONDS long), the dashboard
+    polls every 0.2 s and probes every 3 s, and ``netdash list`` runs again and again,
+    alternately as JSON and as a table. No poll fails and no worker raises, even for a
+    moment; every ``list`` exits 0 with nothing on stderr, its JSON parses and matches
+    schema/netdash-list.schema.json; afterwards the dashboard agrees with ``ss``."""
+    app = NetdashApp(
+        interval=0.2, probe_limits=ProbeLimits(connect_timeout=0.3, read_timeout=0.3, deadline=1)
+    )
+    schema = jsonschema.Draft202012Validator(json.loads(LIST_SCHEMA.read_text()))
+    failures: list[str] = []
 
-    app = NetdashApp(interval=0.2)
+    def watch(message: Message) -> None:
+        if isinstance(message, PollFailed):
+            failures.append(f"poll failed: {message.reason}")
+        elif isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
+            failures.append(f"worker {message.worker.name!r} raised: {message.worker.error!r}")
+
     flicker = Flicker()
-    lists = 0
-    async with app.run_test(size=(120, 40)) as pilot:
+    lists = {"json": 0, "table": 0}
+    async with app.run_test(size=(120, 40), message_hook=watch) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         flicker.start()
-        end = time.monotonic() + CHURN_SECONDS
+        started = time.monotonic()
+        end = started + CHURN_SECONDS
+        next_probe = started + 1
         while time.monotonic() < end:
+            kind = "json" if lists["json"] <= lists["table"] else "table"
+            argv = ["list", "--udp", *(["--json"] if kind == "json" else [])]
             listing = subprocess.Popen(
-                [sys.executable, "-m", "netdash", "list", "--json", "--udp"],
+                [sys.executable, "-m", "netdash", *argv],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
             while listing.poll() is None:
+                if time.monotonic() > next_probe:
+                    await pilot.press("p")
+                    next_probe = time.monotonic() + 3
                 await pilot.pause(0.1)
                 assert app.is_running
             out, err = listing.communicate()
-            assert listing.returncode == 0, err.decode()
-            assert isinstance(json.loads(out)["listeners"], list)
-            lists += 1
+            assert (listing.returncode, err.decode()) == (0, ""), out[-2000:]
+            if kind == "json":
+                document = json.loads(out)
+                errors = [e.message for e in schema.iter_errors(document)]
+                assert not errors, errors[:3]
+            else:
+                assert out.decode().strip(), "an empty table"
+            lists[kind] += 1
         flicker.stop.set()
         flicker.join(5)
+        rate = flicker.changes / (time.monotonic() - started)
         await pilot.pause(0.5)
         await pilot.press("r")
         polled = app.snapshot.taken_at if app.snapshot else 0
@@ -185,6 +224,8 @@ async def test_fifty_changes_a_second_for_a_minute_with_the_dashboard_and_list()
         ours = {(li.protocol, li.address, li.port) for li in app.snapshot.listeners}
         theirs = {(proto, address, port) for proto, address, port, _, _ in ss_listeners()}
         assert {t for t in ours if t[0] == "tcp"} == {t for t in theirs if t[0] == "tcp"}
+    assert not failures, failures[:5]
     assert app.poll_error is None
-    assert flicker.changes > CHURN_SECONDS * 30  # about 50 a second really happened
-    assert lists >= CHURN_SECONDS / 2  # list ran all along (each run well under 2 s)
+    assert rate > 40, rate  # about 50 changes a second really happened
+    assert min(lists.values()) >= CHURN_SECONDS / 6, lists  # list ran all along
+    print(f"{flicker.changes} changes in {CHURN_SECONDS:g} s ({rate:.1f}/s); list runs: {lists}")

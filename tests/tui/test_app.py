@@ -134,6 +134,36 @@ async def test_poll_failure_is_shown_and_the_app_recovers() -> None:
         assert app.is_running
 
 
+async def test_probe_failure_is_shown_and_the_next_probe_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe run that raises (here: no child process and no thread could start) ends with
+    the reason in the header; the app runs on and the next ``p`` probes as usual."""
+    real = probe_runner.ProbeRun.run
+    calls = {"n": 0}
+
+    async def flaky(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("simulated: cannot start a probe")
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(probe_runner.ProbeRun, "run", flaky)
+    socket_ = bound_socket("127.0.0.1", 0)
+    app = NetdashApp(interval=5, probe_limits=FAST)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.snapshot is not None)
+            await pilot.press("p")
+            await wait_until(pilot, lambda: "probe failed" in (app.probe_status or ""))
+            assert "simulated: cannot start a probe" in as_text(app.query_one("#status").content)
+            await pilot.press("p")
+            await wait_until(pilot, lambda: ") in " in (app.probe_status or ""))
+            assert app.is_running and app.probed()
+    finally:
+        socket_.close()
+
+
 async def test_shift_p_probes_only_the_highlighted_row(servers) -> None:  # type: ignore[no-untyped-def]
     app = NetdashApp(interval=5, probe_limits=FAST)
     async with app.run_test(size=(120, 40)) as pilot:
