@@ -275,7 +275,7 @@ async def test_an_odd_certificate_a_server_still_loads_is_read(tmp_path: Path, c
     assert [(r.outcome, r.certificate, r.self_signed, r.detail) for r in results] == [
         (Outcome.TLS, SUBJECTS[case], True, None)
     ] * 2, results
-    assert all(r.certificate is not None and r.certificate.encode() for r in results)
+    assert all(r.certificate is not None and r.certificate.raw.encode() for r in results)
 
 
 async def test_a_subject_of_three_thousand_attributes_is_read_in_bounded_time(
