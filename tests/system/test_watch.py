@@ -44,6 +44,10 @@ class Held:
             self.process.stdout.close()
 
 
+LAG = 4.0
+"""Seconds an event may come after the change the test made (the watch polls every 0.3 s)."""
+
+
 @contextmanager
 def watching(history: Path, env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
     """``netdash watch`` polling every 0.3 s, started and (at the end) stopped with SIGTERM."""
@@ -172,8 +176,10 @@ def test_a_minute_of_churn_matches_what_the_test_did_and_survives_a_killed_write
         appeared = [e.at for e in mine if e.kind == "appeared"]
         gone = [e.at for e in mine if e.kind == "disappeared"]
         assert appeared and gone, (port, address, mine)
-        assert any(start - 0.1 <= at <= start + 1.5 for at in appeared), (start, mine)
-        assert any(end - 0.1 <= at <= end + 1.5 for at in gone) or any(at > end for at in gone), (
+        # Within a few polls (0.3 s each) of the change: a loaded 2-core runner delays one
+        # by seconds now and then (2.8 s seen while four test runs shared the cores).
+        assert any(start - 0.1 <= at <= start + LAG for at in appeared), (start, mine)
+        assert any(end - 0.1 <= at <= end + LAG for at in gone) or any(at > end for at in gone), (
             end,
             mine,
         )
