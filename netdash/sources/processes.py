@@ -59,6 +59,9 @@ class ProcessCache:
         self._by_pid: dict[int, Process] = {}
         self._ticks: dict[int, int] = {}  # Linux: pid -> start time in ticks when cached
         self.holders = procfd.HolderCache()
+        self.built: object | None = None
+        """The last poll's listeners with what they were built from (for
+        :func:`netdash.sources.snapshot.collect_snapshot` only)."""
 
     def get(self, pid: int) -> tuple[Process | None, str | None]:
         """The process with this pid, or ``(None, reason)`` when it exited mid-poll.

@@ -13,7 +13,8 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from netdash.core.model import Listener, Process, Snapshot
 from netdash.core.text import Untrusted
@@ -90,13 +91,54 @@ def collect_snapshot(
     records = table.records
     unowned = [r.inode for r in records if r.pids is None]
     holders = cache.holders.holders(unowned)[0] if unowned else {}
+    built = cache.built
+    if (
+        isinstance(built, _Built)
+        and built.table is table  # the source returned its last table: the dump is unchanged
+        and built.holders == holders
+        and all(cache.get(pid) == owner for pid, owner in built.resolved.items())
+    ):
+        # Nothing the listeners are made of changed: the same sockets, holders and owners
+        # (the owners' start times were read again just now). An idle poll ends here.
+        listeners, hidden, denied_count = built.listeners, built.hidden, built.denied
+    else:
+        listeners, hidden, denied_count = _build(cache, table, holders)
+    return Snapshot(
+        hostname=socket.gethostname(),
+        interfaces=interfaces,
+        listeners=listeners,
+        taken_at=time.time(),
+        partial_reasons=_partial_reasons(hidden, denied_count, table.unread),
+        default_route_interfaces=read_default_route_interfaces(),
+        source=source,
+        firewall=firewall.view() if firewall is not None else None,
+    )
 
+
+@dataclass(frozen=True)
+class _Built:
+    """One poll's listeners and what they were built from (``ProcessCache.built``)."""
+
+    table: SocketTable
+    holders: Mapping[int, Collection[int]]
+    resolved: dict[int, tuple[Process | None, str | None]]
+    listeners: tuple[Listener, ...]
+    hidden: int
+    denied: int
+
+
+def _build(
+    cache: ProcessCache, table: SocketTable, holders: Mapping[int, Collection[int]]
+) -> tuple[tuple[Listener, ...], int, int]:
+    """``(listeners, hidden, denied)`` from a socket table and the holders by inode: sorted
+    listeners, sockets whose owner is unknown, processes that could not be read. Remembered
+    in ``cache.built``."""
     hidden = 0
     denied: set[int] = set()
     listeners = []
     seen_pids: set[int] = set()
     resolved: dict[int, tuple[Process | None, str | None]] = {}  # each pid once per poll
-    for item in records:
+    for item in table.records:
         pids = item.pids if item.pids is not None else holders.get(item.inode, _NO_PIDS)
         processes: list[Process] = []
         for pid in sorted(pids):
@@ -130,16 +172,9 @@ def collect_snapshot(
         )
     cache.retain(seen_pids)
     listeners.sort(key=lambda li: (li.protocol, li.port, li.family, li.address, li.inode))
-    return Snapshot(
-        hostname=socket.gethostname(),
-        interfaces=interfaces,
-        listeners=tuple(listeners),
-        taken_at=time.time(),
-        partial_reasons=_partial_reasons(hidden, len(denied), table.unread),
-        default_route_interfaces=read_default_route_interfaces(),
-        source=source,
-        firewall=firewall.view() if firewall is not None else None,
-    )
+    built = tuple(listeners)
+    cache.built = _Built(table, holders, resolved, built, hidden, len(denied))
+    return built, hidden, len(denied)
 
 
 def _partial_reasons(hidden: int, denied: int, unread: int = 0) -> tuple[str, ...]:

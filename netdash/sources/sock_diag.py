@@ -24,7 +24,9 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from netdash.sources.base import SocketRecord, SocketTable, SourceUnavailable
@@ -54,6 +56,7 @@ _NLMSGHDR = struct.Struct("=IHHII")
 _REQ = struct.Struct("=BBBBI" + "HH16s16sI8s")  # inet_diag_req_v2 with inet_diag_sockid
 _MSG = struct.Struct("=BBBB" + "HH16s16sI8s" + "IIIII")  # inet_diag_msg
 _RTA = struct.Struct("=HH")
+_HEAD = struct.Struct("=IH")  # nlmsg_len, nlmsg_type
 
 
 def _request(family: int, protocol: int, states: int, seq: int, ext: int = 0) -> bytes:
@@ -169,6 +172,57 @@ def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, Socket
             yield from records
             if finished:
                 return
+
+
+_LISTENING = (
+    (socket.AF_INET, socket.IPPROTO_TCP, 1 << TCP_LISTEN),
+    (socket.AF_INET, socket.IPPROTO_UDP, 1 << TCP_CLOSE),
+    (socket.AF_INET6, socket.IPPROTO_TCP, 1 << TCP_LISTEN),
+    (socket.AF_INET6, socket.IPPROTO_UDP, 1 << TCP_CLOSE),
+)
+"""The dumps of :class:`SockDiagSource`, in order: TCP in LISTEN and UDP in TCP_CLOSE (ss:
+UNCONN), IPv4 then IPv6."""
+
+Chunks = tuple[tuple[bytes, ...], ...]
+"""The datagrams of each dump of :data:`_LISTENING`, unparsed."""
+
+
+def _dump_chunks(
+    nl: socket.socket, family: int, protocol: int, states: int, seq: int
+) -> tuple[bytes, ...]:
+    """One dump's datagrams, unparsed, up to the one holding ``NLMSG_DONE`` or
+    ``NLMSG_ERROR`` (only message headers are read here)."""
+    nl.sendall(_request(family, protocol, states, seq=seq))
+    chunks: list[bytes] = []
+    while True:
+        chunk = nl.recv(1 << 20)
+        chunks.append(chunk)
+        offset = 0
+        while offset + _NLMSGHDR.size <= len(chunk):
+            length, kind = _HEAD.unpack_from(chunk, offset)
+            if length < _NLMSGHDR.size or kind in (NLMSG_DONE, NLMSG_ERROR):
+                return tuple(chunks)
+            offset += (length + 3) & ~3
+        if not chunk:
+            return tuple(chunks)
+
+
+def _listening_records(chunks: Chunks, names: dict[int, str]) -> list[SocketRecord]:
+    """The records of :data:`_LISTENING`'s dumps (UDP: the unconnected sockets only).
+    Raises ``OSError`` as :func:`parse_messages`."""
+    found: list[SocketRecord] = []
+    for (family, protocol, _states), datagrams in zip(_LISTENING, chunks, strict=True):
+        name = "tcp" if protocol == socket.IPPROTO_TCP else "udp"
+        version = 4 if family == socket.AF_INET else 6
+        for datagram in datagrams:
+            records, finished = parse_messages(datagram, name, version, names)
+            if protocol == socket.IPPROTO_UDP:
+                found += (record for state, record in records if state == TCP_CLOSE)
+            else:
+                found += (record for _, record in records)
+            if finished:
+                break
+    return found
 
 
 def dump_sockets(udp: bool = True) -> list[SocketRecord]:
@@ -290,10 +344,50 @@ class SockDiagSource:
 
     name = "sock_diag"
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._netlink: socket.socket | None = None
+        self._closer: Callable[[], object] = lambda: None
+        self._last: tuple[tuple[Chunks, dict[int, str]], SocketTable] | None = None
+
     def read_sockets(self) -> SocketTable:
+        """The dump as a table. An unchanged dump (the same bytes, over the same netlink
+        socket, kept open between reads so its replies carry the same port id) returns the
+        very table of the last read, unparsed: an idle poll costs the dump's syscalls and one
+        comparison of bytes (issue 18)."""
         if not sys.platform.startswith("linux"):
             raise SourceUnavailable("sock_diag netlink is Linux only")
         try:
-            return SocketTable(dump_sockets(udp=True))
+            with self._lock:
+                names = dict(socket.if_nameindex())
+                key = (self._chunks(), names)
+                if self._last is not None and self._last[0] == key:
+                    return self._last[1]
+                table = SocketTable(_listening_records(key[0], names))
+                self._last = (key, table)
+                return table
         except OSError as exc:
             raise SourceUnavailable(f"sock_diag netlink refused: {exc}") from exc
+
+    def _chunks(self) -> Chunks:
+        """Every dump of :data:`_LISTENING` over the kept netlink socket; a socket that
+        failed (a timeout mid-dump may leave replies queued) is closed, and one fresh socket
+        tried before the error is raised."""
+        retried = False
+        while True:
+            if self._netlink is None:
+                netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
+                netlink.settimeout(5.0)
+                self._netlink = netlink
+                self._closer = weakref.finalize(self, netlink.close)  # no socket outlives us
+            try:
+                return tuple(
+                    _dump_chunks(self._netlink, *dump, seq=seq)
+                    for seq, dump in enumerate(_LISTENING, start=1)
+                )
+            except OSError:
+                self._closer()
+                self._netlink = None
+                if retried:
+                    raise
+                retried = True

@@ -174,9 +174,8 @@ def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch
     """Where sock_diag is unavailable, psutil's table is used; where that needs root too
     (macOS), each process's own table. We cannot run macOS: make both refuse here."""
     from netdash.sources import sock_diag
-    from netdash.sources.base import SocketRecord
 
-    def refuse_netlink(udp: bool = True) -> list[SocketRecord]:
+    def refuse_netlink(*_args: object, **_kwargs: object) -> tuple[bytes, ...]:
         raise PermissionError("netlink refused (simulated)")
 
     def refuse_system_wide(kind: str = "inet") -> list[object]:
@@ -184,7 +183,7 @@ def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch
 
     s = bound_socket("127.0.0.1")
     try:
-        monkeypatch.setattr(sock_diag, "dump_sockets", refuse_netlink)
+        monkeypatch.setattr(sock_diag, "_dump_chunks", refuse_netlink)
         snapshot = collect_snapshot()
         assert snapshot.source == "psutil"
         assert [li.pids for li in snapshot.listeners if li.port == port(s)] == [(os.getpid(),)]
@@ -198,3 +197,45 @@ def test_psutil_fallback_when_netlink_is_refused(monkeypatch: pytest.MonkeyPatch
 
 def test_sock_diag_is_the_source_on_linux() -> None:
     assert collect_snapshot().source == "sock_diag"
+
+
+def test_an_unchanged_dump_is_not_parsed_again_and_any_change_is() -> None:
+    """An idle poll (issue 18): the same sock_diag bytes give the very same table, and the same
+    table, holders and owners the very same listeners; a new socket, a closed one and a new
+    holder of an old one each give new ones."""
+    from netdash.sources.sock_diag import SockDiagSource
+
+    source = SockDiagSource()
+    cache = ProcessCache()
+    first = source.read_sockets()
+    assert source.read_sockets() is first
+    before = collect_snapshot(cache, sources=(source,))
+    assert collect_snapshot(cache, sources=(source,)).listeners is before.listeners
+    s = bound_socket("0.0.0.0")
+    try:
+        port = s.getsockname()[1]
+        table = source.read_sockets()
+        assert table is not first and any(r.port == port for r in table.records)
+        opened = collect_snapshot(cache, sources=(source,))
+        assert any(li.port == port for li in opened.listeners)
+        # A child inherits the socket: the same dump, a new holder.
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(30)"], pass_fds=(s.fileno(),)
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                shared = collect_snapshot(cache, sources=(source,))
+                (mine,) = [li for li in shared.listeners if li.port == port]
+                if child.pid in mine.pids or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert source.read_sockets() is table  # nothing changed in the kernel's table
+            assert sorted(mine.pids) == sorted([os.getpid(), child.pid])
+        finally:
+            child.kill()
+            child.wait()
+    finally:
+        s.close()
+    closed = collect_snapshot(cache, sources=(source,))
+    assert not any(li.port == port for li in closed.listeners)

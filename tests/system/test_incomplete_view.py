@@ -24,7 +24,7 @@ def like_macos(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Netlink refused; psutil's system-wide table refused; each process's own table refused
     for every process but this one (not root, as on macOS)."""
 
-    def refuse_netlink(udp: bool = True) -> list[object]:
+    def refuse_netlink(*_args: object, **_kwargs: object) -> tuple[bytes, ...]:
         raise PermissionError("netlink refused (simulated)")
 
     def refuse_table(kind: str = "inet") -> list[object]:
@@ -38,7 +38,7 @@ def like_macos(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             raise psutil.AccessDenied(self.pid)
         return list(real(self, kind))
 
-    monkeypatch.setattr(sock_diag, "dump_sockets", refuse_netlink)
+    monkeypatch.setattr(sock_diag, "_dump_chunks", refuse_netlink)
     monkeypatch.setattr(psutil, "net_connections", refuse_table)
     monkeypatch.setattr(psutil.Process, "net_connections", own_only)
     monkeypatch.setenv("NETDASH_CONFIG", "/dev/null")

@@ -71,10 +71,10 @@ def test_no_source_available_raises_source_unavailable_an_oserror() -> None:
 
 
 def test_sock_diag_refused_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(udp: bool = True) -> list[SocketRecord]:
+    def refuse(*_args: object, **_kwargs: object) -> tuple[bytes, ...]:
         raise PermissionError("netlink refused (simulated)")
 
-    monkeypatch.setattr(sock_diag, "dump_sockets", refuse)
+    monkeypatch.setattr(sock_diag, "_dump_chunks", refuse)
     with pytest.raises(SourceUnavailable):
         sock_diag.SockDiagSource().read_sockets()
 
