@@ -35,7 +35,6 @@ __all__ = [
     "Peer",
     "SockDiagSource",
     "count_established",
-    "dump_sockets",
     "established_peers",
     "parse_peers",
 ]
@@ -225,23 +224,6 @@ def _listening_records(chunks: Chunks, names: dict[int, str]) -> list[SocketReco
     return found
 
 
-def dump_sockets(udp: bool = True) -> list[SocketRecord]:
-    """Every TCP socket in LISTEN and, with ``udp``, every unconnected bound UDP socket
-    (``ss -tuln``), IPv4 and IPv6, of the caller's network namespace. Records carry inode,
-    uid, IPV6_V6ONLY and bound device; ``pids`` is ``None`` (netlink does not say).
-
-    Raises ``OSError`` when the netlink socket cannot be used (not Linux, seccomp, old kernel).
-    """
-    found: list[SocketRecord] = []
-    for family in (socket.AF_INET, socket.AF_INET6):
-        found += (record for _, record in _dump(family, socket.IPPROTO_TCP, 1 << TCP_LISTEN))
-        if udp:
-            # UDP has no LISTEN: a bound, unconnected socket is in TCP_CLOSE (ss: UNCONN).
-            udp_sockets = _dump(family, socket.IPPROTO_UDP, 1 << TCP_CLOSE)
-            found += (record for state, record in udp_sockets if state == TCP_CLOSE)
-    return found
-
-
 def count_established(port: int) -> int:
     """Established TCP connections whose local port is ``port`` (both families).
     Raises ``OSError`` when netlink is refused."""
@@ -335,9 +317,10 @@ def established_peers(port: int) -> list[Peer]:
 
 
 class SockDiagSource:
-    """:class:`~netdash.sources.base.SocketSource` reading the netlink dump
-    (:func:`dump_sockets`, UDP included). Owners are not known here (``pids`` is ``None``):
-    they are found by inode in ``/proc/*/fd``.
+    """:class:`~netdash.sources.base.SocketSource` reading the netlink dumps of
+    :data:`_LISTENING` (TCP in LISTEN, unconnected UDP: ``ss -tuln``), IPv4 and IPv6. Records
+    carry inode, uid, IPV6_V6ONLY and bound device; owners are not known here (``pids`` is
+    ``None``): they are found by inode in ``/proc/*/fd``.
 
     Raises :exc:`~netdash.sources.base.SourceUnavailable` off Linux or when netlink is
     refused (seccomp, an old kernel)."""
