@@ -10,11 +10,11 @@ from netdash.cli.common import (
     OutputError,
     console,
     firewall_reader,
-    json_text,
     namespace_view,
     print_beyond,
     probe,
     write,
+    write_json,
 )
 from netdash.config import Settings
 from netdash.core.assess import Assessment
@@ -57,7 +57,7 @@ def run(settings: Settings) -> int:
         document["containers"] = containers_json(view.containers)
         if settings.namespaces:
             document["namespaces"] = namespaces_json(view)
-        write(json_text(document))
+        write_json(document)
     elif settings.output == "prometheus":
         from netdash.output.prom import listing_metrics
 
