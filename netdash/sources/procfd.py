@@ -191,6 +191,27 @@ class HolderCache:
                     holders.setdefault(inode, []).append(pid)
             return holders, len(self._unreadable)  # pids ascending, as appended
 
+    def seed(
+        self, wanted: frozenset[int], reads: Iterable[_Read], pids: Iterable[int], at: float
+    ) -> None:
+        """Take a full scan made elsewhere (:mod:`netdash.sources.early_scan`) as this
+        cache's own: ``reads`` (:func:`read_processes`) of every pid of ``pids`` for the
+        sockets ``wanted``, started at ``at`` (this cache's clock). The next
+        :meth:`holders` then reads only what changed since, as after its own full scan."""
+        with self._lock:
+            self._held.clear()
+            self._unreadable.clear()
+            for pid, ticks, held in reads:
+                if held is None:
+                    self._unreadable.add(pid)
+                elif held:
+                    self._held[pid] = (ticks, held)
+            self._wanted = wanted
+            self._seen = set(pids)
+            self._scanned_at = at
+            self._new_holders = set()
+            self.full_scans += 1
+
     def _read(self, pids: Iterable[int], targets: dict[str, int]) -> None:
         for pid, ticks, held in read_processes(pids, targets, self.proc):
             if held is None:

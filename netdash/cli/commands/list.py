@@ -18,6 +18,8 @@ from netdash.cli.common import (
 )
 from netdash.config import Settings
 from netdash.core.assess import Assessment
+from netdash.sources import early_scan
+from netdash.sources.processes import ProcessCache
 from netdash.sources.snapshot import collect_snapshot
 
 __all__ = ["run"]
@@ -27,7 +29,9 @@ def run(settings: Settings) -> int:
     """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
     exit code 0. The listing shows every exposure; one an allow rule accepts is marked so
     (``exposed ✓``, JSON ``allowed_by``), as the dashboard marks it."""
-    snapshot = collect_snapshot(firewall=firewall_reader(settings))
+    cache = ProcessCache()
+    early_scan.seed(cache.holders)  # the owner scan `python -m netdash` started, if any
+    snapshot = collect_snapshot(cache, firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
     assessment = Assessment(snapshot, results, settings.policy, udp=settings.udp)
