@@ -148,9 +148,16 @@ class HolderCache:
         self._seen: set[int] = set()
         self._scanned_at: float | None = None
         self._new_holders: set[int] = set()  # first seen holding at the last poll: re-check
+        self.before: Callable[[HolderCache], object] | None = None
+        """Called once, with this cache, at the start of the next :meth:`holders` (the list
+        command's :func:`netdash.sources.early_scan.seed`: it waits for the forked scan only
+        once the socket table is read)."""
 
     def holders(self, inodes: Collection[int]) -> tuple[dict[int, list[int]], int]:
         """As :func:`socket_holders`: ``({inode: [pid, ...]}, unreadable)``."""
+        if self.before is not None:
+            hook, self.before = self.before, None
+            hook(self)
         wanted = frozenset(inodes)
         with self._lock:
             now = self.clock()

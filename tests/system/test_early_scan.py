@@ -98,3 +98,12 @@ def test_few_sockets_are_scanned_without_a_fork(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked"))
     early_scan.start(["list", "--json"])
     assert early_scan._started is None
+
+
+def test_the_list_commands_hook_runs_once_at_the_first_read() -> None:
+    cache = procfd.HolderCache()
+    calls: list[object] = []
+    cache.before = calls.append
+    cache.holders([])
+    cache.holders([])
+    assert calls == [cache]

@@ -30,7 +30,8 @@ def run(settings: Settings) -> int:
     exit code 0. The listing shows every exposure; one an allow rule accepts is marked so
     (``exposed ✓``, JSON ``allowed_by``), as the dashboard marks it."""
     cache = ProcessCache()
-    early_scan.seed(cache.holders)  # the owner scan `python -m netdash` started, if any
+    # The owner scan `python -m netdash` forked, if any: waited for once the sockets are read.
+    cache.holders.before = early_scan.seed
     snapshot = collect_snapshot(cache, firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
