@@ -53,16 +53,21 @@ def write(text: str) -> None:
 def write_json(document: dict[str, object]) -> None:
     """Write a ``list --json`` document: as :func:`json_text` to a terminal; to a pipe or a
     file as the compact text's pieces (:func:`netdash.output.json.listing_pieces`), handed to
-    the kernel together (``writev``) instead of joined into one string first."""
+    the kernel together (``writev``) instead of joined into one string first; joined where
+    standard output has no file descriptor (a test's buffer) or there is no ``writev``."""
     if sys.stdout.isatty():
         write(json_text(document))
         return
+    import os
+
     from netdash.output.json import listing_pieces
 
     pieces = listing_pieces(document)
     try:
-        fd = sys.stdout.fileno()
+        fd = sys.stdout.fileno() if hasattr(os, "writev") else -1  # no writev on Windows
     except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation: a test's buffer
+        fd = -1
+    if fd < 0:
         write(b"".join(pieces).decode("ascii"))
         return
     try:

@@ -124,3 +124,19 @@ def test_writev_all_resumes_after_short_writes(monkeypatch: pytest.MonkeyPatch) 
         os.close(r)
     assert bytes(out) == b"".join(pieces)
     assert max(calls) <= 1024
+
+
+@pytest.mark.parametrize("writev", [True, False])
+def test_write_json_to_a_buffer_and_without_writev(
+    writev: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from netdash.cli.common import write_json
+
+    if not writev:
+        monkeypatch.delattr(os, "writev")
+    procs = [{"pid": 1, "cmdline": ["x" * 100]}]
+    document = {"listeners": [{"port": p, "processes": procs} for p in range(3)]}
+    write_json(document)
+    assert capsys.readouterr().out == dumps(document) + "\n"
