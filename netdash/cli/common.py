@@ -25,6 +25,7 @@ __all__ = [
     "print_beyond",
     "probe",
     "write",
+    "write_json",
 ]
 
 
@@ -47,6 +48,55 @@ def write(text: str) -> None:
         raise
     except OSError as exc:
         raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def write_json(document: dict[str, object]) -> None:
+    """Write a ``list --json`` document: as :func:`json_text` to a terminal; to a pipe or a
+    file as the compact text's pieces (:func:`netdash.output.json.listing_pieces`), handed to
+    the kernel together (``writev``) instead of joined into one string first; joined where
+    standard output has no file descriptor (a test's buffer) or there is no ``writev``."""
+    if sys.stdout.isatty():
+        write(json_text(document))
+        return
+    import os
+
+    from netdash.output.json import listing_pieces
+
+    pieces = listing_pieces(document)
+    try:
+        fd = sys.stdout.fileno() if hasattr(os, "writev") else -1  # no writev on Windows
+    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation: a test's buffer
+        fd = -1
+    if fd < 0:
+        write(b"".join(pieces).decode("ascii"))
+        return
+    try:
+        sys.stdout.flush()
+        _writev_all(fd, pieces)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def _writev_all(fd: int, pieces: list[bytes]) -> None:
+    """Write every byte of ``pieces`` to ``fd`` in order, at most 1,024 pieces (IOV_MAX) per
+    ``writev``, resuming after a short write."""
+    import os
+
+    views = [memoryview(p) for p in pieces if p]
+    i = 0
+    while i < len(views):
+        written = os.writev(fd, views[i : i + 1024])
+        if written == 0:
+            raise OSError("writev wrote nothing")
+        while written and i < len(views):
+            size = len(views[i])
+            if written < size:
+                views[i] = views[i][written:]
+                break
+            written -= size
+            i += 1
 
 
 def json_text(document: object) -> str:

@@ -28,6 +28,7 @@ said in the README). Nothing here performs I/O.
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -910,7 +911,7 @@ class FirewallView:
     equal when they hold the same ruleset object, interfaces and state (the poller compares
     snapshots)."""
 
-    __slots__ = ("_cache", "_prefixes", "interfaces", "read", "reason", "ruleset")
+    __slots__ = ("_bounds", "_cache", "_prefixes", "interfaces", "read", "reason", "ruleset")
 
     def __init__(
         self,
@@ -925,6 +926,7 @@ class FirewallView:
         self.interfaces = interfaces
         self._cache: dict[tuple[object, ...], tuple[InterfaceReach, ...]] = {}
         self._prefixes: SourcePrefixes | None = None
+        self._bounds: list[int] | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FirewallView):
@@ -954,7 +956,10 @@ class FirewallView:
         the bind address is not an IP address)."""
         if self.ruleset is None:
             return ()
-        key = (protocol, address, port, dual_stack, bound_device)
+        if self._bounds is None:
+            self._bounds = port_bounds(self.ruleset)
+        # Ports between the same two bounds meet the same rules: one evaluation for all.
+        key = (protocol, address, bisect_right(self._bounds, port), dual_stack, bound_device)
         found = self._cache.get(key)
         if found is None:
             if self._prefixes is None:
@@ -974,6 +979,40 @@ class FirewallView:
                 found = ()
             self._cache[key] = found
         return found
+
+
+def port_bounds(ruleset: Ruleset) -> list[int]:
+    """Where the answer of :func:`evaluate` may change along the destination ports, sorted:
+    the first port of every port range a rule, a verdict map or a DNAT names, and the port
+    after its last. A packet's port is read only against such ranges (:func:`match_holds`
+    on ``dport``, :func:`_dnat_is_noop`; a DNAT that keeps the port carries it to the walk
+    after it), and no :class:`Decision` holds it, so two ports with no bound between them
+    (the same ``bisect_right``) get equal answers. Conservative: every ``(low, high)`` pair
+    of ints anywhere in a match, a verdict map or a DNAT counts."""
+    bounds: set[int] = set()
+
+    def add(values: Sequence[object]) -> None:
+        for v in values:
+            if isinstance(v, tuple) and len(v) == 2:
+                lo, hi = v
+                if isinstance(lo, int) and isinstance(hi, int):
+                    bounds.add(lo)
+                    bounds.add(hi + 1)
+
+    def verdict(v: Verdict) -> None:
+        if v.to_port is not None:
+            add((v.to_port,))
+        for values, sub in v.vmap:
+            add(values)
+            verdict(sub)
+
+    for t in ruleset.tables:
+        for c in t.chains.values():
+            for r in c.rules:
+                for m in r.matches:
+                    add(m.values)
+                verdict(r.verdict)
+    return sorted(bounds)
 
 
 def overall(entries: Sequence[InterfaceReach]) -> str | None:

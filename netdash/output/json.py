@@ -10,6 +10,7 @@ encoders write their :attr:`~netdash.core.text.Untrusted.raw` text, which JSON e
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "compact_json",
     "firewall_json",
     "json_text",
+    "listing_pieces",
     "reach_json",
     "snapshot_to_json",
 ]
@@ -200,10 +202,22 @@ def snapshot_to_json(
     shown = assessment.shown if listeners is None else tuple(listeners)
     ids = service_ids(shown)
     per_endpoint = Counter(li.key for li in shown)
+    # A process's entry repeats in every listener it holds, a reach in every listener of the
+    # same address and port class: each distinct one is one list object, shared by those
+    # listeners (the same JSON; :func:`listing_pieces` encodes each once).
+    processes: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+    reaches: dict[int, list[dict[str, Any]]] = {}
     out = []
     for listener in shown:
         assessed = assessment.of(listener)
         mine = assessed.results
+        held = tuple(map(id, listener.processes))  # the snapshot keeps them alive
+        procs = processes.get(held)
+        if procs is None:
+            procs = processes[held] = _process_json(listener)
+        reach = reaches.get(id(assessed.firewall))  # the view keeps the tuple alive
+        if reach is None:
+            reach = reaches[id(assessed.firewall)] = reach_json(assessed.firewall)
         out.append(
             {
                 "protocol": listener.protocol,
@@ -222,9 +236,9 @@ def snapshot_to_json(
                 "inode": listener.inode or None,
                 "uid": listener.uid,
                 "bound_device": listener.bound_device,
-                "processes": _process_json(listener),
+                "processes": procs,
                 "probes": [_probe_json(r) for r in mine],
-                "reach": reach_json(assessed.firewall),
+                "reach": reach,
                 "risks": [_risk_json(r) for r in assessed.risks],
                 "risk": assessed.risk_severity,
                 "host_check": host_check(mine),
@@ -344,6 +358,71 @@ class EncodedStrings(dict[str, str]):
     def __missing__(self, text: str) -> str:
         encoded = self[text] = json.encoder.encode_basestring_ascii(text)
         return encoded
+
+
+SHARED_KEYS = ("processes", "reach")
+"""The keys of a listener entry whose values :func:`snapshot_to_json` shares between
+listeners."""
+
+
+def listing_pieces(document: dict[str, Any], end: str = "\n") -> list[bytes]:
+    """``compact_json(document, end)`` for a ``list --json`` document, as ASCII pieces whose
+    concatenation is exactly that text, to be written in turn (:func:`os.writev`): each
+    distinct list object under a listener's :data:`SHARED_KEYS` is encoded once and its
+    piece repeated, so a command line of kilobytes held by a process with thousands of
+    sockets is neither encoded nor copied into one string thousands of times.
+
+    The skeleton is encoded with a placeholder string in place of each shared list; its
+    encoding (:class:`EncodedStrings`) is a NUL, which the ASCII encoder never writes for a
+    string (``\\u0000``), so the text splits there. The placeholders carry a random token,
+    so no string of the document can stand for one."""
+    listeners = document.get("listeners")
+    if not isinstance(listeners, list) or getattr(json.encoder, "c_make_encoder", None) is None:
+        return [compact_json(document, end).encode("ascii")]
+    token = os.urandom(8).hex()
+    strings = EncodedStrings()
+    fragments: dict[int, int] = {}  # id(shared list) -> its index in ``encoded``
+    encoded: list[bytes] = []
+    entries = []
+    for entry in listeners:
+        copy = None
+        for key in SHARED_KEYS:
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if not isinstance(value, list) or not value:
+                continue
+            index = fragments.get(id(value))
+            if index is None:
+                index = fragments[id(value)] = len(encoded)
+                encoded.append(_encode(value, strings).encode("ascii"))
+                strings[f"\0{token}:{index}"] = f"\0{index}\0"
+            if copy is None:
+                copy = dict(entry)  # the same keys in the same order
+            copy[key] = f"\0{token}:{index}"
+        entries.append(entry if copy is None else copy)
+    skeleton = _encode({**document, "listeners": entries}, strings) + end
+    parts = skeleton.split("\0")
+    pieces = [parts[0].encode("ascii")]
+    for i in range(1, len(parts) - 1, 2):
+        pieces.append(encoded[int(parts[i])])
+        pieces.append(parts[i + 1].encode("ascii"))
+    return pieces
+
+
+def _encode(document: object, strings: EncodedStrings) -> str:
+    """``json.dumps(document, separators=(",", ":"))`` through CPython's C encoder, with
+    ``strings`` as its string encoder."""
+    encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        {},
+        json.JSONEncoder().default,
+        strings.__getitem__,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    return "".join(encode(document, 0))
 
 
 def compact_json(document: object, end: str = "") -> str:

@@ -96,10 +96,13 @@ def _run(argv: Sequence[str]) -> str:
     return done.stdout
 
 
-def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
-    """Run the tools at once (their dumps overlap: the read costs the slowest, not the sum)
-    and return their outputs in order; ``OSError`` when one fails."""
-    procs = []
+Started = list["subprocess.Popen[str]"]
+
+
+def _start_all(argvs: Sequence[Sequence[str]]) -> Started:
+    """Start the tools at once (their dumps overlap: the read costs the slowest, not the
+    sum); ``OSError`` when one cannot start (those started are stopped)."""
+    procs: Started = []
     try:
         for argv in argvs:
             procs.append(
@@ -107,6 +110,25 @@ def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
                     list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 )
             )
+    except BaseException:
+        _stop(procs)
+        raise
+    return procs
+
+
+def _stop(procs: Started) -> None:
+    """Kill and reap the tools whose output was not collected (a no-op for the others)."""
+    for proc in procs:
+        if proc.returncode is None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()  # reaped, pipes closed
+
+
+def _collect_all(argvs: Sequence[Sequence[str]], procs: Started) -> list[str]:
+    """The outputs of the tools :func:`_start_all` started, in order; ``OSError`` when one
+    fails (the others are stopped)."""
+    try:
         outputs = []
         for argv, proc in zip(argvs, procs, strict=True):
             try:
@@ -119,10 +141,12 @@ def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
             outputs.append(out)
         return outputs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _stop(procs)
+
+
+def _run_all(argvs: Sequence[Sequence[str]]) -> list[str]:
+    """Run the tools at once and return their outputs in order; ``OSError`` when one fails."""
+    return _collect_all(argvs, _start_all(argvs))
 
 
 def legacy_active(proc: Path = Path("/proc/net")) -> dict[int, bool]:
@@ -137,7 +161,24 @@ def legacy_active(proc: Path = Path("/proc/net")) -> dict[int, bool]:
     return out
 
 
-def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -> Ruleset:
+def _jobs(run: Runner, active: dict[int, bool]) -> list[tuple[tuple[str, ...], int, str]]:
+    """``(argv, IP version, backend)`` of each tool a read runs (``nft -j`` first)."""
+    jobs: list[tuple[tuple[str, ...], int, str]] = [(NFT, 0, "")]
+    for tool, version in IPT_NFT:
+        if run is not _run or shutil.which(tool) is not None:
+            jobs.append(((tool,), version, "nft"))
+    for tool, version, _ in IPT_LEGACY:
+        if active.get(version):
+            jobs.append(((tool,), version, "legacy"))
+    return jobs
+
+
+def read_ruleset(
+    run: Runner = _run,
+    *,
+    legacy: dict[int, bool] | None = None,
+    started: tuple[list[tuple[str, ...]], Started] | None = None,
+) -> Ruleset:
     """Read and merge everything the kernel enforces (see the module's docstring).
 
     Raises ``OSError`` when ``nft`` cannot run or fails (no privilege: "Operation not
@@ -146,15 +187,15 @@ def read_ruleset(run: Runner = _run, *, legacy: dict[int, bool] | None = None) -
     ``nft -j``, as ``unknown`` where they hold ``xt`` matches)."""
     now = time.time()
     active = legacy_active() if legacy is None else legacy
-    jobs: list[tuple[tuple[str, ...], int, str]] = [(NFT, 0, "")]
-    for tool, version in IPT_NFT:
-        if run is not _run or shutil.which(tool) is not None:
-            jobs.append(((tool,), version, "nft"))
-    for tool, version, _ in IPT_LEGACY:
-        if active.get(version):
-            jobs.append(((tool,), version, "legacy"))
-    if run is _run:
-        outputs = _run_all([argv for argv, _, _ in jobs])
+    jobs = _jobs(run, active)
+    argvs = [argv for argv, _, _ in jobs]
+    if started is not None and (run is not _run or started[0] != argvs):
+        _stop(started[1])  # not these tools: start them afresh
+        started = None
+    if started is not None:
+        outputs = _collect_all(argvs, started[1])
+    elif run is _run:
+        outputs = _run_all(argvs)
     else:
         outputs = [run(argv) for argv, _, _ in jobs]
     base = parse_nft_json(outputs[0], read_at=now)
@@ -322,6 +363,30 @@ class FirewallReader:
     _legacy_at: float = 0.0
     _legacy_signature: tuple[object, ...] = ()
     _view: FirewallView | None = None
+    _polled: bool = False
+    _started: tuple[int, dict[int, bool], list[tuple[str, ...]], Started] | None = None
+
+    def prestart(self) -> None:
+        """Before the first :meth:`poll`: start the tools it will run (generation and
+        legacy tables checked as it will), so they dump the ruleset while the caller reads
+        the sockets; :meth:`poll` takes their output when the generation is still the same,
+        else stops them and reads afresh. Later polls read only after a change and are not
+        started early."""
+        if self._polled or self._started is not None or self.run is not _run:
+            return
+        if shutil.which("nft") is None:
+            return
+        try:
+            gen = self.generation()
+        except OSError:
+            return
+        active = self.legacy()
+        argvs = [argv for argv, _, _ in _jobs(self.run, active)]
+        try:
+            procs = _start_all(argvs)
+        except OSError:
+            return
+        self._started = (gen, active, argvs, procs)
 
     def view(self, interfaces: tuple[NetInterface, ...] | None = None) -> FirewallView:
         """:meth:`poll`, as the :class:`~netdash.core.reach.FirewallView` a snapshot carries:
@@ -342,6 +407,17 @@ class FirewallReader:
 
     def poll(self) -> FirewallState:
         """The current state: one generation check, and a read only if something changed."""
+        self._polled = True
+        started, self._started = self._started, None
+        try:
+            return self._poll(started)
+        finally:
+            if started is not None:
+                _stop(started[3])  # not taken (the poll did not read); else a no-op
+
+    def _poll(
+        self, started: tuple[int, dict[int, bool], list[tuple[str, ...]], Started] | None
+    ) -> FirewallState:
         if shutil.which("nft") is None and self.run is _run:
             self.state = FirewallState(False, "firewall not read: the nft command is missing")
             return self.state
@@ -365,8 +441,11 @@ class FirewallReader:
         same = self.state.read and self.state.generation == gen
         if same and not legacy_due and any(active.values()) == self.state.legacy:
             return self.state
+        early = None
+        if started is not None and started[0] == gen and started[1] == active:
+            early = (started[2], started[3])  # same generation: the same ruleset
         try:
-            ruleset = read_ruleset(self.run, legacy=active)
+            ruleset = read_ruleset(self.run, legacy=active, started=early)
         except PermissionError:
             self.state = FirewallState(False, NOT_READ)
             return self.state

@@ -148,9 +148,16 @@ class HolderCache:
         self._seen: set[int] = set()
         self._scanned_at: float | None = None
         self._new_holders: set[int] = set()  # first seen holding at the last poll: re-check
+        self.before: Callable[[HolderCache], object] | None = None
+        """Called once, with this cache, at the start of the next :meth:`holders` (the list
+        command's :func:`netdash.sources.early_scan.seed`: it waits for the forked scan only
+        once the socket table is read)."""
 
     def holders(self, inodes: Collection[int]) -> tuple[dict[int, list[int]], int]:
         """As :func:`socket_holders`: ``({inode: [pid, ...]}, unreadable)``."""
+        if self.before is not None:
+            hook, self.before = self.before, None
+            hook(self)
         wanted = frozenset(inodes)
         with self._lock:
             now = self.clock()
@@ -190,6 +197,27 @@ class HolderCache:
                 for inode in held:
                     holders.setdefault(inode, []).append(pid)
             return holders, len(self._unreadable)  # pids ascending, as appended
+
+    def seed(
+        self, wanted: frozenset[int], reads: Iterable[_Read], pids: Iterable[int], at: float
+    ) -> None:
+        """Take a full scan made elsewhere (:mod:`netdash.sources.early_scan`) as this
+        cache's own: ``reads`` (:func:`read_processes`) of every pid of ``pids`` for the
+        sockets ``wanted``, started at ``at`` (this cache's clock). The next
+        :meth:`holders` then reads only what changed since, as after its own full scan."""
+        with self._lock:
+            self._held.clear()
+            self._unreadable.clear()
+            for pid, ticks, held in reads:
+                if held is None:
+                    self._unreadable.add(pid)
+                elif held:
+                    self._held[pid] = (ticks, held)
+            self._wanted = wanted
+            self._seen = set(pids)
+            self._scanned_at = at
+            self._new_holders = set()
+            self.full_scans += 1
 
     def _read(self, pids: Iterable[int], targets: dict[str, int]) -> None:
         for pid, ticks, held in read_processes(pids, targets, self.proc):

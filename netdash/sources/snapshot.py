@@ -86,6 +86,8 @@ def collect_snapshot(
     reach): no firewall in the snapshot.
     """
     cache = cache if cache is not None else ProcessCache()
+    if firewall is not None:
+        firewall.prestart()  # a first read's tools dump the ruleset while sockets are read
     interfaces = read_interfaces()
     table, source = _read_sockets(sources)
     records = table.records

@@ -21,10 +21,12 @@ from netdash.core.reach import (
     NOT_BOUND_THERE,
     OPEN,
     UNKNOWN,
+    FirewallView,
     NetInterface,
     Packet,
     dnat_rules,
     evaluate,
+    port_bounds,
     reach,
     representative,
     walk_hook,
@@ -164,6 +166,36 @@ def test_reach_per_interface_with_exceptions_by_source() -> None:
     narrow = reach(rs, "tcp", LAN, 8000, [v0, other])
     assert [r.outcome for r in narrow] == [OPEN, NOT_BOUND_THERE]
     assert reach(rs, "tcp", "0.0.0.0", 22, [v0])[0].outcome == BLOCKED
+
+
+@pytest.mark.parametrize("name", ["nft", "ufw", "legacy", "ingress", "empty"])
+def test_a_view_evaluates_once_per_port_class_and_answers_as_reach_does(name: str) -> None:
+    import dataclasses
+
+    rs = {
+        "nft": _nft,
+        "ufw": _ufw,
+        "legacy": lambda: dataclasses.replace(_legacy(), forwarding=((4, True), (6, True))),
+        "ingress": lambda: parse_nft_json(_text("ingress_rpfilter.json")),
+        "empty": Ruleset,
+    }[name]()
+    ifaces = (
+        NetInterface("lo", (ipaddress.ip_interface("127.0.0.1/8"),), is_loopback=True),
+        NetInterface(
+            "v0",
+            (ipaddress.ip_interface("198.18.0.1/24"), ipaddress.ip_interface("2001:db8::1/64")),
+        ),
+        NetInterface("v9", (ipaddress.ip_interface("10.9.0.1/24"),)),
+    )
+    bounds = port_bounds(rs)
+    ports = {1, 80, 8080, 65535} | {b + d for b in bounds for d in (-1, 0, 1) if 0 < b + d < 65536}
+    for proto in ("tcp", "udp"):
+        for address, dual in (("0.0.0.0", None), (LAN, None), ("::", True), ("::", False)):
+            view = FirewallView(True, None, rs, ifaces)  # fresh: cached answers come from it
+            for port in sorted(ports):
+                direct = reach(rs, proto, address, port, ifaces, dual_stack=dual)
+                assert view.reach_of(proto, address, port, dual) == direct, (proto, address, port)
+            assert len(view._cache) <= len(bounds) + 1
 
 
 def test_a_dnat_elsewhere_is_judged_by_the_forward_path() -> None:

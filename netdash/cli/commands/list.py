@@ -10,14 +10,16 @@ from netdash.cli.common import (
     OutputError,
     console,
     firewall_reader,
-    json_text,
     namespace_view,
     print_beyond,
     probe,
     write,
+    write_json,
 )
 from netdash.config import Settings
 from netdash.core.assess import Assessment
+from netdash.sources import early_scan
+from netdash.sources.processes import ProcessCache
 from netdash.sources.snapshot import collect_snapshot
 
 __all__ = ["run"]
@@ -27,7 +29,10 @@ def run(settings: Settings) -> int:
     """Print the listing in ``settings.output`` (``table``, ``json`` or ``prometheus``);
     exit code 0. The listing shows every exposure; one an allow rule accepts is marked so
     (``exposed ✓``, JSON ``allowed_by``), as the dashboard marks it."""
-    snapshot = collect_snapshot(firewall=firewall_reader(settings))
+    cache = ProcessCache()
+    # The owner scan `python -m netdash` forked, if any: waited for once the sockets are read.
+    cache.holders.before = early_scan.seed
+    snapshot = collect_snapshot(cache, firewall=firewall_reader(settings))
     lan = settings.lan_for(snapshot)
     results = probe(snapshot, lan, settings.timeout) if settings.probe else None
     assessment = Assessment(snapshot, results, settings.policy, udp=settings.udp)
@@ -57,7 +62,7 @@ def run(settings: Settings) -> int:
         document["containers"] = containers_json(view.containers)
         if settings.namespaces:
             document["namespaces"] = namespaces_json(view)
-        write(json_text(document))
+        write_json(document)
     elif settings.output == "prometheus":
         from netdash.output.prom import listing_metrics
 
