@@ -408,12 +408,15 @@ def listing_pieces(document: dict[str, Any], end: str = "\n") -> list[bytes]:
     return pieces
 
 
-def _encode(document: object, strings: EncodedStrings) -> str:
-    """``json.dumps(document, separators=(",", ":"))`` through CPython's C encoder, with
-    ``strings`` as its string encoder."""
+def _encode(document: object, strings: EncodedStrings, end: str = "") -> str:
+    """``json.dumps(document, separators=(",", ":"), default=outside_text) + end`` through
+    CPython's C encoder (``json.encoder.c_make_encoder``), with ``strings`` as its string
+    encoder. The arguments are those ``json.JSONEncoder.iterencode`` passes for these
+    separators: circular check on, outside text whole (anything else a ``TypeError``),
+    ASCII, NaN allowed."""
     encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
         {},
-        json.JSONEncoder().default,
+        outside_text,
         strings.__getitem__,
         None,
         ":",
@@ -422,7 +425,7 @@ def _encode(document: object, strings: EncodedStrings) -> str:
         False,
         True,
     )
-    return "".join(encode(document, 0))
+    return "".join([*encode(document, 0), end])  # one copy of megabytes, not two
 
 
 def compact_json(document: object, end: str = "") -> str:
@@ -432,21 +435,6 @@ def compact_json(document: object, end: str = "") -> str:
     with :class:`EncodedStrings` as its string encoder, so a command line repeated in every
     listener its process holds is escaped once (bench/RESULTS.md). Falls back to
     ``json.dumps`` where the C encoder is missing (PyPy)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
+    if getattr(json.encoder, "c_make_encoder", None) is None:
         return json.dumps(document, separators=(",", ":"), default=outside_text) + end
-    # The arguments json.JSONEncoder.iterencode passes for dumps' defaults and these
-    # separators: circular check on, outside text whole (anything else a TypeError), ASCII,
-    # NaN allowed.
-    encode = make(
-        {},
-        outside_text,
-        EncodedStrings().__getitem__,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-    return "".join([*encode(document, 0), end])  # one copy of megabytes, not two
+    return _encode(document, EncodedStrings(), end)

@@ -106,7 +106,7 @@ def _child(r: int, w: int) -> NoReturn:  # pragma: no cover - runs in the forked
 
 def listening_inodes() -> list[int]:
     """The inodes of this network namespace's listening TCP and unconnected UDP sockets,
-    IPv4 and IPv6: the dumps of :func:`netdash.sources.sock_diag.dump_sockets` (same
+    IPv4 and IPv6: the dumps of :class:`netdash.sources.sock_diag.SockDiagSource` (same
     requests), reading only ``idiag_inode``, and without importing that module (it loads
     the socket records' classes: the child would start later). Raises ``OSError`` when
     netlink refuses or answers what does not parse."""

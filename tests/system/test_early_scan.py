@@ -31,7 +31,7 @@ def test_listening_inodes_are_the_socket_tables() -> None:
     held = [bound_socket(a) for a in ("127.0.0.1", "::1", "0.0.0.0")]
     try:
         assert sorted(early_scan.listening_inodes()) == sorted(
-            r.inode for r in sock_diag.dump_sockets(udp=True)
+            r.inode for r in sock_diag.SockDiagSource().read_sockets().records
         )
     finally:
         for s in held:
@@ -49,7 +49,7 @@ seeded = early_scan.seed(cache)
 late = socket.socket()  # after the child's scan: it never saw this one
 late.bind(("127.0.0.1", 0))
 late.listen()
-inodes = [r.inode for r in sock_diag.dump_sockets(udp=True)]
+inodes = [r.inode for r in sock_diag.SockDiagSource().read_sockets().records]
 held, unreadable = cache.holders(inodes)
 fresh, fresh_unreadable = procfd.HolderCache().holders(inodes)
 print(json.dumps([seeded, cache.full_scans, held == fresh, unreadable == fresh_unreadable,
