@@ -29,7 +29,7 @@ async def probe(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 def shown(table: ListenerTable) -> tuple[str, ...]:
-    return tuple(str(k.value) for k in table.columns)
+    return table.shown_columns
 
 
 def assert_numbers_whole(app: NetdashApp) -> None:
@@ -78,8 +78,7 @@ async def test_numbers_are_never_cut_after_probing_and_toggling_udp(size: tuple[
         await pilot.pause(0.2)
         assert_numbers_whole(app)
         # widths follow the current view: the UDP row's "5353/udp" widened PORT only while shown
-        port = table.columns[next(k for k in table.columns if k.value == "port")]
-        assert port.content_width == natural(table, "port") == len("PORT")
+        assert table.column_widths["port"] == natural(table, "port") == len("PORT")
 
 
 async def test_columns_follow_a_resize_both_ways() -> None:
