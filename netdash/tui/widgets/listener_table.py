@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
+from operator import itemgetter
 from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len
@@ -219,6 +220,9 @@ class ListenerTable(ScrollView, can_focus=True):
         # row key -> (its listeners, its cells), per assessment
         self._cell_cache: dict[str, tuple[tuple[Listener, ...], Cells]] = {}
         self._styles: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per style set
+        # Per column of COLUMNS, the keys of the cached rows whose cell is wider than its
+        # label (any text, for an optional column), widest first (_measure); None: to make.
+        self._widest: list[list[str]] | None = None
         self._service_rows: ServiceRows | None = None  # of self._cells_of's listeners
         self._ranks_of: Assessment | None = None  # the assessment _rank_cache was made from
         # row key -> (its listeners, its risk rank), per assessment
@@ -319,6 +323,7 @@ class ListenerTable(ScrollView, can_focus=True):
         if assessment is not self._cells_of:
             self._cells_of = assessment
             self._cell_cache = {}
+            self._widest = None
             self._service_rows = None
 
     def _rows_of(
@@ -417,8 +422,9 @@ class ListenerTable(ScrollView, can_focus=True):
         elif assessment.probed:
             groups = [(scope, self._risky_first(assessment, members)) for scope, members in groups]
         by_key: dict[str, ServiceRow] = {}
-        for _, members in groups:
-            by_key.update((row.key, row) for row in members)
+        keys = [[row.key for row in members] for _, members in groups]
+        for (_, members), names in zip(groups, keys, strict=True):
+            by_key.update(zip(names, members, strict=True))
         previous = self.rows_by_key
         self._remember(by_key, alive)
         ghosts = self._fade(previous, by_key, alive)
@@ -426,7 +432,7 @@ class ListenerTable(ScrollView, can_focus=True):
         order: list[str] = []
         cells: dict[str, Cells] = {}
         cache = self._cell_cache
-        for scope, members in groups:
+        for (scope, members), names in zip(groups, keys, strict=True):
             if scope is not None:
                 key = f"scope|{scope.value}"
                 order.append(key)
@@ -436,8 +442,9 @@ class ListenerTable(ScrollView, can_focus=True):
                 if hit is None or (hit[0] is not row.listeners and hit[0] != row.listeners):
                     hit = (row.listeners, self._cells_for(assessment.row(row)))
                     cache[row.key] = hit
+                    self._widest = None
                 cells[row.key] = hit[1]
-            order.extend([row.key for row in members])
+            order.extend(names)
             for key in [
                 k for k, (group, _) in ghosts.items() if scope is None or group == scope.value
             ]:
@@ -463,18 +470,41 @@ class ListenerTable(ScrollView, can_focus=True):
 
     def _measure(self) -> None:
         """Each column's natural width (widest cell or label) and whether any cell of it has
-        text, over every row: one pass per column over the rows' width tuples."""
+        text, over every row of the view. A large view is measured from each column's rows
+        widest first (:attr:`_widest`, made once per assessment): the first of them in view
+        gives the width, usually within a few look-ups; a small one row by row."""
         natural = self._headers()
         filled: set[str] = set()
-        if self._cells:
-            for column, widths in zip(
-                COLUMNS, zip(*[c.widths for c in self._cells.values()], strict=True), strict=True
-            ):
-                widest = max(widths)
-                if widest:
+        cells = self._cells
+        rows = self.rows_by_key
+        measured = [cells[key].widths for key in self._order if key not in rows]
+        if len(rows) * 16 < len(self._cell_cache):
+            measured += [cells[key].widths for key in rows]
+        elif rows:
+            for n, (column, ranked) in enumerate(zip(COLUMNS, self._widest_rows(), strict=True)):
+                found = next(filter(rows.__contains__, ranked), None)
+                if found is not None:
                     filled.add(column.key)
-                    natural[column.key] = max(natural[column.key], widest)
+                    natural[column.key] = max(natural[column.key], cells[found].widths[n])
+        if measured:
+            for n, column in enumerate(COLUMNS):
+                most = int(max(map(itemgetter(n), measured)))
+                if most:
+                    filled.add(column.key)
+                    natural[column.key] = max(natural[column.key], most)
         self._natural, self._filled = natural, filled
+
+    def _widest_rows(self) -> list[list[str]]:
+        """:attr:`_widest`, made from the cell cache when it is not there."""
+        if self._widest is None:
+            entries = [(key, cells.widths) for key, (_, cells) in self._cell_cache.items()]
+            self._widest = []
+            for n, column in enumerate(COLUMNS):
+                floor = 0 if column.optional else cell_len(column.header)
+                ranked = [(widths[n], key) for key, widths in entries if widths[n] > floor]
+                ranked.sort(reverse=True)
+                self._widest.append([key for _, key in ranked])
+        return self._widest
 
     def _headers(self) -> dict[str, int]:
         """Each column's label width, the sort mark included where it stands."""
@@ -535,6 +565,7 @@ class ListenerTable(ScrollView, can_focus=True):
             cells = self._cells_for(assessment.row(row))
             self._cell_cache[key] = (row.listeners, cells)
             self._cells[key] = cells
+            self._widest = None
             for column, width in zip(COLUMNS, cells.widths, strict=True):
                 if width:
                     self._filled.add(column.key)
