@@ -9,6 +9,7 @@ bookkeeping and render caches (bench/RESULTS.md, issue 18).
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Collection, Mapping, Sequence
 from operator import itemgetter
@@ -228,6 +229,8 @@ class ListenerTable(ScrollView, can_focus=True):
         # row key -> (its listeners, its risk rank), per assessment
         self._rank_cache: dict[str, tuple[tuple[Listener, ...], tuple[int, int]]] = {}
         self._by_listener: dict[ListenerKey, str] | None = None  # listener -> row key, lazily
+        # The assessment and listeners of the last show() (None after update_results)
+        self._shown: tuple[Assessment, Sequence[Listener]] | None = None
         self.sorted_by = "scope"  # the order of the last show(): its column's header is marked
         self._natural = self._headers()  # column key -> widest cell or header
         self._filled: set[str] = set()  # column keys with text in some row
@@ -409,6 +412,22 @@ class ListenerTable(ScrollView, can_focus=True):
         in view and fitted to the width; the cursor stays on the same service (or the row
         that took its place), in view; only the lines on screen are drawn again.
         """
+        shown = self._shown
+        if (
+            shown is not None
+            and assessment is shown[0]
+            and sort == self.sorted_by
+            and alive is self._alive_seen
+            and not self._born
+            and not self._gone
+            and len(listeners) == len(shown[1])
+            and all(map(operator.is_, listeners, shown[1]))
+        ):  # the same view (a key that kept every row): only the width may have changed
+            if self._place_columns():
+                self._place_cursor(self._selected_key())
+                self._redraw()
+            return
+        self._shown = (assessment, listeners)
         groups = self._rows_of(assessment, listeners)
         resorted = sort != self.sorted_by
         self.sorted_by = sort
@@ -558,6 +577,7 @@ class ListenerTable(ScrollView, can_focus=True):
         keys = {self._by_listener[k] for k in changed if k in self._by_listener}
         if not keys:
             return
+        self._shown = None  # the next show() regroups (risky rows first) with every result
         self._cache_for(assessment)
         grew = False
         for key in keys:
