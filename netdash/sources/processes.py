@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from netdash.core.model import Process
+from netdash.core.model import Listener, Process
 from netdash.core.text import visible_bytes
 from netdash.sources import procfd, sock_diag
 from netdash.sources.project import find_project
@@ -51,7 +51,9 @@ class ProcessCache:
 
     ``holders`` remembers which processes hold which listening sockets on Linux
     (:class:`netdash.sources.procfd.HolderCache`), so ``/proc/*/fd`` is not read in full at
-    every poll.
+    every poll. ``listeners`` holds the last poll's listeners by socket record
+    (:func:`netdash.sources.snapshot.collect_snapshot` hands out the same object again for
+    the same record and owners).
     """
 
     def __init__(self) -> None:
@@ -59,6 +61,7 @@ class ProcessCache:
         self._by_pid: dict[int, Process] = {}
         self._ticks: dict[int, int] = {}  # Linux: pid -> start time in ticks when cached
         self.holders = procfd.HolderCache()
+        self.listeners: dict[int, tuple[object, tuple[Process, ...], Listener]] = {}
 
     def get(self, pid: int) -> tuple[Process | None, str | None]:
         """The process with this pid, or ``(None, reason)`` when it exited mid-poll.

@@ -94,6 +94,8 @@ def collect_snapshot(
     hidden = 0
     denied: set[int] = set()
     listeners = []
+    previous = cache.listeners  # id(record) -> (record, owners, listener) of the last poll
+    kept: dict[int, tuple[object, tuple[Process, ...], Listener]] = {}
     seen_pids: set[int] = set()
     resolved: dict[int, tuple[Process | None, str | None]] = {}  # each pid once per poll
     for item in records:
@@ -114,9 +116,13 @@ def collect_snapshot(
             processes.append(Process(pid=None, user=_user_name(item.uid)))
         elif not processes:
             continue  # every holder exited: the socket is gone too
-        wildcard6 = item.family == 6 and item.address == "::"
-        listeners.append(
-            Listener(
+        owners = tuple(processes)
+        last = previous.get(id(item))
+        if last is not None and last[0] is item and last[1] == owners:
+            listener = last[2]  # the same record (an unchanged dump) and owners: the same one
+        else:
+            wildcard6 = item.family == 6 and item.address == "::"
+            listener = Listener(
                 protocol=item.protocol,
                 address=item.address,
                 port=item.port,
@@ -127,7 +133,9 @@ def collect_snapshot(
                 dual_stack=(not item.v6only) if wildcard6 and item.v6only is not None else None,
                 bound_device=item.bound_device,
             )
-        )
+        kept[id(item)] = (item, owners, listener)
+        listeners.append(listener)
+    cache.listeners = kept
     cache.retain(seen_pids)
     listeners.sort(key=lambda li: (li.protocol, li.port, li.family, li.address, li.inode))
     return Snapshot(
