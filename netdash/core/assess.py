@@ -711,7 +711,7 @@ class Assessment:
         """What the firewall source read (``None``: not asked, ``--ignore-firewall``)."""
         return self.snapshot.firewall
 
-    @property
+    @lazy
     def shielded(self) -> int:
         """How many shown listeners the firewall shields (``shielded``)."""
         return sum(1 for a in self.listeners if a.verdict is Verdict.SHIELDED)
@@ -771,8 +771,12 @@ class Assessment:
 
     @property
     def findings(self) -> list[ListenerAssessment]:
-        """Exposures neither allowed nor ignored."""
-        return [a for a in self.exposures if a.is_finding]
+        """Exposures neither allowed nor ignored (a new list each time; found once)."""
+        return list(self._findings)
+
+    @lazy
+    def _findings(self) -> tuple[ListenerAssessment, ...]:
+        return tuple(a for a in self.exposures if a.is_finding)
 
     @property
     def allowed(self) -> list[ListenerAssessment]:
@@ -802,7 +806,7 @@ class Assessment:
         """How many shown listeners are not exposed."""
         return len(self.listeners) - len(self.exposures)
 
-    @property
+    @lazy
     def verified(self) -> int:
         """Findings whose verdict is ``exposed`` (a LAN probe was accepted)."""
         return sum(1 for a in self.findings if a.verdict is Verdict.EXPOSED)
@@ -825,8 +829,13 @@ class Assessment:
 
     @property
     def risky(self) -> list[ListenerAssessment]:
-        """Shown listeners with a risk no allow rule acknowledges."""
-        return [a for a in self.listeners if a.risk is not None]
+        """Shown listeners with a risk no allow rule acknowledges (a new list each time;
+        found once: the dashboard's status line asks at every redraw)."""
+        return list(self._risky)
+
+    @lazy
+    def _risky(self) -> tuple[ListenerAssessment, ...]:
+        return tuple(a for a in self.listeners if a.risk is not None)
 
     def risk_failures(self, fail_on: str = "exposed") -> list[ListenerAssessment]:
         """Shown listeners whose risks fail ``check --fail-on FAIL_ON`` (:data:`FAIL_ON`)."""

@@ -4,6 +4,7 @@ addresses, and the rows of every table. Pure: nothing here performs I/O.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -128,52 +129,81 @@ def service_rows(listeners: Sequence[Listener]) -> list[tuple[Scope, list[Servic
 
 class ServiceRows:
     """:func:`service_rows` of one snapshot's listeners, computed once, and of any subset of
-    them (a filter, a toggle) derived from it in one pass: a row whose listeners are all
-    kept is the same object, so what was computed for it (cells, widths) can be reused.
+    them (a filter, a toggle) derived from it in time proportional to the subset: a row whose
+    listeners are all kept is the same object, so what was computed for it (cells, widths)
+    can be reused.
 
     ``listeners`` are every listener a view may show (the snapshot's); a subset passed to
-    :meth:`of` must be drawn from them (others are left out). Rows keep the full grouping's
-    order; a row partly kept holds its kept listeners, and ``sockets_on_endpoint`` counts
-    sockets over the whole snapshot, as its docstring says.
+    :meth:`of` must be drawn from them, each once (others are left out). Rows keep the full
+    grouping's order; a row partly kept holds its kept listeners, and ``sockets_on_endpoint``
+    counts sockets over the whole snapshot, as its docstring says.
     """
 
     def __init__(self, listeners: Sequence[Listener]) -> None:
         self.all = service_rows(listeners)
+        self._rows: list[ServiceRow] = [row for _, rows in self.all for row in rows]
+        self._sizes = [len(row.listeners) for row in self._rows]
+        self._where = {id(li): n for n, row in enumerate(self._rows) for li in row.listeners}
+        self._starts: list[tuple[int, Scope]] = []  # (first row, scope) of each group
+        first = 0
+        for scope, rows in self.all:
+            self._starts.append((first, scope))
+            first += len(rows)
 
     def of(self, listeners: Sequence[Listener]) -> list[tuple[Scope, list[ServiceRow]]]:
         """The rows of ``listeners``, a subset of those given at construction (when some are
         not, :func:`service_rows` of ``listeners`` instead)."""
-        kept = {id(li) for li in listeners}
-        found = 0
-        out: list[tuple[Scope, list[ServiceRow]]] = []
-        for scope, rows in self.all:
-            members: list[ServiceRow] = []
-            for row in rows:
-                inside = [id(li) in kept for li in row.listeners]
-                found += sum(inside)
-                if all(inside):
-                    members.append(row)
-                elif any(inside):
-                    pairs = [
-                        (li, n)
-                        for li, n, keep in zip(
-                            row.listeners, row.sockets_on_endpoint, inside, strict=True
-                        )
-                        if keep
-                    ]
-                    members.append(
-                        ServiceRow(
-                            key=row.key,
-                            scope=row.scope,
-                            service=row.service,
-                            listeners=tuple(li for li, _ in pairs),
-                            sockets_on_endpoint=tuple(n for _, n in pairs),
-                        )
-                    )
-            if members:
-                out.append((scope, members))
-        if found != len(kept):
+        try:
+            counts = Counter(map(self._where.__getitem__, map(id, listeners)))
+        except KeyError:
             return service_rows(listeners)
+        if not counts:
+            return []
+        kept = sorted(counts)
+        rows = self._rows
+        sizes = self._sizes
+        whole = sum(counts.values()) == sum(map(sizes.__getitem__, kept))
+        out: list[tuple[Scope, list[ServiceRow]]] = []
+        ends = [first for first, _ in self._starts[1:]] + [len(rows)]
+        at = 0
+        for (_, scope), end in zip(self._starts, ends, strict=True):
+            stop = bisect_left(kept, end, at)
+            if stop > at:
+                members = list(map(rows.__getitem__, kept[at:stop]))
+                if not whole:
+                    members = self._parts(members, counts, kept[at:stop], listeners)
+                out.append((scope, members))
+            at = stop
+        return out
+
+    def _parts(
+        self,
+        members: list[ServiceRow],
+        counts: Mapping[int, int],
+        indices: Sequence[int],
+        listeners: Sequence[Listener],
+    ) -> list[ServiceRow]:
+        """``members`` with each row of which only some listeners are kept replaced by a row
+        of those."""
+        chosen: set[int] | None = None
+        out = []
+        for row, n in zip(members, indices, strict=True):
+            if counts[n] != self._sizes[n]:
+                if chosen is None:
+                    chosen = {id(li) for li in listeners}
+                pairs = [
+                    (li, k)
+                    for li, k in zip(row.listeners, row.sockets_on_endpoint, strict=True)
+                    if id(li) in chosen
+                ]
+                row = ServiceRow(
+                    key=row.key,
+                    scope=row.scope,
+                    service=row.service,
+                    listeners=tuple(li for li, _ in pairs),
+                    sockets_on_endpoint=tuple(k for _, k in pairs),
+                )
+            out.append(row)
         return out
 
 

@@ -25,7 +25,7 @@ from textual.containers import Container, ScrollableContainer
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from netdash.core.addresses import own_addresses
 from netdash.core.assess import Assessment
@@ -154,6 +154,7 @@ class NetdashApp(App[None]):
         self._lines_shown: dict[str, Text] = {}  # widget id -> the text it shows
         self._changed_at: float | None = None  # when the listeners last changed (epoch s)
         self._table: ListenerTable | None = None
+        self._alive: tuple[Snapshot, frozenset[ListenerKey]] | None = None  # _alive_keys
         self._redraw_pending = False
         self._fade_timer: Timer | None = None
         self._auto_pending: list[Listener] = []  # new while a run was in flight (--auto-probe)
@@ -338,7 +339,7 @@ class NetdashApp(App[None]):
         compact = self.size.height < 30
         self.query_one("#diagram-box").set_class(compact, "-compact")
         with self.batch_update():
-            alive = {li.key for li in snapshot.listeners}
+            alive = self._alive_keys(snapshot)
             table = self.query_one(ListenerTable)
             table.show(assessment, shown, sort=self.view.sort, alive=alive)
             self._schedule_fade_end(table.fade_ends_in())
@@ -351,6 +352,14 @@ class NetdashApp(App[None]):
             self._update_status()
             self._update_verdict()
         self.call_after_refresh(self._place_toasts)
+
+    def _alive_keys(self, snapshot: Snapshot) -> frozenset[ListenerKey]:
+        """The keys of ``snapshot``'s listeners, made once per snapshot: the table knows by
+        the very same object that no row vanished since its last redraw (a key in the filter
+        at 20,000 listeners then looks at no row that left the view)."""
+        if self._alive is None or self._alive[0] is not snapshot:
+            self._alive = (snapshot, frozenset(li.key for li in snapshot.listeners))
+        return self._alive[1]
 
     def _place_toasts(self) -> None:
         """Put the toast rack below the verdict line (over the diagram) when at least four
@@ -441,16 +450,16 @@ class NetdashApp(App[None]):
         widget.update(line, layout=before is None or len(before.plain) != len(line.plain))
         self._lines_shown[key] = line
 
-    def on_data_table_row_highlighted(self) -> None:
+    def on_listener_table_row_highlighted(self) -> None:
         self._update_verdict()
 
-    def on_data_table_row_selected(self) -> None:
+    def on_listener_table_row_selected(self) -> None:
         """``enter`` on a row (the table's own select binding) opens its details."""
         self.action_details()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+    def on_listener_table_header_selected(self, event: ListenerTable.HeaderSelected) -> None:
         """A click on a column header sorts by it (address sorts by scope)."""
-        self.view.sort_by_column(str(event.column_key.value))
+        self.view.sort_by_column(event.column)
         self._redraw()
 
     def on_resize(self) -> None:

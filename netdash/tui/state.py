@@ -6,6 +6,8 @@ No Textual here: the view state is a plain dataclass, testable on its own.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netdash.core.addresses import parse_address
@@ -63,6 +65,64 @@ def ipv6_only(listener: Listener) -> bool:
     return True
 
 
+class _FilterIndex:
+    """What the filter searches in a snapshot's listeners in view: each listener's own text
+    (:func:`_own_text`) and each process's (:func:`_process_text`) once, with the positions
+    of the listeners it holds. Process texts are kept by object for the snapshot's other
+    indexes (another assessment, the UDP toggle)."""
+
+    def __init__(
+        self,
+        snapshot: object,
+        listeners: Sequence[Listener],
+        texts: dict[int, tuple[Process, str]] | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.listeners = listeners
+        self.texts: dict[int, tuple[Process, str]] = texts if texts is not None else {}
+        self.own = [_own_text(li) for li in listeners]
+        # id(process) -> (its text, positions of its listeners)
+        self.owners: dict[int, tuple[str, list[int]]] = {}
+        for n, listener in enumerate(listeners):
+            for process in listener.processes:
+                entry = self.owners.get(id(process))
+                if entry is None:
+                    entry = self.owners[id(process)] = (self._text(process), [])
+                entry[1].append(n)
+
+    def over(self, listeners: Sequence[Listener]) -> _FilterIndex:
+        """The index of ``listeners`` of the same snapshot: this one when they are the same
+        objects in the same order (another assessment of the same snapshot), else a new one
+        that reuses the process texts."""
+        if len(listeners) == len(self.listeners) and all(
+            map(operator.is_, listeners, self.listeners)
+        ):
+            self.listeners = listeners
+            return self
+        return _FilterIndex(self.snapshot, listeners, self.texts)
+
+    def _text(self, process: Process) -> str:
+        cached = self.texts.get(id(process))
+        if cached is not None and cached[0] is process:
+            return cached[1]
+        made = _process_text(process)
+        self.texts[id(process)] = (process, made)
+        return made
+
+    def search(self, needle: str) -> list[Listener]:
+        """The listeners whose own text or a process's text holds ``needle`` (lowercase),
+        in order."""
+        listeners = self.listeners
+        hits = [n for n, text in enumerate(self.own) if needle in text]
+        owned = [positions for text, positions in self.owners.values() if needle in text]
+        if owned:
+            merged = set(hits).union(*owned)
+            if len(merged) == len(listeners):
+                return list(listeners)
+            hits = sorted(merged)
+        return list(map(listeners.__getitem__, hits))
+
+
 @dataclass
 class ViewState:
     """The dashboard's view: ``filter_text`` (stripped; empty shows all), ``exposed_only``
@@ -77,11 +137,8 @@ class ViewState:
     show_ipv6: bool = True
     sort: str = "scope"
     paused: bool = False
-    # The filter's texts of the current snapshot, by id(): each listener's own and each
-    # process's once (a process holding 1,000 sockets with a 50 KB command line is searched
-    # once per key, not 1,000 times, and held once, not 1,000 times).
-    _texts: dict[int, tuple[object, str]] = field(default_factory=dict, repr=False, compare=False)
-    _texts_of: object = field(default=None, repr=False, compare=False)
+    # The filter's index of the current snapshot's listeners in view (_index_for).
+    _index: _FilterIndex | None = field(default=None, repr=False, compare=False)
 
     def cycle_sort(self) -> None:
         """The next order of :data:`SORTS`, after the last the first."""
@@ -93,47 +150,32 @@ class ViewState:
 
     def shown(self, assessment: Assessment) -> list[Listener]:
         """The listeners the toggles and the filter let through, in snapshot order, out of
-        ``assessment.shown`` (TCP, and UDP when the assessment was made with ``udp``)."""
-        shown = list(assessment.shown)
+        ``assessment.shown`` (TCP, and UDP when the assessment was made with ``udp``).
+        The filter goes first, so the toggles look only at what it kept."""
+        if self.filter_text:
+            shown = self._filtered(assessment, self.filter_text.lower())
+        else:
+            shown = list(assessment.shown)
         if not self.show_ipv6:
             shown = [li for li in shown if not ipv6_only(li)]
         if self.exposed_only:
             shown = [li for li in shown if assessment.of(li).exposed]
-        if self.filter_text:
-            shown = self._filtered(assessment, shown, self.filter_text.lower())
         return shown
 
-    def _filtered(
-        self, assessment: Assessment, listeners: list[Listener], needle: str
-    ) -> list[Listener]:
-        """:func:`matches` of each listener, with the texts computed once per snapshot and
-        each process searched once per needle."""
-        if self._texts_of is not assessment.snapshot:  # a new poll: a fresh cache
-            self._texts_of = assessment.snapshot
-            self._texts.clear()
-        texts = self._texts
-        found: dict[int, bool] = {}  # id(process) -> the needle is in its text
-
-        def text(item: Listener | Process) -> str:
-            cached = texts.get(id(item))
-            if cached is not None and cached[0] is item:
-                return cached[1]
-            made = _own_text(item) if isinstance(item, Listener) else _process_text(item)
-            texts[id(item)] = (item, made)
-            return made
-
-        def hit(listener: Listener) -> bool:
-            if needle in text(listener):
-                return True
-            for process in listener.processes:
-                key = id(process)
-                if key not in found:
-                    found[key] = needle in text(process)
-                if found[key]:
-                    return True
-            return False
-
-        return [li for li in listeners if hit(li)]
+    def _filtered(self, assessment: Assessment, needle: str) -> list[Listener]:
+        """:func:`matches` of every listener of ``assessment.shown``, from an index made once
+        per snapshot: each listener's own text searched in one comprehension, each process's
+        once (a process holding 1,000 sockets with a 50 KB command line is searched once per
+        key, not 1,000 times, and held once, not 1,000 times); then only the matches are
+        gathered."""
+        index = self._index
+        if index is None or index.listeners is not assessment.shown:
+            if index is None or index.snapshot is not assessment.snapshot:
+                index = _FilterIndex(assessment.snapshot, assessment.shown)
+            else:  # same snapshot, another assessment (results, UDP): same listener objects
+                index = index.over(assessment.shown)
+            self._index = index
+        return index.search(needle)
 
     def hidden_ipv6(self, assessment: Assessment) -> int:
         """How many of ``assessment.shown`` the ``6`` toggle hides now (0 when it is off)."""

@@ -168,3 +168,28 @@ def test_no_helper_is_forked_while_threads_run() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+@pytest.mark.netns
+def test_an_unchanged_socket_table_gives_the_same_listeners_again() -> None:
+    """An idle poll (the same netlink dump, the same owners) reuses the last poll's parsed
+    records and listener objects (issue 18: the idle dashboard's cost), and a change still
+    makes a new one."""
+    cache = ProcessCache()
+    sock = bound_socket("127.0.0.1")
+    port = sock.getsockname()[1]
+    try:
+        first = collect_snapshot(cache)
+        second = collect_snapshot(cache)
+        assert second.listeners == first.listeners
+        assert all(a is b for a, b in zip(first.listeners, second.listeners, strict=True))
+        other = bound_socket("127.0.0.1")
+        try:
+            third = collect_snapshot(cache)
+            assert len(third.listeners) == len(first.listeners) + 1
+            mine = [li for li in third.listeners if li.port == port]
+            assert mine and mine[0] in first.listeners
+        finally:
+            other.close()
+    finally:
+        sock.close()

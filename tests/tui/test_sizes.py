@@ -29,7 +29,7 @@ async def probe(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 def shown(table: ListenerTable) -> tuple[str, ...]:
-    return tuple(str(k.value) for k in table.columns)
+    return table.shown_columns
 
 
 def assert_numbers_whole(app: NetdashApp) -> None:
@@ -78,8 +78,7 @@ async def test_numbers_are_never_cut_after_probing_and_toggling_udp(size: tuple[
         await pilot.pause(0.2)
         assert_numbers_whole(app)
         # widths follow the current view: the UDP row's "5353/udp" widened PORT only while shown
-        port = table.columns[next(k for k in table.columns if k.value == "port")]
-        assert port.content_width == natural(table, "port") == len("PORT")
+        assert table.column_widths["port"] == natural(table, "port") == len("PORT")
 
 
 async def test_columns_follow_a_resize_both_ways() -> None:
@@ -108,3 +107,28 @@ async def test_the_diagram_form_follows_each_resize_at_once() -> None:
             await pilot.resize_terminal(*size)
             await pilot.pause(0.1)
             assert box.has_class("-compact") is compact, size
+
+
+async def test_the_mouse_highlights_selects_and_sorts() -> None:
+    """A click on a row highlights it, a second click opens its details; a click on a column
+    label sorts by that column (as Textual's DataTable did before the table drew only the
+    rows in view, issue 18)."""
+    from netdash.tui.widgets.screens import DetailsScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        table = app.query_one(ListenerTable)
+        target = [n for n, key in enumerate(table._order) if key in table.rows_by_key][1]
+        await pilot.click(ListenerTable, offset=(6, target + 1))
+        assert table.cursor_row == target
+        await pilot.click(ListenerTable, offset=(6, target + 1))
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DetailsScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        before = table.shown_columns[: table.shown_columns.index("port")]
+        x = sum(table.column_widths[key] + ListenerTable.EXTRA for key in before)
+        await pilot.click(ListenerTable, offset=(x + 2, 0))  # on the PORT label
+        assert app.view.sort == "port"
+        assert table.column_labels["port"].endswith(" ▲")

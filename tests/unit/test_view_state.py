@@ -108,7 +108,26 @@ def test_a_long_command_line_shared_by_many_listeners_is_held_and_searched_once(
     assert {li.processes[0].pid for li in view.shown(assessment)} == {107}
     view.filter_text = "2001"
     assert [li.port for li in view.shown(assessment)] == [2001]
-    held = sum(len(text) for _, text in view._texts.values())
+    assert view._index is not None
+    held = sum(len(text) for _, text in view._index.texts.values())
     assert held < 25 * 50_000  # each process's text once, not once per listener
     view.filter_text = "zzz"
     assert view.shown(assessment) == []
+
+
+def test_the_filter_index_agrees_with_matches_for_every_substring() -> None:
+    """The filter searches an index made once per snapshot (issue 18); what it keeps must be
+    what :func:`matches` says of each listener, in snapshot order, for any needle, with the
+    toggles on or off and across another assessment of the same snapshot."""
+    texts = {f"{li.port} {li.address}" for li in SNAPSHOT.listeners}
+    texts |= {p.name or "" for li in SNAPSHOT.listeners for p in li.processes}
+    needles = {t[i : i + n].lower() for t in texts for n in (1, 2, 4) for i in range(len(t))}
+    views = (ViewState(), ViewState(exposed_only=True, show_ipv6=False))
+    for udp in (False, True, True):
+        assessment = Assessment(SNAPSHOT, udp=udp)
+        for view in views:
+            plain = view.shown(assessment)
+            for needle in sorted(needles - {""}):
+                view.filter_text = needle
+                assert view.shown(assessment) == [li for li in plain if matches(li, needle)]
+            view.filter_text = ""
