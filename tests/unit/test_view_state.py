@@ -120,7 +120,7 @@ def test_the_filter_index_agrees_with_matches_for_every_substring() -> None:
     what :func:`matches` says of each listener, in snapshot order, for any needle, with the
     toggles on or off and across another assessment of the same snapshot."""
     texts = {f"{li.port} {li.address}" for li in SNAPSHOT.listeners}
-    texts |= {p.name or "" for li in SNAPSHOT.listeners for p in li.processes}
+    texts |= {p.name.raw if p.name else "" for li in SNAPSHOT.listeners for p in li.processes}
     needles = {t[i : i + n].lower() for t in texts for n in (1, 2, 4) for i in range(len(t))}
     views = (ViewState(), ViewState(exposed_only=True, show_ipv6=False))
     for udp in (False, True, True):
