@@ -92,13 +92,8 @@ def _child(r: int, w: int) -> NoReturn:  # pragma: no cover - runs in the forked
         inodes = listening_inodes()
         pids = procfd._pids("/proc")
         reads = procfd.read_processes(pids, procfd._link_targets(inodes))
-        lines = [f"{at!r} {','.join(map(str, inodes))}\n", " ".join(map(str, pids)) + "\n"]
-        for pid, ticks, held in reads:
-            found = "?" if held is None else ",".join(map(str, held))
-            lines.append(f"{pid} {'-' if ticks is None else ticks} {found}\n")
-        view = memoryview("".join(lines).encode())
-        while view:
-            view = view[os.write(w, view) :]
+        head = f"{at!r} {','.join(map(str, inodes))}\n" + " ".join(map(str, pids)) + "\n"
+        procfd.write_reads(w, reads, head)
         status = 0
     finally:
         os._exit(status)

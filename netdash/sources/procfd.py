@@ -372,17 +372,28 @@ def _helper(queue: int, out_r: int, out: int, targets: dict[str, int], proc: str
     status = 1
     try:
         os.close(out_r)
-        lines = []
+        reads = []
         while token := os.read(queue, _PID.size):
-            pid, ticks, held = _read_one(_PID.unpack(token)[0], targets, proc)
-            inodes = "?" if held is None else ",".join(map(str, held))
-            lines.append(f"{pid} {'-' if ticks is None else ticks} {inodes}\n")
-        view = memoryview("".join(lines).encode())
-        while view:
-            view = view[os.write(out, view) :]
+            reads.append(_read_one(_PID.unpack(token)[0], targets, proc))
+        write_reads(out, reads)
         status = 0
     finally:
         os._exit(status)
+
+
+def write_reads(
+    out: int, reads: Iterable[tuple[int, int | None, frozenset[int] | None]], head: str = ""
+) -> None:
+    """Write ``head`` then one line per read, ``PID TICKS INODES`` (``-`` for unknown
+    ticks, ``?`` for an unreadable fd table; what :func:`_parse_helper` reads), to the file
+    descriptor ``out``, all of it (a forked child's answer to its parent)."""
+    lines = [head]
+    for pid, ticks, held in reads:
+        inodes = "?" if held is None else ",".join(map(str, held))
+        lines.append(f"{pid} {'-' if ticks is None else ticks} {inodes}\n")
+    view = memoryview("".join(lines).encode())
+    while view:
+        view = view[os.write(out, view) :]
 
 
 def _parse_helper(data: bytes) -> list[_Read] | None:

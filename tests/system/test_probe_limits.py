@@ -236,22 +236,25 @@ def test_two_thousand_targets_under_a_limit_of_256_descriptors(mode: str) -> Non
     ``Too many open files``: the limit bites, so the test can fail. (Holding nothing, 200
     targets at once fit in 256 descriptors and the limit is never reached.)"""
     with Peers(1000, "http") as peers:
-        run = subprocess.run(
+        out = _clean_run(
             [sys.executable, "-c", _UNDER_LOW_LIMIT, json.dumps(peers.ports), netns.LAN_V4,
-             "0", mode, "256", "128"],
-            capture_output=True,
-            text=True,
-            timeout=600,
+             "0", mode, "256", "128"]
         )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "Traceback" not in run.stderr, run.stderr[-2000:]
-    outcomes = json.loads(run.stdout)
+    outcomes = json.loads(out)
     errors = [detail for outcome, detail in outcomes if outcome != "http"]
     assert len(outcomes) == 2000
     if mode == "unprotected":
         assert errors and all("Too many open files" in detail for detail in errors), errors[:3]
         return
     assert not errors, f"{len(errors)} of 2000 not http, e.g. {errors[:3]}"
+
+
+def _clean_run(argv: list[str]) -> str:
+    """``argv``'s standard output, once it exited 0 without a traceback."""
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    return run.stdout
 
 
 @pytest.mark.netns
@@ -264,17 +267,12 @@ def test_netdash_list_probes_two_thousand_targets_under_prlimit_256() -> None:
     require(prlimit is not None, "prlimit (util-linux) is not installed")
     assert prlimit is not None
     with Peers(1000, "http") as peers:
-        run = subprocess.run(
+        out = _clean_run(
             [prlimit, "--nofile=256:256", sys.executable, "-m", "netdash", "list", "--probe",
-             "--json"],
-            capture_output=True,
-            text=True,
-            timeout=600,
+             "--json"]
         )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "Traceback" not in run.stderr, run.stderr[-2000:]
     ours = set(peers.ports)
-    listed = [li for li in json.loads(run.stdout)["listeners"] if li["port"] in ours]
+    listed = [li for li in json.loads(out)["listeners"] if li["port"] in ours]
     assert sorted(li["port"] for li in listed) == sorted(ours)
     seen = {
         (li["port"], probe["via"], probe["outcome"], probe["status"])

@@ -165,8 +165,8 @@ class ListenerTable(ScrollView, can_focus=True):
     SORT_MARK = " ▲"
     """After the header of the column the rows are sorted by (``s``, or a click on it)."""
 
-    class RowHighlighted(Message):
-        """The cursor moved to another row: ``cursor_row`` (its index) and ``row_key``."""
+    class _RowMessage(Message):
+        """About one row: ``cursor_row`` (its index) and ``row_key``."""
 
         def __init__(self, table: ListenerTable, cursor_row: int, row_key: str) -> None:
             super().__init__()
@@ -178,18 +178,11 @@ class ListenerTable(ScrollView, can_focus=True):
         def control(self) -> ListenerTable:
             return self.table
 
-    class RowSelected(Message):
-        """``enter`` on the cursor's row, or a click on it: ``cursor_row`` and ``row_key``."""
+    class RowHighlighted(_RowMessage):
+        """The cursor moved to another row."""
 
-        def __init__(self, table: ListenerTable, cursor_row: int, row_key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor_row = cursor_row
-            self.row_key = row_key
-
-        @property
-        def control(self) -> ListenerTable:
-            return self.table
+    class RowSelected(_RowMessage):
+        """``enter`` on the cursor's row, or a click on it."""
 
     class HeaderSelected(Message):
         """A click on a column label: ``column`` is its key (of :data:`COLUMNS`)."""
