@@ -28,6 +28,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from netdash.core.text import interface_name
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Keys a :class:`Match` can test. ``unknown`` is a match the readers could not translate.
@@ -86,6 +88,9 @@ class Match:
     def __post_init__(self) -> None:
         if self.key not in MATCH_KEYS:
             raise ValueError(f"unknown match key {self.key!r}")
+        if self.key in ("iifname", "oifname"):  # names as the interfaces' are held
+            names = tuple(interface_name(v) if isinstance(v, str) else v for v in self.values)
+            object.__setattr__(self, "values", names)
         # address matches as (IP version, first, last) integers: what the evaluator compares
         spans = tuple(
             span(v)

@@ -26,6 +26,7 @@ __all__ = [
     "Untrusted",
     "as_untrusted",
     "clean",
+    "interface_name",
     "plural",
     "untrusted",
     "visible_bytes",
@@ -89,6 +90,19 @@ def visible_bytes(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def interface_name(name: str) -> str:
+    """An interface name as netdash holds and shows it in every output, JSON included: the
+    kernel's name, with what :func:`clean` escapes shown as escapes. A name is at most 15
+    bytes and holds no ``/``, ``:`` or white space, but whoever may create interfaces (root,
+    or a container's root in its own namespace) can put ESC or BEL in one, and it appears
+    inside addresses (``fe80::1%eth0``, a socket bound to a device). The sources
+    (:mod:`netdash.sources.interfaces`, :mod:`netdash.sources.sock_diag`, the firewall's
+    interfaces and rules) all apply it, so names still match one another."""
+    if name.isascii() and name.isprintable():
+        return name  # every ordinary name: eth0, wlp2s0, br-1f2e3d, veth1234@if5
+    return clean(visible_bytes(name), 64)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

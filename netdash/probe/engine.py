@@ -645,7 +645,19 @@ class _Prober:
             await client.aclose()
 
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
-        url = build_url("http", target, listener.port)
+        try:
+            url = build_url("http", target, listener.port)
+        except Exception as exc:  # an address httpx refuses: a zone holding odd characters
+            return ProbeResult(
+                listener=listener.key,
+                via=via,
+                target=target,
+                url=f"http://[{target}]:{listener.port}/",
+                outcome=Outcome.ERROR,
+                elapsed_ms=0.0,
+                detail=f"not probed: no URL can name this address ({_reason(exc)})",
+                probed_at=time.time(),
+            )
         async with self.gate:
             for attempt in range(_EMFILE_ATTEMPTS):
                 started_at = time.time()

@@ -38,6 +38,7 @@ from typing import Any
 
 from netdash.core.reach import FirewallView, NetInterface
 from netdash.core.ruleset import Ruleset, RulesetError, Table
+from netdash.core.text import interface_name
 from netdash.sources.iptables_save import parse_iptables_save
 from netdash.sources.nft_json import parse_nft_json
 
@@ -465,10 +466,11 @@ def net_interfaces() -> tuple[NetInterface, ...]:
 
     stats = psutil.net_if_stats()
     out = []
-    for name, entries in psutil.net_if_addrs().items():
-        st = stats.get(name)
+    for raw_name, entries in psutil.net_if_addrs().items():
+        st = stats.get(raw_name)
+        name = interface_name(raw_name)
         carrier = st is None or st.isup
-        if not carrier and not _admin_up(name):
+        if not carrier and not _admin_up(raw_name):
             continue
         addrs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
         loopback = False

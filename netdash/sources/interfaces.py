@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 from netdash.core.model import Interface
+from netdash.core.text import interface_name
 
 __all__ = ["read_default_route_interfaces", "read_interfaces"]
 
@@ -22,8 +23,8 @@ def read_interfaces() -> tuple[Interface, ...]:
     The two need not list the same names (an interface without an address has stats only);
     both are kept. Loopback interfaces come first, then the others by name.
     """
-    addrs = psutil.net_if_addrs()
-    stats = psutil.net_if_stats()
+    addrs = {interface_name(k): v for k, v in psutil.net_if_addrs().items()}
+    stats = {interface_name(k): v for k, v in psutil.net_if_stats().items()}
     names = list(dict.fromkeys([*addrs, *stats]))
     interfaces = []
     for name in names:
@@ -32,7 +33,8 @@ def read_interfaces() -> tuple[Interface, ...]:
             if entry.family == socket.AF_INET:
                 v4.append(entry.address)
             elif entry.family == socket.AF_INET6:
-                v6.append(entry.address)
+                address, zone, scope = entry.address.partition("%")
+                v6.append(address + zone + interface_name(scope) if zone else address)
         stat = stats.get(name)
         flags = getattr(stat, "flags", "") if stat is not None else ""
         is_loopback = "loopback" in flags.split(",") or (
@@ -64,7 +66,7 @@ def read_default_route_interfaces(proc_net: Path = Path("/proc/net")) -> tuple[s
         for line in (proc_net / "route").read_text().splitlines()[1:]:
             fields = line.split()
             if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000":
-                names.append(fields[0])
+                names.append(interface_name(fields[0]))
     except OSError:
         pass
     try:
@@ -72,7 +74,7 @@ def read_default_route_interfaces(proc_net: Path = Path("/proc/net")) -> tuple[s
             fields = line.split()
             default = len(fields) >= 10 and fields[0] == "0" * 32 and fields[1] == "00"
             if default and fields[9] != "lo":
-                names.append(fields[9])
+                names.append(interface_name(fields[9]))
     except OSError:
         pass
     return tuple(dict.fromkeys(names))

@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from netdash.core.text import interface_name
 from netdash.sources.base import SocketRecord, SocketTable, SourceUnavailable
 
 __all__ = [
@@ -162,7 +163,7 @@ def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, Socket
     ``OSError`` when the kernel refuses or answers what does not parse."""
     name = "tcp" if protocol == socket.IPPROTO_TCP else "udp"
     version = 4 if family == socket.AF_INET else 6
-    names = dict(socket.if_nameindex())
+    names = _interface_names()
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
         nl.settimeout(5.0)
         nl.sendall(_request(family, protocol, states, seq=1))
@@ -171,6 +172,12 @@ def _dump(family: int, protocol: int, states: int) -> Iterator[tuple[int, Socket
             yield from records
             if finished:
                 return
+
+
+def _interface_names() -> dict[int, str]:
+    """Interface index -> name (:func:`~netdash.core.text.interface_name`: escaped as it is
+    shown), from ``socket.if_nameindex()``."""
+    return {index: interface_name(name) for index, name in socket.if_nameindex()}
 
 
 _LISTENING = (
@@ -300,7 +307,7 @@ def established_peers(port: int) -> list[Peer]:
     """The established TCP connections whose local port is ``port`` (both families), most
     recently active first, as the kernel reports them (``ss -tni state established``).
     Raises ``OSError`` when netlink is refused."""
-    names = dict(socket.if_nameindex())
+    names = _interface_names()
     peers: list[Peer] = []
     for family in (socket.AF_INET, socket.AF_INET6):
         with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
@@ -342,7 +349,7 @@ class SockDiagSource:
             raise SourceUnavailable("sock_diag netlink is Linux only")
         try:
             with self._lock:
-                names = dict(socket.if_nameindex())
+                names = _interface_names()
                 key = (self._chunks(), names)
                 if self._last is not None and self._last[0] == key:
                     return self._last[1]

@@ -216,3 +216,68 @@ def test_every_dashboard_view_shows_hostile_text_and_sends_none(
     out = stream.read_bytes()
     assert len(out) > 10_000  # the dashboard really drew
     _assert_shown_not_sent(out, "dashboard")
+
+
+HOSTILE_INTERFACE = b"\x1b]0;I\x07[b]\xc2\x9b"
+"""12 bytes: an OSC title, BEL, markup and a C1 CSI, as an interface name (root in a network
+namespace may name one so)."""
+
+
+@pytest.fixture
+def hostile_interface() -> Iterator[tuple[int, int]]:
+    """A veth named :data:`HOSTILE_INTERFACE` with fe80::99, and two listeners that carry its
+    name in their address: one bound to the device (SO_BINDTODEVICE), one to fe80::99 on it.
+    Yields their ports; the interface is deleted afterwards."""
+    ip = shutil.which("ip")
+    require(ip is not None, "iproute2 (ip) is not installed")
+    assert ip is not None
+    name = HOSTILE_INTERFACE
+    subprocess.run([ip.encode(), b"link", b"add", name, b"type", b"veth", b"peer", b"name",
+                    b"ndhostile0"], check=True)  # fmt: skip
+    try:
+        for dev in (name, b"ndhostile0"):
+            subprocess.run([ip.encode(), b"link", b"set", dev, b"up"], check=True)
+        subprocess.run([ip.encode(), b"-6", b"addr", b"add", b"fe80::99/64", b"dev", name,
+                        b"nodad"], check=True)  # fmt: skip
+        bound = socket.socket()
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, name)
+        bound.bind(("0.0.0.0", 0))
+        bound.listen()
+        local = socket.socket(socket.AF_INET6)
+        index = socket.if_nametoindex(name.decode("utf-8", "surrogateescape"))
+        local.bind(("fe80::99", 0, 0, index))
+        local.listen()
+        try:
+            yield bound.getsockname()[1], local.getsockname()[1]
+        finally:
+            bound.close()
+            local.close()
+    finally:
+        subprocess.run([ip.encode(), b"link", b"del", name], check=False)
+
+
+def test_a_hostile_interface_name_is_shown_escaped_and_probed_without_a_crash(
+    hostile_interface: tuple[int, int],
+) -> None:
+    """Interface names are outside text too: they appear in addresses (``0.0.0.0%IF`` for a
+    socket bound to a device, ``fe80::99%IF``) and in the firewall's lines. Every output shows
+    them escaped, and a probe of an address no URL can name is an ``error`` result for that
+    target, not a crash of the whole run (the break-it pass of issue 15)."""
+    bound, local = hostile_interface
+    for args in (
+        ("list",),
+        ("list", "--format", "prometheus"),
+        ("check",),
+        ("check", "--format", "prometheus"),
+        ("who", str(bound)),
+        ("who", str(local), "--probe"),
+        ("list", "--probe"),
+    ):
+        out = _netdash(*args)
+        _assert_shown_not_sent(out, " ".join(args))
+        assert b"\x1b" not in out and b"\x07" not in out and "\x9b".encode() not in out, args
+    assert rb"0.0.0.0%\x1b]0;I\x07[b]\x9b" in _netdash("who", str(bound))
+    document = json.loads(_netdash("list", "--json", "--probe"))
+    (mine,) = [li for li in document["listeners"] if li["port"] == local]
+    assert mine["address"] == r"fe80::99%\x1b]0;I\x07[b]\x9b"
+    assert all(p["outcome"] in ("error", "refused", "silent", "timeout") for p in mine["probes"])
