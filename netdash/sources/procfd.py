@@ -148,6 +148,7 @@ class HolderCache:
         self._seen: set[int] = set()
         self._scanned_at: float | None = None
         self._new_holders: set[int] = set()  # first seen holding at the last poll: re-check
+        self._fds: dict[int, int] = {}  # holder pid -> its open files when last read
         self.before: Callable[[HolderCache], object] | None = None
         """Called once, with this cache, at the start of the next :meth:`holders` (the list
         command's :func:`netdash.sources.early_scan.seed`: it waits for the forked scan only
@@ -166,6 +167,7 @@ class HolderCache:
             stale = self._scanned_at is None or now - self._scanned_at >= self.max_age
             if stale or not wanted <= self._wanted:
                 self._held.clear()
+                self._fds.clear()
                 self._unreadable.clear()
                 self._read(pids, _link_targets(wanted))
                 self._scanned_at = now
@@ -177,9 +179,11 @@ class HolderCache:
                     if pid not in pids
                     or pid in self._new_holders
                     or start_ticks(pid, self.proc) != ticks
+                    or _fd_count(pid, self.proc) != self._fds.get(pid)
                 }
                 for pid in again:
                     del self._held[pid]
+                    self._fds.pop(pid, None)
                 self._unreadable &= pids
                 self._read((pids - self._seen) | (again & pids), _link_targets(wanted))
             self._wanted = wanted
@@ -194,6 +198,7 @@ class HolderCache:
                         self._held[pid] = (ticks, held)
                     else:
                         del self._held[pid]
+                        self._fds.pop(pid, None)
                 for inode in held:
                     holders.setdefault(inode, []).append(pid)
             return holders, len(self._unreadable)  # pids ascending, as appended
@@ -208,11 +213,13 @@ class HolderCache:
         with self._lock:
             self._held.clear()
             self._unreadable.clear()
+            self._fds.clear()
             for pid, ticks, held in reads:
                 if held is None:
                     self._unreadable.add(pid)
                 elif held:
                     self._held[pid] = (ticks, held)
+                    self._fds[pid] = _fd_count(pid, self.proc)
             self._wanted = wanted
             self._seen = set(pids)
             self._scanned_at = at
@@ -221,10 +228,30 @@ class HolderCache:
 
     def _read(self, pids: Iterable[int], targets: dict[str, int]) -> None:
         for pid, ticks, held in read_processes(pids, targets, self.proc):
+            self._fds.pop(pid, None)
             if held is None:
                 self._unreadable.add(pid)
             elif held:
                 self._held[pid] = (ticks, held)
+                # Read again whenever this count changes: a holder that closed its copy of a
+                # socket (a parent after fork) is not one until the next full scan otherwise.
+                self._fds[pid] = _fd_count(pid, self.proc)
+
+
+def _fd_count(pid: int, proc: str = "/proc") -> int:
+    """How many files ``pid`` has open: the size Linux gives ``/proc/PID/fd`` (6.2 and
+    later; 0 before, so nothing is read again for it); -1 when it cannot be read."""
+    try:
+        return os.stat(f"{proc}/{pid}/fd").st_size
+    except OSError:
+        return -1
+
+
+def holds(pid: int, inodes: Iterable[int], proc: str = "/proc") -> bool | None:
+    """Whether ``pid`` holds one of the sockets ``inodes`` now (its fd links read again);
+    ``None`` when its fd table cannot be read (another user's process)."""
+    held = _held_by(pid, _link_targets(inodes), proc)
+    return None if held is None else bool(held)
 
 
 _Read = tuple[int, int | None, frozenset[int] | None]

@@ -814,14 +814,16 @@ class NetdashApp(App[None]):
 
         def answered(choice: str | None) -> None:
             if choice == "TERM":
-                self._signal_worker(request.target, signal.SIGTERM, request.port)
+                self._signal_worker(request.target, signal.SIGTERM, request.port, request.inodes)
 
         self.push_screen(KillScreen(request.question), answered)
 
     @work(group="kill", exit_on_error=False)
-    async def _signal_worker(self, target: Process, signum: int, port: int) -> None:
+    async def _signal_worker(
+        self, target: Process, signum: int, port: int, inodes: frozenset[int] = frozenset()
+    ) -> None:
         """Signal, wait up to 2 s, then report, poll, or offer SIGKILL after SIGTERM."""
-        ended = await signal_and_wait(target, signum)
+        ended = await signal_and_wait(target, signum, inodes=inodes)
         if isinstance(ended, str):
             self.notify(ended, severity="error", markup=False)
         elif ended:

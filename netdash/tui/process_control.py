@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from dataclasses import dataclass
 
 import psutil
@@ -15,6 +16,7 @@ import psutil
 from netdash.core.model import Process
 from netdash.core.services import ServiceRow, row_processes
 from netdash.core.text import clean
+from netdash.sources.procfd import holds
 
 __all__ = [
     "GRACE",
@@ -26,6 +28,8 @@ __all__ = [
     "stop_request",
 ]
 
+_LINUX = sys.platform.startswith("linux")
+
 PF_KTHREAD = 0x00200000
 """``/proc/PID/stat`` flag of a kernel thread (include/linux/sched.h)."""
 
@@ -35,12 +39,14 @@ GRACE = 2.0
 
 @dataclass(frozen=True)
 class StopRequest:
-    """Stopping a row: ``target`` (its first process with a pid, the leader), the ``port``
-    it listens on and the ``question`` to confirm."""
+    """Stopping a row: ``target`` (its first process with a pid that holds the row's
+    socket now, the leader), the ``port`` it listens on, the ``question`` to confirm, and
+    the row's socket ``inodes`` (the target must still hold one when the signal goes)."""
 
     target: Process
     port: int
     question: str
+    inodes: frozenset[int] = frozenset()
 
 
 def _is_kernel_thread(pid: int, proc: str = "/proc") -> bool:
@@ -98,6 +104,14 @@ def stop_request(row: ServiceRow) -> StopRequest | str:
     with_pid = [p for p in row_processes(row) if p.pid is not None]
     if not with_pid:
         return "The owner of this socket is unknown; run netdash as root to stop it."
+    inodes = frozenset(li.inode for li in row.listeners if li.inode)
+    if inodes and _LINUX:
+        # The table may be a poll behind (a parent that closed its copy after a fork):
+        # only a process holding the socket now is asked about.
+        holding = [p for p in with_pid if p.pid is not None and holds(p.pid, inodes) is not False]
+        if not holding:
+            return "No process holds this socket any more; the table catches up at the next poll."
+        with_pid = holding
     target = with_pid[0]
     assert target.pid is not None
     refused = refusal(target.pid)
@@ -112,7 +126,7 @@ def stop_request(row: ServiceRow) -> StopRequest | str:
         f"Stop {name} (pid {target.pid}){family}, listening on port {row.first.port}?\n"
         "netdash sends SIGTERM; if it is still running after 2 s it offers SIGKILL."
     )
-    return StopRequest(target, row.first.port, question)
+    return StopRequest(target, row.first.port, question, inodes)
 
 
 def escalation_question(target: Process) -> str:
@@ -120,11 +134,12 @@ def escalation_question(target: Process) -> str:
     return f"pid {target.pid} is still running 2 s after SIGTERM. Send SIGKILL?"
 
 
-def send_signal(target: Process, signum: int) -> str | None:
+def send_signal(target: Process, signum: int, inodes: frozenset[int] = frozenset()) -> str | None:
     """Signal ``target`` if its pid still names the same process: the create time
     (``psutil.Process.create_time()``, seconds since the epoch) read now must equal
-    ``target.create_time``, and without one nothing is sent. Returns a message for the user
-    when nothing was signalled, ``None`` on success."""
+    ``target.create_time``, and without one nothing is sent; when ``inodes`` are given, it
+    must also still hold one of those sockets (Linux, its fd links read now). Returns a
+    message for the user when nothing was signalled, ``None`` on success."""
     assert target.pid is not None
     refused = refusal(target.pid)
     if refused is not None:
@@ -135,6 +150,8 @@ def send_signal(target: Process, signum: int) -> str | None:
         proc = psutil.Process(target.pid)
         if proc.create_time() != target.create_time:
             return f"pid {target.pid} now belongs to another process; nothing was signalled."
+        if inodes and _LINUX and holds(target.pid, inodes) is False:
+            return f"pid {target.pid} no longer holds the socket; nothing was signalled."
         proc.send_signal(signum)
     except psutil.NoSuchProcess:
         return f"pid {target.pid} has already exited."
@@ -159,11 +176,13 @@ def alive(target: Process) -> bool:
         return False
 
 
-async def signal_and_wait(target: Process, signum: int, step: float = 0.1) -> str | bool:
-    """Send ``signum`` to ``target`` (:func:`send_signal`) and check every ``step`` seconds,
-    for :data:`GRACE` seconds, whether it ended. Returns the reason when nothing was
-    signalled, else whether the process ended."""
-    problem = send_signal(target, signum)
+async def signal_and_wait(
+    target: Process, signum: int, step: float = 0.1, inodes: frozenset[int] = frozenset()
+) -> str | bool:
+    """Send ``signum`` to ``target`` (:func:`send_signal`, with ``inodes``) and check every
+    ``step`` seconds, for :data:`GRACE` seconds, whether it ended. Returns the reason when
+    nothing was signalled, else whether the process ended."""
+    problem = send_signal(target, signum, inodes)
     if problem:
         return problem
     for _ in range(round(GRACE / step)):

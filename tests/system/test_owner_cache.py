@@ -3,8 +3,10 @@ metadata (``ProcessCache``) must give the same answers as reading everything afr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -193,3 +195,77 @@ def test_an_unchanged_socket_table_gives_the_same_listeners_again() -> None:
             other.close()
     finally:
         sock.close()
+
+
+_FORK_THEN_CLOSE = """
+import os, socket, sys, time
+s = socket.socket(); s.bind(("0.0.0.0", 0)); s.listen()
+r, w = os.pipe()
+child = os.fork()
+if child == 0:  # the child keeps the socket and serves
+    os.close(r); os.write(w, b"x"); time.sleep(60); os._exit(0)
+os.read(r, 1)
+print(s.getsockname()[1], child, flush=True)
+sys.stdin.readline()  # the test says when
+s.close()  # the parent lets go of its copy, and stays
+print("closed", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.netns
+def test_a_parent_closing_its_copy_after_a_fork_is_no_holder_and_k_asks_the_child() -> None:
+    """A pre-fork launcher binds, forks, and closes its copy: within a poll or two it is no
+    longer a holder (its count of open files changed, so it is read again; before, it stayed
+    listed until the next full scan, 30 s), and a stop request (``k``) names the child even
+    from a table a poll behind. Found by the break-it pass: ``k`` stopped the parent, the
+    server kept running."""
+    from netdash.core.services import service_rows
+    from netdash.tui.process_control import send_signal, stop_request
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _FORK_THEN_CLOSE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        port, forked = map(int, parent.stdout.readline().split())
+        cache = ProcessCache()
+
+        def mine() -> tuple[int, ...]:
+            (listener,) = [li for li in collect_snapshot(cache).listeners if li.port == port]
+            return listener.pids
+
+        deadline = time.monotonic() + 10
+        while len(mine()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = collect_snapshot(cache)
+        (stale,) = [li for li in before.listeners if li.port == port]
+        assert parent.pid in stale.pids and len(stale.pids) == 2
+        child = next(pid for pid in stale.pids if pid != parent.pid)
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "closed"
+        # From the table a poll behind (both listed), k asks about the one holding it now.
+        [(_, [row])] = service_rows([stale])
+        request = stop_request(row)
+        assert not isinstance(request, str), request
+        assert request.target.pid == child
+        # Were the parent picked from the stale table, the signal itself would refuse.
+        (old,) = [p for p in stale.processes if p.pid == parent.pid]
+        refused = send_signal(old, 0, request.inodes)
+        assert refused is not None and "no longer holds the socket" in refused
+        deadline = time.monotonic() + 5
+        while parent.pid in mine() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert mine() == (child,)
+        assert time.monotonic() < deadline  # within a few polls, not the 30 s full scan
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdin.close()
+        parent.stdout.close()
+        with contextlib.suppress(NameError, ProcessLookupError):
+            os.kill(forked, signal.SIGKILL)
