@@ -297,3 +297,18 @@ def test_watch_probes_only_when_asked_and_records_the_outcome(tmp_path: Path) ->
         else:
             assert kinds == {"appeared", "disappeared"}
             assert {e.verdict for e in mine} == {"exposed-unverified"}
+
+
+def test_a_program_name_that_is_not_utf8_is_looked_up_not_a_traceback(tmp_path: Path) -> None:
+    """``history --program`` with bytes that are not UTF-8 (the shell passes them as they
+    are) looks them up as names are stored (``\\xNN``), where it raised UnicodeEncodeError
+    (break-it pass)."""
+    history = tmp_path / "h.sqlite3"
+    HistoryStore(history).close()
+    done = subprocess.run(
+        [sys.executable.encode(), b"-m", b"netdash", b"history", b"--history",
+         str(history).encode(), b"--program", b"\xff"],
+        capture_output=True, timeout=30, env={**os.environ, "NETDASH_CONFIG": "/dev/null"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr

@@ -9,6 +9,7 @@ import time
 from netdash.cli.common import OutputError, UsageError, console, json_text, write
 from netdash.config import Settings
 from netdash.core.history import Event, parse_since
+from netdash.core.text import visible_bytes
 from netdash.history.store import HistoryError, HistoryStore
 
 __all__ = ["HISTORY_SCHEMA_VERSION", "run"]
@@ -65,7 +66,8 @@ def run(settings: Settings) -> int:
         try:
             store = HistoryStore(settings.history, create=False)
             try:
-                events = store.events(settings.port, since, settings.program, settings.exposed)
+                program = visible_bytes(settings.program) if settings.program else None
+                events = store.events(settings.port, since, program, settings.exposed)
             finally:
                 store.close()
         except HistoryError as exc:
