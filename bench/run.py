@@ -794,9 +794,11 @@ def issue18_targets(results: Figures) -> list[str]:
         out.append(
             check(
                 "20,000 listeners: a key in the filter p95 ≤ 100 ms",
-                h["key_p95_ms"] <= 100,
-                f"p50 {h['key_p50_ms']:.0f} ms, p95 {h['key_p95_ms']:.0f} ms, "
-                f"max {h['key_max_ms']:.0f} ms",
+                h["direct_p95_ms"] <= 100,
+                f"key to table redrawn: p50 {h['direct_p50_ms']:.0f} ms, p95 "
+                f"{h['direct_p95_ms']:.0f} ms, max {h['direct_max_ms']:.0f} ms; through "
+                f"Pilot.press, which waits for idle in 20 ms sleeps (a floor of ~100 ms): p50 "
+                f"{h['key_p50_ms']:.0f} ms, p95 {h['key_p95_ms']:.0f} ms",
             )
         )
         out.append(
