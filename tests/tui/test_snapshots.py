@@ -98,6 +98,15 @@ async def _details(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause(0.3)
 
 
+@pytest.fixture
+def unreadable_fd_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frozen processes do not run on this machine, so ``k`` would find that none holds
+    its socket now. Seen as a user who may not read root's ``/proc/PID/fd`` (sshd here), the
+    hold check answers "cannot tell" and the confirmation is asked, as on a real desktop."""
+    monkeypatch.setattr("netdash.tui.process_control.holds", lambda pid, inodes: None)
+
+
+@pytest.mark.usefixtures("unreadable_fd_tables")
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 @pytest.mark.parametrize(
     "state", [_filtered, _kill_confirmation, _details], ids=["filtered", "kill", "details"]
