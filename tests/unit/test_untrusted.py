@@ -141,3 +141,22 @@ def test_listeners_hold_outside_text_only_wrapped() -> None:
         for process in listener.processes:
             for value in (process.name, process.user, *process.cmdline):
                 assert value is None or isinstance(value, Untrusted)
+
+
+def test_check_json_keeps_a_long_server_header_whole() -> None:
+    """``check --json``'s ``server`` was the table's label, cut at 40 characters and
+    cleaned; JSON keeps outside text whole (the table still shows the cut label)."""
+    from netdash.core.assess import Assessment
+    from netdash.core.model import Interface, Snapshot
+    from netdash.output.json import check_to_json
+
+    header = "Werkzeug/3.0 Python/3.12 \x1b]0;title\x07 " + "x" * 200
+    listener = Listener("tcp", "0.0.0.0", 5000, 4, (Process(pid=10, name="flask"),), inode=1)
+    result = ProbeResult(
+        listener.key, Via.LAN, "198.18.0.1", "http://198.18.0.1:5000/", Outcome.HTTP, 1.0,
+        status=200, server=header,
+    )  # fmt: skip
+    snap = Snapshot("host", (Interface("v0", True, ("198.18.0.1",)),), (listener,), 0.0)
+    doc = json.loads(compact_json(check_to_json(Assessment(snap, {listener.key: [result]}))))
+    (finding,) = doc["findings"]
+    assert finding["server"] == header
