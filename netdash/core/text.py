@@ -40,6 +40,8 @@ surrogates, and the line and paragraph separators."""
 
 def _escape(ch: str) -> str:
     code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape), as visible_bytes
+        return f"\\x{code - 0xDC00:02x}"
     if code < 0x100:
         return f"\\x{code:02x}"
     if code < 0x10000:
@@ -49,9 +51,10 @@ def _escape(ch: str) -> str:
 
 def clean(text: str | Untrusted | None, limit: int = 200) -> str:
     """``text`` with control, format and separator characters shown as ``\\xNN``,
-    ``\\uNNNN`` or ``\\UNNNNNNNN`` escapes, cut to at most ``limit`` characters (the last
-    one an ellipsis when cut; an escape is never cut in half). ``None`` becomes ``""``; an
-    :class:`Untrusted` is read whole (its :attr:`~Untrusted.raw`).
+    ``\\uNNNN`` or ``\\UNNNNNNNN`` escapes (a byte that was not UTF-8, decoded with
+    ``surrogateescape``, as ``\\xNN`` like :func:`visible_bytes`), cut to at most ``limit``
+    characters (the last one an ellipsis when cut; an escape is never cut in half). ``None``
+    becomes ``""``; an :class:`Untrusted` is read whole (its :attr:`~Untrusted.raw`).
     """
     if isinstance(text, Untrusted):
         text = text.raw

@@ -222,3 +222,25 @@ def test_the_status_line_says_1_listener() -> None:
         poll_error=None,
     ).plain
     assert "1 listener," in line and "1 listeners" not in line
+
+
+def test_bytes_that_were_not_utf8_read_as_in_every_other_output() -> None:
+    """A command line or working directory read from ``/proc`` keeps bytes that are not
+    UTF-8 as lone surrogates (``surrogateescape``); the details screen showed them as
+    ``\\udcff`` where names, JSON and the table show ``\\xff``."""
+    from netdash.core.model import Verdict
+    from netdash.core.services import service_rows
+    from netdash.sources.processes import ProcessDetails
+    from netdash.tui.widgets.screens import details_renderable
+
+    raw = b"/srv/caf\xe9/app\xff".decode("utf-8", "surrogateescape")
+    assert clean(raw, 40) == "/srv/caf\\xe9/app\\xff"
+    listener = Listener("tcp", "0.0.0.0", 8000, 4, (Process(pid=10, name="x"),), inode=1)
+    details = ProcessDetails(10, 1, "x", "root", ("python3", raw), raw, None)
+    (row,) = [r for _, rows in service_rows([listener]) for r in rows]
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(details_renderable(row, Verdict.EXPOSED, "", [], [details], None, None, 0.0))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "$ python3 /srv/caf\\xe9/app\\xff" in shown
+    assert "in /srv/caf\\xe9/app\\xff" in shown
+    assert "\\udc" not in shown
