@@ -46,7 +46,9 @@ class ProcessCache:
 
     Process metadata keyed by ``(pid, create_time)``: a process's name, user and command
     line are read once; later polls only read its start time to check the pid still names
-    the same process (on Linux straight from ``/proc/[pid]/stat``, without psutil). Entries
+    the same process, and on Linux its ``comm`` too (both from ``/proc/[pid]/stat``, without
+    psutil: :func:`~netdash.sources.procfd.identity`), so a process that execs another
+    program or renames itself is read again. Entries
     for processes not seen in a poll are dropped by :meth:`retain`.
 
     ``holders`` remembers which processes hold which listening sockets on Linux
@@ -57,7 +59,7 @@ class ProcessCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_pid: dict[int, Process] = {}
-        self._ticks: dict[int, int] = {}  # Linux: pid -> start time in ticks when cached
+        self._ticks: dict[int, tuple[int, bytes]] = {}  # Linux: pid -> identity when cached
         self.holders = procfd.HolderCache()
         self.built: object | None = None
         """The last poll's listeners with what they were built from (for
@@ -69,12 +71,12 @@ class ProcessCache:
         A process that exists but cannot be read (``psutil.AccessDenied``) is returned with
         unknown fields and a reason, so its socket stays listed.
         """
-        ticks = procfd.start_ticks(pid) if _LINUX else None
+        ticks = procfd.identity(pid) if _LINUX else None
         if ticks is not None:
             with self._lock:
                 cached = self._by_pid.get(pid)
                 if cached is not None and self._ticks.get(pid) == ticks:
-                    return cached, None  # same pid, same start: the same process
+                    return cached, None  # same pid, start and name: the same program
         try:
             proc = psutil.Process(pid)
             create_time = proc.create_time()
@@ -84,11 +86,8 @@ class ProcessCache:
             return Process(pid=pid), "permission"
         with self._lock:
             cached = self._by_pid.get(pid)
-        if cached is not None and cached.create_time == create_time:
-            if ticks is not None:
-                with self._lock:
-                    self._ticks[pid] = ticks
-            return cached, None
+        if cached is not None and cached.create_time == create_time and ticks is None:
+            return cached, None  # elsewhere than Linux: a rename is not seen
         reason: str | None = None
         try:
             with proc.oneshot():

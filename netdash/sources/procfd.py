@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PARALLEL_MIN_FDS",
     "HolderCache",
+    "identity",
     "read_processes",
     "socket_holders",
     "start_ticks",
@@ -126,6 +127,20 @@ def _counts_open_files(proc: str) -> bool:
     """Whether the kernel gives ``/proc/PID/fd`` the count of open files as its size
     (Linux 6.2 and later; 0 before): read on ``proc``'s ``self``, which has files open."""
     return _fd_count(0, proc, "self") > 0
+
+
+def identity(pid: int, proc: str = "/proc") -> tuple[int, bytes] | None:
+    """``(start ticks, comm)`` from ``/proc/[pid]/stat`` (fields 22 and 2, ``proc(5)``): the
+    start time identifies the process, and its name (``comm``, at most 15 bytes) changes when
+    it execs another program or renames itself (``prctl(PR_SET_NAME)``). ``None`` when the
+    process is gone or unreadable."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read()
+        end = data.rindex(b")")
+        return int(data[end + 2 :].split()[19]), data[data.index(b"(") + 1 : end]
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class HolderCache:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +89,50 @@ def test_a_process_that_lets_go_of_the_socket_is_dropped_at_the_next_poll() -> N
         child.kill()
         child.wait()
         server.close()
+
+
+@pytest.mark.netns
+def test_a_holder_that_execs_another_program_is_named_anew_at_the_next_poll() -> None:
+    """A process that binds a listener and then execs another program keeping it (socket
+    activation, Server::Starter, a wrapper's ``exec``) keeps its pid and start time: the
+    cache showed the first program's name and command line until the process exited. Its
+    ``comm`` changed, so it is read again."""
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    code = (
+        "import os, socket, sys\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); s.set_inheritable(True)\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "sys.stdin.readline()\n"
+        f"os.execv({sleep!r}, ['sleep', '60'])\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    cache = ProcessCache()
+
+    def owner(port: int) -> tuple[str, str]:
+        snap = collect_snapshot(cache)
+        (process,) = [p for li in snap.listeners if li.port == port for p in li.processes]
+        return str(process.name), " ".join(map(str, process.cmdline))
+
+    try:
+        port = int(child.stdout.readline())
+        name, cmdline = owner(port)
+        assert "python" in name and "-c" in cmdline
+        child.stdin.write("\n")
+        child.stdin.flush()
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child.pid}/comm").read_text().strip() != "sleep":
+            assert time.monotonic() < deadline, "the child did not exec"
+            time.sleep(0.02)
+        assert owner(port) == ("sleep", "sleep 60")
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        child.stdout.close()
 
 
 def test_a_socket_passed_to_a_running_process_is_found_at_the_next_poll() -> None:

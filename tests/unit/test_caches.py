@@ -190,9 +190,10 @@ def test_process_cache_rereads_a_reused_pid(monkeypatch: pytest.MonkeyPatch) -> 
     try:
         first, _ = cache.get(child.pid)
         assert first is not None
-        real = procfd.start_ticks(child.pid)
+        real = procfd.identity(child.pid)
         assert real is not None
-        monkeypatch.setattr(procfd, "start_ticks", lambda pid, proc="/proc": real + 1)
+        ticks, comm = real
+        monkeypatch.setattr(procfd, "identity", lambda pid, proc="/proc": (ticks + 1, comm))
         monkeypatch.setattr(psutil.Process, "create_time", lambda self: 1.0)  # "new" process
         second, _ = cache.get(child.pid)
         assert second is not None and second is not first and second.create_time == 1.0
