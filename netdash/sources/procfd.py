@@ -111,24 +111,6 @@ def start_ticks(pid: int, proc: str = "/proc") -> int | None:
         return None
 
 
-COUNTED_MAX_AGE = 600.0
-"""Seconds between full scans of ``/proc`` when the kernel counts open files (see
-:class:`HolderCache`): a process whose count changed is read at the next poll, so the full
-scan only catches one that received a socket and closed another file between two polls."""
-
-
-RECOUNT_EVERY = 10.0
-"""Seconds: a process that holds no wanted socket is read again for a changed count of open
-files at most this often, so one that opens and closes files all the time (a browser, an
-IDE) costs a read of its fd table every 10 s, not every poll."""
-
-
-def _counts_open_files(proc: str) -> bool:
-    """Whether the kernel gives ``/proc/PID/fd`` the count of open files as its size
-    (Linux 6.2 and later; 0 before): read on ``proc``'s ``self``, which has files open."""
-    return _fd_count(0, proc, "self") > 0
-
-
 def identity(pid: int, proc: str = "/proc") -> tuple[int, bytes] | None:
     """``(start ticks, comm)`` from ``/proc/[pid]/stat`` (fields 22 and 2, ``proc(5)``): the
     start time identifies the process, and its name (``comm``, at most 15 bytes) changes when
@@ -151,18 +133,11 @@ class HolderCache:
     the machine (established connections included), while the answer rarely changes. So:
 
     * the whole of ``/proc`` is scanned when ``inodes`` holds one not seen before (a new
-      listener: any process may hold it), and at least every ``max_age`` seconds;
+      listener: any process may hold it), and at least every ``max_age`` seconds, so a socket
+      passed to an existing process (``SCM_RIGHTS``, ``dup``) is found in that time at worst;
     * between full scans, only processes that appeared since the last poll are read (a
       pre-fork server's new worker inherits the socket), and a holder whose start time changed
       or that is gone (a pid reused, a worker that exited) is read again or dropped;
-    * where the kernel counts a process's open files (the size of ``/proc/PID/fd``, Linux 6.2
-      and later: ``fd_counts``), every readable process whose count changed since it was read
-      is read again, so a socket passed to a process that already existed (``SCM_RIGHTS``,
-      ``pidfd_getfd``) or closed by one is seen at the next poll (within
-      :data:`RECOUNT_EVERY` seconds for a process whose count keeps changing), and a full
-      scan is needed
-      only every :data:`COUNTED_MAX_AGE` seconds (for a count that changed back between two
-      polls); without counts, a passed socket is found by the next full scan, ``max_age``;
     * a process seen holding a socket for the first time is read again at the next poll: a
       fork child holds its parent's sockets only until it execs (or closes them), and must not
       stay listed as a holder until the next full scan;
@@ -174,16 +149,10 @@ class HolderCache:
     def __init__(
         self,
         proc: str = "/proc",
-        max_age: float | None = None,
+        max_age: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        fd_counts: bool | None = None,
     ) -> None:
         self.proc = proc
-        self.fd_counts = _counts_open_files(proc) if fd_counts is None else fd_counts
-        """Whether ``/proc/PID/fd``'s size is the count of open files (checked on ``proc``'s
-        ``self`` when not given)."""
-        if max_age is None:
-            max_age = COUNTED_MAX_AGE if self.fd_counts else 30.0
         self.max_age = max_age
         self.clock = clock
         self.full_scans = 0  # how many times every process was read (for tests and benchmarks)
@@ -194,7 +163,6 @@ class HolderCache:
         self._seen: set[int] = set()
         self._scanned_at: float | None = None
         self._new_holders: set[int] = set()  # first seen holding at the last poll: re-check
-        self._recounted: dict[int, float] = {}  # pid -> when read again for its count (clock)
         self._fds: dict[int, int] = {}  # holder pid -> its open files when last read
         self.before: Callable[[HolderCache], object] | None = None
         """Called once, with this cache, at the start of the next :meth:`holders` (the list
@@ -215,7 +183,6 @@ class HolderCache:
             if stale or not wanted <= self._wanted:
                 self._held.clear()
                 self._fds.clear()
-                self._recounted.clear()
                 self._unreadable.clear()
                 self._read(pids, _link_targets(wanted))
                 self._scanned_at = now
@@ -229,28 +196,11 @@ class HolderCache:
                     or start_ticks(pid, self.proc) != ticks
                     or _fd_count(pid, self.proc) != self._fds.get(pid)
                 }
-                if self.fd_counts:  # any other process whose count of open files changed
-                    counted, read_at = self._fds, self._recounted
-                    changed = {
-                        pid
-                        for pid in pids & self._seen
-                        if pid not in self._held
-                        and pid not in self._unreadable
-                        and _fd_count(pid, self.proc) != counted.get(pid)
-                        and now - read_at.get(pid, -RECOUNT_EVERY) >= RECOUNT_EVERY
-                    }
-                    read_at.update(dict.fromkeys(changed, now))
-                    again |= changed
                 for pid in again:
-                    self._held.pop(pid, None)
+                    del self._held[pid]
                     self._fds.pop(pid, None)
                 self._unreadable &= pids
-                for pid in self._seen - pids:  # exited
-                    self._fds.pop(pid, None)
-                    self._recounted.pop(pid, None)
-                reread = (pids - self._seen) | (again & pids)
-                if reread:
-                    self._read(reread, _link_targets(wanted))
+                self._read((pids - self._seen) | (again & pids), _link_targets(wanted))
             self._wanted = wanted
             self._seen = pids
             self._new_holders = set(self._held) - before
@@ -282,10 +232,8 @@ class HolderCache:
             for pid, ticks, held in reads:
                 if held is None:
                     self._unreadable.add(pid)
-                    continue
-                if held:
+                elif held:
                     self._held[pid] = (ticks, held)
-                if held or self.fd_counts:
                     self._fds[pid] = _fd_count(pid, self.proc)
             self._wanted = wanted
             self._seen = set(pids)
@@ -294,28 +242,22 @@ class HolderCache:
             self.full_scans += 1
 
     def _read(self, pids: Iterable[int], targets: dict[str, int]) -> None:
-        pids = list(pids)
-        # Counted before the links are read: a change after it is seen at the next poll. A
-        # holder is read again whenever its count changes (a parent that closed its copy of a
-        # socket after a fork); with fd_counts, any process is (one that received a socket).
-        counts = {pid: _fd_count(pid, self.proc) for pid in pids}
         for pid, ticks, held in read_processes(pids, targets, self.proc):
             self._fds.pop(pid, None)
             if held is None:
                 self._unreadable.add(pid)
-                continue
-            if held:
+            elif held:
                 self._held[pid] = (ticks, held)
-            if held or self.fd_counts:
-                self._fds[pid] = counts.get(pid, -1)
+                # Read again whenever this count changes: a holder that closed its copy of a
+                # socket (a parent after fork) is not one until the next full scan otherwise.
+                self._fds[pid] = _fd_count(pid, self.proc)
 
 
-def _fd_count(pid: int, proc: str = "/proc", name: str | None = None) -> int:
-    """How many files ``pid`` (or the entry ``name``, such as ``self``) has open: the size
-    Linux gives ``/proc/PID/fd`` (6.2 and later; 0 before, so nothing is read again for
-    it); -1 when it cannot be read."""
+def _fd_count(pid: int, proc: str = "/proc") -> int:
+    """How many files ``pid`` has open: the size Linux gives ``/proc/PID/fd`` (6.2 and
+    later; 0 before, so nothing is read again for it); -1 when it cannot be read."""
     try:
-        return os.stat(f"{proc}/{name or pid}/fd").st_size
+        return os.stat(f"{proc}/{pid}/fd").st_size
     except OSError:
         return -1
 

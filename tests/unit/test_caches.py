@@ -102,63 +102,6 @@ def test_holder_cache_rereads_everything_after_max_age(tmp_path: Path) -> None:
     assert cache.full_scans == 2
 
 
-def test_a_changed_count_of_open_files_is_read_again_at_most_every_ten_seconds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where the kernel counts open files (the size of /proc/PID/fd; here the fake tree's
-    number of links), a process whose count changed is read again at the next poll, so a
-    socket passed to it is found without a full scan; one whose count keeps changing is read
-    again at most every RECOUNT_EVERY seconds."""
-    fake, clock = FakeProc(tmp_path), Clock()
-
-    def count(pid: int, proc: str = "/proc", name: str | None = None) -> int:
-        try:
-            return len(os.listdir(f"{proc}/{name or pid}/fd"))
-        except OSError:
-            return -1
-
-    monkeypatch.setattr(procfd, "_fd_count", count)
-    reads: list[int] = []
-    real = procfd.read_processes
-
-    def counting(pids, targets, proc="/proc"):  # type: ignore[no-untyped-def]
-        pids = list(pids)
-        reads.extend(pids)
-        return real(pids, targets, proc)
-
-    monkeypatch.setattr(procfd, "read_processes", counting)
-    cache = procfd.HolderCache(proc=str(tmp_path), clock=clock, fd_counts=True)
-    assert cache.max_age == procfd.COUNTED_MAX_AGE
-    fake.process(100, ticks=5, inodes=[7])
-    fake.process(300, ticks=6, inodes=[])
-    assert cache.holders([7])[0] == {7: [100]}
-    clock.now = 1.0
-    cache.holders([7])  # a holder first seen is read again once (a fork child may exec)
-    reads.clear()
-    clock.now = 1.5
-    assert cache.holders([7])[0] == {7: [100]}
-    assert reads == [], "nothing changed: nothing read"
-    fake.process(300, ticks=6, inodes=[7])  # 300 receives listener 7 (SCM_RIGHTS)
-    fake.process(100, ticks=5, inodes=[])  # and 100 closes its copy
-    clock.now = 2.0
-    assert cache.holders([7])[0] == {7: [300]}
-    assert cache.full_scans == 1
-    fake.process(400, ticks=7, inodes=[])
-    clock.now = 3.0
-    cache.holders([7])  # 400 is new: read once
-    for n in range(1, 5):  # 400 opens files all the time
-        fake.process(400, ticks=7, inodes=list(range(1000, 1000 + n)))
-        reads.clear()
-        clock.now += 2.0
-        cache.holders([7])
-        assert reads == ([400] if n == 1 else []), n  # at 5.0 and then not before 15.0
-    clock.now = 15.0
-    fake.process(400, ticks=7, inodes=list(range(1000, 1005)))
-    reads.clear()
-    cache.holders([7])
-    assert reads == [400]
-
-
 def test_start_ticks_reads_the_process_start_time() -> None:
     ticks = procfd.start_ticks(os.getpid())
     assert ticks is not None
