@@ -21,7 +21,7 @@ from netdash.core.model import Listener, ProbeResult, Verdict, Via
 from netdash.core.reach import Decision, InterfaceReach
 from netdash.core.services import service_ids
 from netdash.core.text import Untrusted
-from netdash.output.labels import leading_program, probe_label, stack_label
+from netdash.output.labels import answered_by, leading_program, probe_label, stack_label
 
 __all__ = [
     "CHECK_SCHEMA_VERSION",
@@ -287,23 +287,13 @@ def _exposure_json(group: ExposureGroup) -> dict[str, Any]:
         "cmdline": next((list(p.cmdline) for p in li.processes if p.cmdline), []),
         "identified": group.identified,
         "lan_probe": probe_label(group.results, Via.LAN) or None,
-        "server": _server_whole(group.results),
+        "server": answered_by(group.results),
         "findings": list(group.notes),
         "hint": {"tool": lead.hint.tool, "text": lead.hint.text},
         "allowed_by": lead.allowed_by.spec if lead.allowed_by else None,
         "ignored": lead.ignored,
         "reach": reach_json([e for m in group.members for e in m.firewall]),
     }
-
-
-def _server_whole(results: Sequence[ProbeResult]) -> str | Untrusted | None:
-    """What answered, as :func:`~netdash.output.labels.server_label` chooses it but whole:
-    the identified server, else the peer's ``Server`` header as it sent it (JSON keeps
-    outside text whole; the table's label is cut at 40 characters)."""
-    for result in results:
-        if result.identified:
-            return result.identified
-    return next((r.server for r in results if r.server), None)
 
 
 def _risk_group_json(group: ExposureGroup, fail_on: str) -> dict[str, Any]:

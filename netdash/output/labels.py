@@ -15,7 +15,7 @@ from netdash.core.assess import Risk, RowAssessment, findings
 from netdash.core.model import Listener, Outcome, ProbeResult, Process, Scope, Verdict, Via
 from netdash.core.reach import BLOCKED, OPEN, UNKNOWN, Decision, InterfaceReach
 from netdash.core.services import ServiceRow
-from netdash.core.text import clean
+from netdash.core.text import Untrusted, clean
 
 __all__ = [
     "RISK_STYLE",
@@ -23,6 +23,7 @@ __all__ = [
     "VERDICT_MARK",
     "VERDICT_STYLE",
     "address_label",
+    "answered_by",
     "endpoint",
     "firewall_phrases",
     "leading_program",
@@ -244,16 +245,19 @@ def probe_label(results: Sequence[ProbeResult], via: Via) -> str:
     return " · ".join(f"{_family(r)} {part}" for r, part in zip(mine, parts, strict=True))
 
 
-def server_label(results: Sequence[ProbeResult]) -> str:
-    """What answered: the identified server or framework, else the ``Server`` header, else
-    the protocol named by a greeting; ``""`` when nothing says."""
+def answered_by(results: Sequence[ProbeResult]) -> str | Untrusted | None:
+    """What answered, whole: the identified server or framework (or the protocol named by a
+    greeting), else the peer's ``Server`` header as it sent it; ``None`` when nothing says.
+    JSON writes it as it is; :func:`server_label` is its display form."""
     for result in results:
         if result.identified:
-            return clean(result.identified, 40)
-    for result in results:
-        if result.server:
-            return clean(result.server, 40)
-    return ""
+            return result.identified
+    return next((r.server for r in results if r.server), None)
+
+
+def server_label(results: Sequence[ProbeResult]) -> str:
+    """:func:`answered_by`, cleaned and cut to 40 characters; ``""`` when nothing says."""
+    return clean(answered_by(results), 40)
 
 
 def verdict_sentence(assessed: RowAssessment) -> tuple[Verdict, str]:

@@ -2,8 +2,8 @@
 
 Sources: ``psutil.Process`` (name, username, cmdline, ppid, create_time, cwd, and from the
 cwd the git project, :mod:`netdash.sources.project`); on Linux a
-cached process is re-identified by its start time in ``/proc/[pid]/stat``
-(:func:`netdash.sources.procfd.start_ticks`), and established connections are counted by
+cached process is re-identified by its start time and name in ``/proc/[pid]/stat``
+(:func:`netdash.sources.procfd.identity`), and established connections are counted by
 sock_diag netlink, else ``psutil.net_connections``.
 """
 
@@ -59,7 +59,7 @@ class ProcessCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_pid: dict[int, Process] = {}
-        self._ticks: dict[int, tuple[int, bytes]] = {}  # Linux: pid -> identity when cached
+        self._identity: dict[int, tuple[int, bytes]] = {}  # Linux: pid -> identity when read
         self.holders = procfd.HolderCache()
         self.built: object | None = None
         """The last poll's listeners with what they were built from (for
@@ -71,11 +71,11 @@ class ProcessCache:
         A process that exists but cannot be read (``psutil.AccessDenied``) is returned with
         unknown fields and a reason, so its socket stays listed.
         """
-        ticks = procfd.identity(pid) if _LINUX else None
-        if ticks is not None:
+        ident = procfd.identity(pid) if _LINUX else None
+        if ident is not None:
             with self._lock:
                 cached = self._by_pid.get(pid)
-                if cached is not None and self._ticks.get(pid) == ticks:
+                if cached is not None and self._identity.get(pid) == ident:
                     return cached, None  # same pid, start and name: the same program
         try:
             proc = psutil.Process(pid)
@@ -86,7 +86,7 @@ class ProcessCache:
             return Process(pid=pid), "permission"
         with self._lock:
             cached = self._by_pid.get(pid)
-        if cached is not None and cached.create_time == create_time and ticks is None:
+        if cached is not None and cached.create_time == create_time and ident is None:
             return cached, None  # elsewhere than Linux: a rename is not seen
         reason: str | None = None
         try:
@@ -111,10 +111,10 @@ class ProcessCache:
         )
         with self._lock:
             self._by_pid[pid] = process
-            if ticks is not None:
-                self._ticks[pid] = ticks
+            if ident is not None:
+                self._identity[pid] = ident
             else:
-                self._ticks.pop(pid, None)
+                self._identity.pop(pid, None)
         return process, reason
 
     def retain(self, pids: Iterable[int]) -> None:
@@ -124,7 +124,7 @@ class ProcessCache:
             for pid in list(self._by_pid):
                 if pid not in keep:
                     del self._by_pid[pid]
-                    self._ticks.pop(pid, None)
+                    self._identity.pop(pid, None)
 
 
 def _try(call: Callable[[], T]) -> T | None:

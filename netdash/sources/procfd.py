@@ -99,18 +99,6 @@ def _held_by(pid: int, targets: dict[str, int], proc: str) -> frozenset[int] | N
     return frozenset(held)
 
 
-def start_ticks(pid: int, proc: str = "/proc") -> int | None:
-    """The process's start time in clock ticks since boot (``/proc/[pid]/stat`` field 22,
-    ``proc(5)``), which with the pid identifies it (psutil's create time is derived from it).
-    ``None`` when the process is gone or unreadable."""
-    try:
-        with open(f"{proc}/{pid}/stat", "rb") as f:
-            data = f.read()
-        return int(data[data.rindex(b")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def identity(pid: int, proc: str = "/proc") -> tuple[int, bytes] | None:
     """``(start ticks, comm)`` from ``/proc/[pid]/stat`` (fields 22 and 2, ``proc(5)``): the
     start time identifies the process, and its name (``comm``, at most 15 bytes) changes when
@@ -123,6 +111,14 @@ def identity(pid: int, proc: str = "/proc") -> tuple[int, bytes] | None:
         return int(data[end + 2 :].split()[19]), data[data.index(b"(") + 1 : end]
     except (OSError, ValueError, IndexError):
         return None
+
+
+def start_ticks(pid: int, proc: str = "/proc") -> int | None:
+    """The process's start time in clock ticks since boot (``/proc/[pid]/stat`` field 22,
+    ``proc(5)``), which with the pid identifies it (psutil's create time is derived from it).
+    ``None`` when the process is gone or unreadable."""
+    found = identity(pid, proc)
+    return None if found is None else found[0]
 
 
 class HolderCache:
