@@ -18,6 +18,7 @@ from netdash.core.model import Listener, Outcome, Via
 from netdash.probe.engine import ProbeLimits, probe_listeners
 from netdash.sources.interfaces import read_interfaces
 from tests.support import netns
+from tests.support.peers import http_answer, raw_server, read_request
 from tests.support.servers import bound_socket, start_uvicorn
 
 pytestmark = pytest.mark.netns
@@ -211,3 +212,69 @@ async def test_bare_tls_socket_is_tls() -> None:
         server.server_close()
     assert (result.outcome, result.status) == (Outcome.TLS, 200)
     assert result.server is not None and "tls-thread" in result.server.raw
+
+
+async def test_a_cookie_one_listener_sets_is_never_sent_to_another() -> None:
+    # Cookies ignore the port (RFC 6265 §8.5): a client's cookie jar would hand one loopback
+    # server's session cookie to every other. 20 listeners probed one at a time over the
+    # probe's 16 clients: each sets a cookie, none may receive one.
+    cookies: list[str] = []
+
+    class SetsCookie(Quiet):
+        def do_GET(self) -> None:
+            if self.headers.get("Cookie"):
+                cookies.append(self.headers["Cookie"])
+            self.send_response(200)
+            self.send_header("Set-Cookie", f"session=secret-{self.server.server_address[1]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    limits = ProbeLimits(
+        connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.05, concurrency=1
+    )
+    with contextlib.ExitStack() as stack:
+        ports = [stack.enter_context(serve(SetsCookie)) for _ in range(20)]
+        results = await probe_listeners(
+            [listener_for("127.0.0.1", port) for port in ports],
+            {},
+            own_addresses(read_interfaces()),
+            limits,
+        )
+    assert [r.outcome for r in results] == [Outcome.HTTP] * 20
+    assert cookies == []
+
+
+async def test_the_greeting_wait_and_get_share_one_connection() -> None:
+    # Listen first, then GET / on the same connection: one connection per quiet HTTP peer
+    # (the risk checks, off here, make their own).
+    accepted: list[bytes] = []
+
+    def handler(conn: socket.socket) -> None:
+        request = read_request(conn)
+        accepted.append(request.split(b"\r\n", 1)[0])
+        if request:
+            conn.sendall(http_answer("204 No Content", {}))
+
+    limits = ProbeLimits(
+        connect_timeout=0.5, read_timeout=0.5, deadline=2.0, greeting_wait=0.1, risk_checks=False
+    )
+    with raw_server(handler, "127.0.0.1") as port:
+        [result] = await probe("127.0.0.1", port, limits, lan={})
+    assert (result.outcome, result.status) == (Outcome.HTTP, 204)
+    assert accepted == [b"GET / HTTP/1.1"]
+
+
+async def test_a_greeting_is_read_on_the_connection_get_would_have_used() -> None:
+    requests: list[bytes] = []
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"220 mail.example ESMTP ready\r\n")
+        conn.settimeout(1)
+        with contextlib.suppress(OSError):
+            requests.append(conn.recv(100))
+
+    with raw_server(handler, "127.0.0.1") as port:
+        [result] = await probe("127.0.0.1", port, lan={})
+    assert result.outcome is Outcome.BANNER
+    assert result.banner is not None and "220 mail.example" in str(result.banner)
+    assert requests in ([b""], [])  # closed without a word sent

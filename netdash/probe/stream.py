@@ -1,0 +1,164 @@
+"""Plain TCP for httpx: a network backend on the event loop's socket calls, whose connection
+can be listened on before httpx speaks.
+
+httpx's own backend (anyio) wraps every read and write in a cancel scope; for probing,
+where each target is a connect, one request and a close, that is a fifth of the CPU per
+target (bench/RESULTS.md, issue 18). This backend uses ``loop.sock_connect``,
+``loop.sock_recv`` and ``loop.sock_sendall`` on a non-blocking socket. It speaks plain TCP
+only: HTTPS goes through httpx's default backend.
+
+Its ``on_open`` hook runs once the connection is made, before httpx writes anything: the
+probe listens there for a server-first greeting (SSH, SMTP, Redis' protected-mode error…),
+so the greeting wait and ``GET /`` share one connection. The hook either returns (httpx
+sends its request) or raises, and what it raises reaches the caller of the request as is
+(httpcore and httpx re-raise what they do not know).
+
+Imported where probing starts (it imports httpcore).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+from netdash.probe.aio import within
+
+__all__ = ["OnOpen", "SocketBackend", "SocketStream", "plain_transport"]
+
+OnOpen = Callable[[socket.socket], Awaitable[None]]
+"""Called with the connected socket before the request is written; raises to stop there."""
+
+
+class SocketStream(httpcore.AsyncNetworkStream):
+    """One connected, non-blocking TCP socket as httpcore's network stream. Times in seconds
+    (``None``: no limit); errors are httpcore's (``ReadTimeout``, ``ReadError``,
+    ``WriteTimeout``, ``WriteError``), each caused by the ``OSError`` or timeout behind it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._loop = asyncio.get_running_loop()
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return await within(self._loop.sock_recv(self._sock, max_bytes), timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.ReadTimeout(f"no data within {timeout:g} s") from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            await within(self._loop.sock_sendall(self._sock, buffer), timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.WriteTimeout(f"could not write within {timeout:g} s") from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        self._sock.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("this backend speaks plain TCP only")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":  # httpcore asks before reusing an idle connection
+            if self._sock.fileno() < 0:
+                return True
+            return bool(select.select([self._sock], [], [], 0)[0])
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "client_addr":
+            return self._sock.getsockname()
+        return None
+
+
+class SocketBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend for plain TCP to IP addresses (what the probe contacts;
+    names are resolved with the loop's ``getaddrinfo``), with ``on_open`` run on each new
+    connection (see the module's docstring). Connect errors are httpcore's
+    ``ConnectTimeout`` and ``ConnectError``, caused by the ``OSError`` (``errno`` kept)."""
+
+    def __init__(self, on_open: OnOpen | None = None) -> None:
+        self._on_open = on_open
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        try:
+            sock.setblocking(False)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if local_address is not None:
+                sock.bind((local_address, 0))
+            try:
+                await within(loop.sock_connect(sock, (host, port)), timeout)
+            except asyncio.TimeoutError as exc:
+                raise httpcore.ConnectTimeout(f"connect timed out after {timeout:g} s") from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
+            if self._on_open is not None:
+                await self._on_open(sock)
+        except BaseException:
+            sock.close()
+            raise
+        return SocketStream(sock)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("this backend speaks TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def plain_transport(
+    limits: httpx.Limits, context: ssl.SSLContext, on_open: OnOpen | None = None
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport for ``http://`` URLs whose connections go through
+    :class:`SocketBackend` (``on_open`` on each). ``context`` is never used for a connection;
+    it spares httpx loading the trust store for one (~20 ms a transport).
+
+    httpx (< 1) builds its transport's httpcore pool in ``__init__`` with no way to name a
+    network backend; this one replaces that pool (``_pool``, what ``handle_async_request``
+    sends through) with the same pool on :class:`SocketBackend`.
+    ``test_the_greeting_wait_and_get_share_one_connection`` (tests/system/test_probe.py)
+    fails if httpx stops sending through it."""
+    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits)
+    transport._pool = httpcore.AsyncConnectionPool(
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=SocketBackend(on_open),
+    )
+    return transport
