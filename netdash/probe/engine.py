@@ -45,7 +45,7 @@ from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
 from netdash.core.text import Untrusted, untrusted
-from netdash.probe.aio import within
+from netdash.probe.aio import connect_tcp, within
 from netdash.probe.identify import (
     FollowUp,
     Identity,
@@ -171,9 +171,15 @@ between them: about 8 s in all) before it is reported as an ``error``."""
 
 def build_url(scheme: str, host: str, port: int, path: str = "/") -> str:
     """``scheme://host:port/path`` with IPv6 literals in brackets (RFC 3986 §3.2.2)."""
+    return str(_url(scheme, host, port, path))
+
+
+def _url(scheme: str, host: str, port: int, path: str = "/") -> httpx.URL:
+    """:func:`build_url` as httpx's URL, parsed once (a request given a string parses it
+    again)."""
     import httpx
 
-    return str(httpx.URL(scheme=scheme, host=host, port=port, path=path))
+    return httpx.URL(scheme=scheme, host=host, port=port, path=path)
 
 
 @dataclass
@@ -251,7 +257,7 @@ class _Client:
 
 async def _get(
     client: _Client,
-    url: str,
+    url: httpx.URL,
     limits: ProbeLimits,
     extra: Mapping[str, str] | None = None,
 ) -> _Answer:
@@ -284,15 +290,72 @@ async def _get(
     )
 
 
+class _Raw:
+    """One connection for what httpx does not send (a plain ``GET / HTTP/1.0``, a raw risk
+    check, the foreign-``Host`` request, a WebSocket handshake, the certificate look): plain
+    TCP on the event loop's socket calls, TLS on asyncio's streams. Reads wait at most the
+    read timeout (raising :class:`asyncio.TimeoutError`); errors are ``OSError``
+    (``ssl.SSLError`` among them)."""
+
+    def __init__(
+        self,
+        limits: ProbeLimits,
+        sock: socket.socket | None = None,
+        streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None,
+    ) -> None:
+        self._limits = limits
+        self._sock = sock
+        self._streams = streams
+
+    async def send(self, data: bytes) -> None:
+        if self._streams is not None:
+            self._streams[1].write(data)
+            await self._streams[1].drain()
+        elif self._sock is not None:
+            await asyncio.get_running_loop().sock_sendall(self._sock, data)
+
+    async def recv(self, size: int) -> bytes:
+        """At most ``size`` bytes; ``b""`` once the peer has closed."""
+        if self._streams is not None:
+            return await within(self._streams[0].read(size), self._limits.read_timeout)
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        return await within(loop.sock_recv(self._sock, size), self._limits.read_timeout)
+
+    def ssl_object(self) -> ssl.SSLObject | None:
+        if self._streams is None:
+            return None
+        found = self._streams[1].get_extra_info("ssl_object")
+        return found if isinstance(found, ssl.SSLObject) else None
+
+    async def close(self) -> None:
+        """Close; a TLS close that does not finish within the read timeout (a peer that
+        never answers our close_notify) drops the connection: a target holds one connection
+        at a time."""
+        if self._sock is not None:
+            self._sock.close()
+        if self._streams is None:
+            return
+        writer = self._streams[1]
+        writer.close()
+        try:
+            await within(writer.wait_closed(), self._limits.read_timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            writer.transport.abort()
+
+
 async def _connect(
     host: str, port: int, limits: ProbeLimits, tls: ssl.SSLContext | None = None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | _Answer:
-    """Open a connection, or the outcome that explains why not."""
+) -> _Raw | _Answer:
+    """Open a connection (TLS with ``tls``), or the outcome that explains why not."""
     try:
-        return await within(
-            asyncio.open_connection(host, port, ssl=tls, server_hostname="" if tls else None),
+        if tls is None:
+            return _Raw(limits, sock=await connect_tcp(host, port, limits.connect_timeout))
+        streams = await within(
+            asyncio.open_connection(host, port, ssl=tls, server_hostname=""),
             limits.connect_timeout,
         )
+        return _Raw(limits, streams=streams)
     except asyncio.TimeoutError:
         return _Answer(
             Outcome.TIMEOUT, detail=f"connect timed out after {limits.connect_timeout:g} s"
@@ -305,16 +368,6 @@ async def _connect(
     except OSError as exc:
         _out_of_descriptors(exc)
         return _Answer(Outcome.ERROR, detail=_reason(exc))
-
-
-async def _close(writer: asyncio.StreamWriter, limits: ProbeLimits) -> None:
-    """Close, and if that does not finish within the read timeout (a TLS peer that never
-    answers our close_notify), drop the connection: a target holds one connection at a time."""
-    writer.close()
-    try:
-        await within(writer.wait_closed(), limits.read_timeout)
-    except (OSError, asyncio.TimeoutError, ssl.SSLError):
-        writer.transport.abort()
 
 
 class _Early(Exception):
@@ -361,17 +414,15 @@ async def _raw_get(host: str, port: int, limits: ProbeLimits) -> _Answer:
     opened = await _connect(host, port, limits)
     if isinstance(opened, _Answer):
         return opened
-    reader, writer = opened
     try:
-        writer.write(f"GET / HTTP/1.0\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode())
-        await writer.drain()
-        data = await within(reader.read(512), limits.read_timeout)
+        await opened.send(f"GET / HTTP/1.0\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode())
+        data = await opened.recv(512)
     except asyncio.TimeoutError:
         return _Answer(Outcome.SILENT, detail="accepted, no answer to a plain request")
     except OSError as exc:
         return _Answer(Outcome.RESET, detail=f"reset after the request ({_reason(exc)})")
     finally:
-        await _close(writer, limits)
+        await opened.close()
     if not data:
         return _Answer(Outcome.RESET, detail="closed the connection without answering")
     return _Answer(
@@ -429,7 +480,7 @@ def _headers_cut(exc: BaseException) -> str | None:
     return None
 
 
-async def _attempt_http(client: _Client, url: str, limits: ProbeLimits) -> _Answer:
+async def _attempt_http(client: _Client, url: httpx.URL, limits: ProbeLimits) -> _Answer:
     import httpx
 
     try:
@@ -470,12 +521,11 @@ async def _certificate(host: str, port: int, limits: ProbeLimits) -> tuple[str |
     opened = await _connect(host, port, limits, tls=unverified_context())
     if isinstance(opened, _Answer):
         return None, None
-    _, writer = opened
     try:
-        ssl_object = writer.get_extra_info("ssl_object")
+        ssl_object = opened.ssl_object()
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     finally:
-        await _close(writer, limits)
+        await opened.close()
     return decode_certificate(der) if der else (None, None)
 
 
@@ -523,7 +573,7 @@ async def _attempt_tls(
     import httpx
 
     try:
-        answer = await _get(client, build_url("https", host, port), limits)
+        answer = await _get(client, _url("https", host, port), limits)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         _out_of_descriptors(exc)
         spoke = _tls_spoken(exc)
@@ -546,17 +596,15 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
         return RiskFact(
             check.check, False, check.request, Untrusted(f"(no connection: {opened.detail})")
         )
-    reader, writer = opened
     try:
-        writer.write(check.command)
-        await writer.drain()
-        data = await within(reader.read(512), limits.read_timeout)
+        await opened.send(check.command)
+        data = await opened.recv(512)
     except (OSError, asyncio.TimeoutError) as exc:
         return RiskFact(
             check.check, False, check.request, Untrusted(f"(no answer: {_reason(exc)})")
         )
     finally:
-        await _close(writer, limits)
+        await opened.close()
     return check.fact(data)
 
 
@@ -579,24 +627,22 @@ async def _foreign_get(
     opened = await _connect(host, port, limits, tls=unverified_context() if tls else None)
     if isinstance(opened, _Answer):
         return None
-    reader, writer = opened
     request = (
         f"GET / HTTP/1.1\r\nHost: {FOREIGN_HOST}\r\nOrigin: {FOREIGN_ORIGIN}\r\n"
         f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )
     data = b""
     try:
-        writer.write(request.encode())
-        await writer.drain()
+        await opened.send(request.encode())
         while b"\r\n\r\n" not in data and len(data) < _HEAD_LIMIT:
-            chunk = await within(reader.read(4096), limits.read_timeout)
+            chunk = await opened.recv(4096)
             if not chunk:
                 break
             data += chunk
     except (OSError, asyncio.TimeoutError, ssl.SSLError):
         pass
     finally:
-        await _close(writer, limits)
+        await opened.close()
     match = _ANY_STATUS.match(data)
     if match is None:
         return None
@@ -623,7 +669,6 @@ async def _websocket(
         return RiskFact(
             "ws-any-origin", False, request, Untrusted(f"(no connection: {opened.detail})")
         )
-    reader, writer = opened
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [
         f"GET {check.path} HTTP/1.1",
@@ -638,13 +683,12 @@ async def _websocket(
     if check.subprotocol:
         lines.append(f"Sec-WebSocket-Protocol: {check.subprotocol}")
     try:
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await writer.drain()
-        data = await within(reader.read(512), limits.read_timeout)
+        await opened.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = await opened.recv(512)
     except (OSError, asyncio.TimeoutError) as exc:
         return RiskFact("ws-any-origin", False, request, Untrusted(f"(no answer: {_reason(exc)})"))
     finally:
-        await _close(writer, limits)
+        await opened.close()
     match = _WS_STATUS.match(data)
     status = int(match.group(1)) if match else None
     return RiskFact("ws-any-origin", status == 101, request, Untrusted(first_line(data)), status)
@@ -704,7 +748,7 @@ class _Prober:
 
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
         try:
-            url = build_url("http", target, listener.port)
+            parsed = _url("http", target, listener.port)
         except Exception as exc:  # an address httpx refuses: a zone holding odd characters
             return ProbeResult(
                 listener=listener.key,
@@ -716,6 +760,7 @@ class _Prober:
                 detail=f"not probed: no URL can name this address ({_reason(exc)})",
                 probed_at=time.time(),
             )
+        url = str(parsed)
         async with self.gate:
             for attempt in range(_EMFILE_ATTEMPTS):
                 started_at = time.time()
@@ -723,7 +768,8 @@ class _Prober:
                 accepted: list[bool] = []
                 try:
                     answer = await within(
-                        self._answer(target, listener.port, url, accepted), self.limits.deadline
+                        self._answer(target, listener.port, parsed, accepted),
+                        self.limits.deadline,
                     )
                 except _OutOfDescriptors as exc:
                     # Not the target's outcome: wait for other probes to close theirs, and
@@ -768,7 +814,9 @@ class _Prober:
             risks=answer.risks,
         )
 
-    async def _answer(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
+    async def _answer(
+        self, target: str, port: int, url: httpx.URL, accepted: list[bool]
+    ) -> _Answer:
         """The outcome at one target, then its risk checks (in what is left of the deadline:
         a check that runs out of time is left out, the outcome is kept); appends to
         ``accepted`` once a connection was accepted."""
@@ -808,9 +856,7 @@ class _Prober:
                 facts.append(check.fact(answer.status, headers, answer.body))
             else:
                 try:
-                    got = await _get(
-                        client, build_url(scheme, target, port, check.path), self.limits
-                    )
+                    got = await _get(client, _url(scheme, target, port, check.path), self.limits)
                     headers = {k.lower(): v for k, v in (got.headers or {}).items()}
                     facts.append(check.fact(got.status or 0, headers, got.body))
                 except httpx.HTTPError as exc:
@@ -828,7 +874,7 @@ class _Prober:
         if kind in WEBSOCKET_CHECKS and answer.status is not None:
             facts.append(await _websocket(target, port, WEBSOCKET_CHECKS[kind], tls, self.limits))
 
-    async def _find(self, target: str, port: int, url: str, accepted: list[bool]) -> _Answer:
+    async def _find(self, target: str, port: int, url: httpx.URL, accepted: list[bool]) -> _Answer:
         """The outcome at one target; appends to ``accepted`` once a connection was accepted."""
         # One connection: the greeting wait (_greeting), then GET / if the peer stayed quiet.
         _ACCEPTED.set(accepted)
@@ -869,15 +915,15 @@ class _Prober:
         if identity is None or identity.follow_up is None:
             return identity
         follow_up = identity.follow_up
-        confirmed = await self._confirms(build_url(scheme, target, port, follow_up.path), follow_up)
+        confirmed = await self._confirms(_url(scheme, target, port, follow_up.path), follow_up)
         return follow_up.refine(identity) if confirmed else replace(identity, follow_up=None)
 
-    async def _confirms(self, url: str, follow_up: FollowUp) -> bool:
+    async def _confirms(self, url: httpx.URL, follow_up: FollowUp) -> bool:
         """``GET url`` (same client, limits and headers as ``GET /``); whether its answer
         confirms ``follow_up``. An HTTP error counts as not confirmed."""
         import httpx
 
-        client = self.client(url.startswith("https"))
+        client = self.client(url.scheme == "https")
         try:
             answer = await _get(client, url, self.limits)
         except httpx.HTTPError as exc:

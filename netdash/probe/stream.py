@@ -28,7 +28,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from netdash.probe.aio import within
+from netdash.probe.aio import connect_tcp, within
 
 __all__ = ["OnOpen", "SocketBackend", "SocketStream", "plain_transport"]
 
@@ -105,29 +105,20 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if local_address is not None or socket_options:
+            raise httpcore.UnsupportedProtocol("no local address or socket options here")
         try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = await connect_tcp(host, port, timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"connect timed out after {timeout:g} s") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        try:
-            sock.setblocking(False)
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if local_address is not None:
-                sock.bind((local_address, 0))
+        if self._on_open is not None:
             try:
-                await within(loop.sock_connect(sock, (host, port)), timeout)
-            except asyncio.TimeoutError as exc:
-                raise httpcore.ConnectTimeout(f"connect timed out after {timeout:g} s") from exc
-            except OSError as exc:
-                raise httpcore.ConnectError(str(exc)) from exc
-            if self._on_open is not None:
                 await self._on_open(sock)
-        except BaseException:
-            sock.close()
-            raise
+            except BaseException:
+                sock.close()
+                raise
         return SocketStream(sock)
 
     async def connect_unix_socket(
