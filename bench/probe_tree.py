@@ -1,6 +1,8 @@
 """Probe throughput of whichever netdash is importable: every TCP listener probed via loopback
 and the LAN address (1 s connect and read timeouts), once in this process
-(``probe_listeners``) and once in child processes (``probe_in_processes``, what the TUI does).
+(``probe_listeners``) and once in child processes (``probe_in_processes``, what the TUI does):
+wall time of each, and CPU per target (this process's ``process_time`` for the in-process run,
+the children's ``RUSAGE_CHILDREN`` for the other).
 
 ``bench.run`` calls :func:`measure` in-process; with ``--baseline`` it runs this file as a
 script once per tree and repeat, interleaved, with that tree's ``PYTHONPATH``, so both trees
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import statistics
 import sys
 import time
@@ -44,19 +47,23 @@ def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
     limits = probe_limits(connect_timeout=1.0, read_timeout=1.0)
     walls: list[float] = []
     child_walls: list[float] = []
+    cpu_ms: list[float] = []  # this process's CPU per target, in-process runs
+    child_cpu_ms: list[float] = []  # the child processes' CPU per target
     outcomes: dict[str, int] = {}
     results: list[Any] = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = asyncio.run(probe_listeners(snapshot.listeners, lan, own, limits))
         walls.append(time.perf_counter() - start)
+        cpu_ms.append((time.process_time() - cpu) * 1000 / max(len(results), 1))
         outcomes = {}
         for r in results:
             key = f"{r.via.value}:{r.outcome.value}"
             outcomes[key] = outcomes.get(key, 0) + 1
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         in_children = asyncio.run(probe_in_processes(snapshot.listeners, lan, own, limits))
         child_walls.append(time.perf_counter() - start)
+        child_cpu_ms.append((_children_cpu() - cpu) * 1000 / max(len(in_children), 1))
         assert len(in_children) == len(results)
     tcp = sum(1 for li in snapshot.listeners if li.protocol == "tcp")
     return {
@@ -68,7 +75,16 @@ def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
         "outcomes": outcomes,
         "walls": walls,
         "walls_processes": child_walls,
+        "cpu_ms_per_target": statistics.median(cpu_ms),
+        "cpu_ms_per_target_processes": statistics.median(child_cpu_ms),
+        "cpu_ms_per_target_all": cpu_ms,
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's waited-for children (the probe's child processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

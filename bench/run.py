@@ -387,6 +387,7 @@ def probe_throughput_trees(repeat: int, trees: Sequence[Tree]) -> dict[str, Figu
             "wall_processes": _median(child_walls),
             "walls": walls,
             "walls_processes": child_walls,
+            "cpu_ms_per_target": _median([c for f in found for c in f["cpu_ms_per_target_all"]]),
             "in_subprocess": True,
         }
     return figures
@@ -821,7 +822,24 @@ def issue18_targets(results: Figures) -> list[str]:
             )
         )
         per = nd["cpu_ms_per_target"]
-        out.append(check("netdash CPU per probed target ≤ 0.8 ms", per <= 0.8, f"{per:.2f} ms"))
+        out.append(
+            check(
+                "netdash list --probe: CPU per probed target ≤ 0.8 ms",
+                per <= 0.8,
+                f"{per:.2f} ms (the whole command, start-up and listing included)",
+            )
+        )
+    if "cpu_ms_per_target" in results.get("probe", {}):
+        p = results["probe"]
+        per, kids = p["cpu_ms_per_target"], p.get("cpu_ms_per_target_processes")
+        also = f"; in {p['processes']} child processes {kids:.2f} ms" if kids is not None else ""
+        out.append(
+            check(
+                "CPU per probed target ≤ 0.8 ms (in process)",
+                per <= 0.8,
+                f"{per:.2f} ms over {p['targets']} targets{also}",
+            )
+        )
     return out
 
 
