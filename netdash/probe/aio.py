@@ -1,5 +1,6 @@
 """asyncio helpers of the probe: a time limit on one await (without a task of its own where
-Python allows it), and a TCP connect on the event loop's socket calls."""
+Python allows it), a receive with a time limit that never drops bytes it has read, and a TCP
+connect on the event loop's socket calls."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Awaitable
 from typing import TypeVar
 
-__all__ = ["connect_tcp", "within"]
+__all__ = ["connect_tcp", "recv_within", "within"]
 
 _T = TypeVar("_T")
 
@@ -27,6 +28,50 @@ else:  # Python 3.10
 
     async def within(awaitable: Awaitable[_T], seconds: float | None) -> _T:
         return await asyncio.wait_for(awaitable, seconds)
+
+
+async def recv_within(sock: socket.socket, size: int, seconds: float | None) -> bytes:
+    """At most ``size`` bytes from the non-blocking ``sock`` (``b""`` once the peer has closed),
+    raising :class:`asyncio.TimeoutError` if none came within ``seconds`` (``None``: no limit),
+    else the ``OSError`` of ``recv()`` (``ConnectionResetError``…).
+
+    Not ``within(loop.sock_recv(...))``: when the data and the time limit arrive in the same
+    event-loop iteration (a busy loop), ``loop.sock_recv`` has already taken the bytes from the
+    kernel when the timeout cancels the task, and they are lost (a banner read as silence). Here
+    the reader callback receives and the timer only fires on a read not yet done, so the bytes
+    are either returned or left in the kernel's buffer."""
+    try:
+        return sock.recv(size)
+    except (BlockingIOError, InterruptedError):
+        pass
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+
+    def readable() -> None:
+        if done.done():
+            return
+        try:
+            data = sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(data)
+
+    def expired() -> None:
+        if not done.done():
+            done.set_exception(asyncio.TimeoutError())
+
+    fd = sock.fileno()
+    loop.add_reader(fd, readable)
+    timer = None if seconds is None else loop.call_later(seconds, expired)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
+        if timer is not None:
+            timer.cancel()
 
 
 async def connect_tcp(host: str, port: int, timeout: float | None) -> socket.socket:

@@ -45,7 +45,7 @@ from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
 from netdash.core.text import Untrusted, untrusted
-from netdash.probe.aio import connect_tcp, within
+from netdash.probe.aio import connect_tcp, recv_within, within
 from netdash.probe.identify import (
     FollowUp,
     Identity,
@@ -319,8 +319,7 @@ class _Raw:
         if self._streams is not None:
             return await within(self._streams[0].read(size), self._limits.read_timeout)
         assert self._sock is not None
-        loop = asyncio.get_running_loop()
-        return await within(loop.sock_recv(self._sock, size), self._limits.read_timeout)
+        return await recv_within(self._sock, size, self._limits.read_timeout)
 
     def ssl_object(self) -> ssl.SSLObject | None:
         if self._streams is None:
@@ -394,9 +393,8 @@ async def _greeting(sock: socket.socket, limits: ProbeLimits) -> None:
     accepted = _ACCEPTED.get()
     if accepted is not None:
         accepted.append(True)
-    loop = asyncio.get_running_loop()
     try:
-        data = await within(loop.sock_recv(sock, 512), limits.greeting_wait)
+        data = await recv_within(sock, 512, limits.greeting_wait)
     except asyncio.TimeoutError:
         return
     except OSError as exc:

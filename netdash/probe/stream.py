@@ -28,7 +28,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from netdash.probe.aio import connect_tcp, within
+from netdash.probe.aio import connect_tcp, recv_within, within
 
 __all__ = ["OnOpen", "SocketBackend", "SocketStream", "plain_transport"]
 
@@ -47,7 +47,7 @@ class SocketStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            return await within(self._loop.sock_recv(self._sock, max_bytes), timeout)
+            return await recv_within(self._sock, max_bytes, timeout)
         except asyncio.TimeoutError as exc:
             raise httpcore.ReadTimeout(f"no data within {timeout:g} s") from exc
         except OSError as exc:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -278,3 +280,53 @@ async def test_a_greeting_is_read_on_the_connection_get_would_have_used() -> Non
     assert result.outcome is Outcome.BANNER
     assert result.banner is not None and "220 mail.example" in str(result.banner)
     assert requests in ([b""], [])  # closed without a word sent
+
+
+async def _hold_the_loop_after(event: threading.Event, seconds: float) -> None:
+    """Block the event loop (as 2,000 targets on two cores or a GC pause can) for ``seconds``
+    once ``event`` is set."""
+    while not event.is_set():
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.02)
+    time.sleep(seconds)
+
+
+async def test_a_greeting_that_comes_while_the_loop_is_busy_is_not_lost() -> None:
+    # The greeting arrives during the wait; the loop resumes after the wait has expired, with
+    # the bytes and the timer both due. They are the answer, not silence.
+    accepted = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        accepted.set()
+        time.sleep(0.1)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            conn.recv(100)
+
+    limits = ProbeLimits(connect_timeout=1, read_timeout=1, deadline=4, greeting_wait=0.15)
+    with raw_server(handler, "127.0.0.1") as port:
+        hold = asyncio.ensure_future(_hold_the_loop_after(accepted, 0.4))
+        [result] = await probe("127.0.0.1", port, limits, lan={})
+        await hold
+    assert (result.outcome, result.identified) == (Outcome.BANNER, "ssh")
+
+
+async def test_an_answer_that_comes_while_the_loop_is_busy_is_not_lost() -> None:
+    asked = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        if not read_request(conn):
+            return
+        asked.set()
+        time.sleep(0.1)
+        conn.sendall(http_answer("200 OK", {"Server": "slowpoke"}))
+
+    limits = ProbeLimits(
+        connect_timeout=1, read_timeout=0.3, deadline=4, greeting_wait=0.05, risk_checks=False
+    )
+    with raw_server(handler, "127.0.0.1") as port:
+        hold = asyncio.ensure_future(_hold_the_loop_after(asked, 0.6))
+        [result] = await probe("127.0.0.1", port, limits, lan={})
+        await hold
+    assert (result.outcome, result.status, result.server) == (Outcome.HTTP, 200, "slowpoke")

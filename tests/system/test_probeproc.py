@@ -102,7 +102,12 @@ async def test_a_child_that_dies_leaves_error_results_not_an_exception(servers) 
     async def kill_children() -> None:
         while not (pids := children_of(os.getpid())):
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # past start-up: the child is probing
+        # Past start-up: the child has streamed the refused LAN probe and waits on the
+        # silent loopback one (a fixed delay raced the child's imports on a loaded machine).
+        for _ in range(250):
+            if streamed:
+                break
+            await asyncio.sleep(0.02)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
 
