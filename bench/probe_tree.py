@@ -2,7 +2,10 @@
 and the LAN address (1 s connect and read timeouts), once in this process
 (``probe_listeners``) and once in child processes (``probe_in_processes``, what the TUI does):
 wall time of each, and CPU per target (this process's ``process_time`` for the in-process run,
-the children's ``RUSAGE_CHILDREN`` for the other).
+the children's ``RUSAGE_CHILDREN`` for the other). Beside them, in the same window, the
+reference floor of "httpx staying the HTTP client": one ``httpx.AsyncClient`` sending a bare
+``GET /`` to every target that answered HTTP (same peers, a new connection each, 256 at
+once), CPU per request.
 
 ``bench.run`` calls :func:`measure` in-process; with ``--baseline`` it runs this file as a
 script once per tree and repeat, interleaved, with that tree's ``PYTHONPATH``, so both trees
@@ -17,6 +20,7 @@ namespace are probed; the LAN addresses chosen must be among the allowed ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import resource
 import statistics
@@ -49,6 +53,7 @@ def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
     child_walls: list[float] = []
     cpu_ms: list[float] = []  # this process's CPU per target, in-process runs
     child_cpu_ms: list[float] = []  # the child processes' CPU per target
+    httpx_ms: list[float] = []  # a bare httpx GET / per HTTP target, CPU per request
     outcomes: dict[str, int] = {}
     results: list[Any] = []
     for _ in range(repeat):
@@ -65,6 +70,10 @@ def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
         child_walls.append(time.perf_counter() - start)
         child_cpu_ms.append((_children_cpu() - cpu) * 1000 / max(len(in_children), 1))
         assert len(in_children) == len(results)
+        urls = [r.url for r in results if r.outcome.value == "http"]
+        cpu = time.process_time()
+        asyncio.run(_httpx_alone(urls))
+        httpx_ms.append((time.process_time() - cpu) * 1000 / max(len(urls), 1))
     tcp = sum(1 for li in snapshot.listeners if li.protocol == "tcp")
     return {
         "listeners": tcp,
@@ -78,7 +87,26 @@ def measure(repeat: int, allowed_lan: Collection[str]) -> dict[str, Any]:
         "cpu_ms_per_target": statistics.median(cpu_ms),
         "cpu_ms_per_target_processes": statistics.median(child_cpu_ms),
         "cpu_ms_per_target_all": cpu_ms,
+        "httpx_alone_cpu_ms_per_request": statistics.median(httpx_ms),
+        "httpx_alone_requests": len(urls),
     }
+
+
+async def _httpx_alone(urls: list[str]) -> None:
+    """``GET /`` to each URL with one plain ``httpx.AsyncClient`` (no keep-alive across
+    targets: every origin differs), 256 requests at once; errors are ignored."""
+    import httpx
+
+    gate = asyncio.Semaphore(256)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=0)
+
+    async def one(client: httpx.AsyncClient, url: str) -> None:
+        async with gate:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(url)
+
+    async with httpx.AsyncClient(limits=limits, timeout=1.0, trust_env=False) as client:
+        await asyncio.gather(*(one(client, url) for url in urls))
 
 
 def _children_cpu() -> float:

@@ -833,6 +833,12 @@ def issue18_targets(results: Figures) -> list[str]:
         p = results["probe"]
         per, kids = p["cpu_ms_per_target"], p.get("cpu_ms_per_target_processes")
         also = f"; in {p['processes']} child processes {kids:.2f} ms" if kids is not None else ""
+        alone = p.get("httpx_alone_cpu_ms_per_request")
+        if alone is not None:
+            also += (
+                f"; httpx alone, a bare GET / to each of the {p['httpx_alone_requests']} HTTP "
+                f"targets in the same window: {alone:.2f} ms a request"
+            )
         out.append(
             check(
                 "CPU per probed target ≤ 0.8 ms (in process)",
