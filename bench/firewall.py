@@ -22,6 +22,7 @@ Figures:
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import json
 import os
@@ -114,8 +115,13 @@ def measure(repeat: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     rs = read_ruleset()
     figures["rules"] = rs.rule_count
-    for tool in (("nft", "-j", "list", "ruleset"), ("iptables-nft-save",), ("ip6tables-nft-save",)):
-        figures[f"{' '.join(tool)} ms"] = _median_ms(lambda t=tool: _run(t), repeat)
+    tools: tuple[tuple[str, ...], ...] = (
+        ("nft", "-j", "list", "ruleset"),
+        ("iptables-nft-save",),
+        ("ip6tables-nft-save",),
+    )
+    for tool in tools:
+        figures[f"{' '.join(tool)} ms"] = _median_ms(functools.partial(_run, tool), repeat)
     figures["read ms"] = _median_ms(read_ruleset, repeat)
     figures["evaluate 20 listeners ms"] = _median_ms(
         lambda: _evaluate(FirewallView(True, None, rs, IFACES)), repeat
