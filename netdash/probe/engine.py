@@ -609,7 +609,7 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
 _WS_STATUS = re.compile(rb"HTTP/1\.1 ([1-9][0-9][0-9])")
 _ANY_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])")
 _SHARDS = 16
-"""httpx clients per scheme a probe run spreads its requests over (:class:`_Prober`)."""
+"""httpx clients a probe run spreads its HTTPS requests over (:class:`_Prober`)."""
 
 _HEAD_LIMIT = 16 * 1024  # bytes of status line and headers read for the rebinding check
 
@@ -705,12 +705,13 @@ class _Prober:
         )
         budget = descriptor_budget()
         self.concurrency = min(limits.concurrency, budget or limits.concurrency)
-        # httpcore's pool scans every connection it holds for each request it assigns, so
-        # one pool of 200 connections costs quadratic CPU; requests go round-robin over
-        # SHARDS clients instead (no connection is kept alive: any client will do). The gate
-        # caps the connections of them all; no pool caps its own, so none makes a request
-        # wait while the target's deadline runs. One unverified SSL context serves them all
-        # (httpx would load the trust store once per client).
+        # Plain HTTP goes through one client per kind, each request on its own connection
+        # (stream.OneShot). HTTPS keeps httpx's pool, whose scan of every connection it holds
+        # for each request it assigns would cost quadratic CPU at 200 connections: requests
+        # go round-robin over SHARDS clients instead (no connection is kept alive: any client
+        # will do). The gate caps the connections of them all; no pool caps its own, so none
+        # makes a request wait while the target's deadline runs. One unverified SSL context
+        # serves them all (httpx would load the trust store once per client).
         shards = max(1, min(_SHARDS, self.concurrency))
         pool = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=0)
         context = unverified_context()
@@ -722,10 +723,8 @@ class _Prober:
 
         # GET / first (listening for a greeting on its connection), other plain requests,
         # HTTPS (httpx's own backend: plain_transport speaks TCP only).
-        self._first = [
-            _Client(plain_transport(pool, context, greet), timeout) for _ in range(shards)
-        ]
-        self._plain = [_Client(plain_transport(pool, context), timeout) for _ in range(shards)]
+        self._first = _Client(plain_transport(context, greet), timeout)
+        self._plain = _Client(plain_transport(context), timeout)
         self._tls = [
             _Client(httpx.AsyncHTTPTransport(verify=context, limits=pool), timeout)
             for _ in range(shards)
@@ -734,14 +733,14 @@ class _Prober:
         self.gate = asyncio.Semaphore(self.concurrency)
 
     def client(self, tls: bool) -> _Client:
-        """The next client, round-robin (plain HTTP, or HTTPS when ``tls``)."""
-        return self._pick(self._tls if tls else self._plain)
+        """The plain-HTTP client, or the next HTTPS one (round-robin) when ``tls``."""
+        return self._pick(self._tls) if tls else self._plain
 
     def _pick(self, clients: list[_Client]) -> _Client:
         return clients[next(self._turn) % len(clients)]
 
     async def close(self) -> None:
-        for client in (*self._first, *self._plain, *self._tls):
+        for client in (self._first, self._plain, *self._tls):
             await client.transport.aclose()
 
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
@@ -769,23 +768,27 @@ class _Prober:
                         self._answer(target, listener.port, parsed, accepted),
                         self.limits.deadline,
                     )
-                except _OutOfDescriptors as exc:
-                    # Not the target's outcome: wait for other probes to close theirs, and
-                    # probe it again from the start (its deadline starts again too).
-                    answer = _Answer(
-                        Outcome.ERROR,
-                        detail=f"out of open files after {attempt + 1} tries ({exc})",
-                    )
-                    if attempt + 1 < _EMFILE_ATTEMPTS:
-                        await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
-                    continue
                 except asyncio.TimeoutError:
                     answer = _Answer(
                         Outcome.SILENT if accepted else Outcome.TIMEOUT,
                         detail=f"no result within {self.limits.deadline:g} s",
                     )
                 except Exception as exc:  # a probe must never take the caller down
-                    answer = _Answer(Outcome.ERROR, detail=_reason(exc))
+                    if not (
+                        isinstance(exc, _OutOfDescriptors) or _has_errno(exc, *_NO_DESCRIPTORS)
+                    ):
+                        answer = _Answer(Outcome.ERROR, detail=_reason(exc))
+                        break
+                    # Out of open files (a connect, or a file a library opened meanwhile):
+                    # not the target's outcome. Wait for other probes to close theirs, and
+                    # probe it again from the start (its deadline starts again too).
+                    answer = _Answer(
+                        Outcome.ERROR,
+                        detail=f"out of open files after {attempt + 1} tries ({_reason(exc)})",
+                    )
+                    if attempt + 1 < _EMFILE_ATTEMPTS:
+                        await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+                    continue
                 break
             elapsed_ms = (time.perf_counter() - start) * 1000.0
         identity = answer.identity
@@ -877,7 +880,7 @@ class _Prober:
         # One connection: the greeting wait (_greeting), then GET / if the peer stayed quiet.
         _ACCEPTED.set(accepted)
         try:
-            answer = await _attempt_http(self._pick(self._first), url, self.limits)
+            answer = await _attempt_http(self._first, url, self.limits)
         except _Early as early:
             return early.answer
         if answer.outcome is Outcome.HTTP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.server
+import os
 import socket
 import ssl
 import threading
@@ -330,3 +331,33 @@ async def test_an_answer_that_comes_while_the_loop_is_busy_is_not_lost() -> None
         [result] = await probe("127.0.0.1", port, limits, lan={})
         await hold
     assert (result.outcome, result.status, result.server) == (Outcome.HTTP, 200, "slowpoke")
+
+
+async def test_every_connection_is_closed_when_the_probe_returns() -> None:
+    # Each plain request has its own connection, closed with its response: after probing
+    # HTTP peers (keep-alive offered), a silent one and a refused port, no descriptor is left.
+    def handler(conn: socket.socket) -> None:
+        if read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            conn.settimeout(3)
+            with contextlib.suppress(OSError):
+                conn.recv(100)
+
+    def silent(conn: socket.socket) -> None:
+        time.sleep(1.5)
+
+    before = len(os.listdir("/proc/self/fd"))
+    with raw_server(handler, "127.0.0.1") as port, raw_server(silent, "127.0.0.1") as quiet:
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            refused = closed.getsockname()[1]
+        listeners = [listener_for("127.0.0.1", p) for p in (port, quiet, refused)]
+        results = await probe_listeners(listeners, {}, set(), FAST)
+        assert [r.outcome for r in results] == [Outcome.HTTP, Outcome.SILENT, Outcome.REFUSED]
+    # The servers' sockets close once their handlers end (the silent one after 1.5 s);
+    # the probe's must all be gone by then.
+    for _ in range(40):
+        if len(os.listdir("/proc/self/fd")) <= before:
+            break
+        await asyncio.sleep(0.1)
+    assert len(os.listdir("/proc/self/fd")) <= before
