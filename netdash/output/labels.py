@@ -372,7 +372,11 @@ def firewall_phrases(entries: Sequence[InterfaceReach], outcome: str) -> list[st
             }
             tail = f" from {x.source}: " + clean(x.decision.reason, 160)
             grouped.setdefault((f"the firewall {words[outcome]}", tail), []).append(e.interface)
-    return [f"{head} on {', '.join(names)}{tail}" for (head, tail), names in grouped.items()]
+    # A row of several sockets (SO_REUSEPORT) brings each interface once per socket.
+    return [
+        f"{head} on {', '.join(dict.fromkeys(names))}{tail}"
+        for (head, tail), names in grouped.items()
+    ]
 
 
 def reach_phrase(entry: InterfaceReach) -> str:

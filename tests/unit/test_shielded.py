@@ -151,3 +151,15 @@ def test_service_rows_take_shielded_below_exposed() -> None:
     a = _assess(view, _listener("0.0.0.0", 22), _listener("198.18.0.1", 22))
     assert {x.verdict for x in a.listeners} == {Verdict.SHIELDED}
     assert len(service_rows(list(a.shown))) >= 1
+
+
+def test_a_row_of_two_sockets_names_each_interface_once() -> None:
+    # Two SO_REUSEPORT sockets on 0.0.0.0:8000 are one row; its sentence named v0 twice.
+    first = _listener("0.0.0.0", 8000)
+    second = Listener("tcp", "0.0.0.0", 8000, 4, (Process(pid=10, name="srv"),), inode=8001)
+    a = _assess(FirewallView(True, None, _ufw(), IFACES), first, second)
+    (_, rows), *_ = a.rows()
+    [row] = rows
+    sentence = verdict_sentence(row)[1]
+    assert "lets it in on v0: ufw" in sentence, sentence
+    assert "v0, v0" not in sentence
