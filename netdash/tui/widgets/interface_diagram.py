@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +32,65 @@ MAX_LINES = 60
 
 MAX_PORTS = 120
 """Ports listed at most on one interface's line of the compact diagram (more never fit)."""
+
+
+class _Packed:
+    """One line of the box diagram that never cuts a number: ``first`` (a mark, a port, a
+    process name), then ``atoms`` (an address, a scope tag, a probe answer), each kept whole.
+    At the width it is given, what does not fit goes on a continuation line indented by
+    ``indent`` cells; only the process name at the end of ``first`` is shortened (to
+    ``shrink`` cells at least, with an ellipsis). Only an atom wider than a whole line is
+    cut (then with an ellipsis)."""
+
+    def __init__(self, first: Text, atoms: Sequence[Text], indent: int, shrink: int = 0) -> None:
+        self.first = first
+        self.atoms = [a for a in atoms if a.plain]
+        self.indent = indent
+        self.shrink = shrink
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        whole = self.first.cell_len + sum(1 + a.cell_len for a in self.atoms)
+        least = max([self.first.cell_len - self.shrink, *(a.cell_len for a in self.atoms)])
+        return Measurement(min(least, whole), whole)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        line = self.first.copy()
+        if line.cell_len > width and self.shrink:
+            line.truncate(max(line.cell_len - self.shrink, width), overflow="ellipsis")
+        lines = [line]
+        for atom in self.atoms:
+            if lines[-1].cell_len + 1 + atom.cell_len <= width:
+                lines[-1].append(" ")
+                lines[-1].append_text(atom)
+            else:
+                lines.append(Text(" " * min(self.indent, max(0, width - atom.cell_len))))
+                lines[-1].append_text(atom)
+        for text in lines:
+            text.no_wrap = True
+            text.overflow = "ellipsis"
+            yield text
+
+
+class _Columns:
+    """The interfaces' panels side by side, as many to a row as the width gives each
+    ``COLUMN_WIDTH - 2`` cells (at least one): a narrow terminal gets more rows, not a
+    diagram cut at its right edge."""
+
+    def __init__(self, panels: Sequence[Panel]) -> None:
+        self.panels = list(panels)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        least = COLUMN_WIDTH - 2
+        per_row = max(1, min(len(self.panels), (options.max_width + 1) // (least + 1)))
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in range(per_row):
+            grid.add_column(ratio=1, min_width=least)
+        for start in range(0, len(self.panels), per_row):
+            row: list[RenderableType] = list(self.panels[start : start + per_row])
+            row += [Text("")] * (per_row - len(row))
+            grid.add_row(*row)
+        yield grid
 
 
 def _interface_via(interface: Interface, lan: Mapping[int, str]) -> Via | None:
@@ -83,7 +144,7 @@ def firewall_mark(snapshot: Snapshot, listener: Listener, interface: Interface) 
 
 def _listener_line(
     listener: Listener, results: Sequence[ProbeResult], via: Via | None, fw: str = ""
-) -> Text:
+) -> _Packed:
     scope = scope_of(listener.address)
     line = _mark(results, via)
     port = str(listener.port) if listener.protocol == "tcp" else f"{listener.port}u"
@@ -93,18 +154,20 @@ def _listener_line(
         line.append(" ")
     else:
         line.append(f"{port:>5} ", style="bold")
+    indent = line.cell_len
     names = [p.name for p in listener.processes if p.name]
-    line.append(clean(names[0], 12) if names else "unknown")
+    name = clean(names[0], 12) if names else "unknown"
+    line.append(name)
+    atoms: list[Text] = []
     if scope is Scope.ALL_INTERFACES:
-        line.append(" ")
-        line.append(f"all·v{listener.family}", style="black on yellow")
+        atoms.append(Text(f"all·v{listener.family}", style="black on yellow"))
     elif scope is Scope.SPECIFIC_INTERFACE:
-        line.append(f" {listener.address}", style="dim")
+        atoms.append(Text(listener.address, style="dim"))
     if via is not None:
         label = probe_label(results, via)
         if label:
-            line.append(f"  {label}", style="dim")
-    return line
+            atoms.append(Text(f" {label}", style="dim"))
+    return _Packed(line, atoms, indent, shrink=max(0, cell_len(name) - 4))
 
 
 def _column(
@@ -117,21 +180,20 @@ def _column(
     via = _interface_via(interface, lan)
     body: list[RenderableType] = []
     shown = [a for a in interface.addresses if "%" not in a] or list(interface.addresses)
-    heading = Text(no_wrap=True, overflow="ellipsis")
-    for n, address in enumerate(shown):
-        if n:
-            heading.append(" ")
-        heading.append(clean(address, 40), style="bold cyan" if address in lan.values() else "cyan")
+    addresses = [
+        Text(clean(address, 40), style="bold cyan" if address in lan.values() else "cyan")
+        for address in shown
+    ]
     if len(shown) < len(interface.addresses):
-        heading.append(" +link-local", style="dim")
-    body.append(heading if shown else Text("no address", style="dim"))
+        addresses.append(Text("+link-local", style="dim"))
+    if shown:
+        body.append(_Packed(addresses[0], addresses[1:], 0))
+    else:
+        body.append(Text("no address", style="dim"))
     if listeners:
         for listener in listeners[:MAX_LINES]:
             fw = firewall_mark(snapshot, listener, interface) if snapshot is not None else ""
-            line = _listener_line(listener, results.get(listener.key, ()), via, fw)
-            line.no_wrap = True
-            line.overflow = "ellipsis"
-            body.append(line)
+            body.append(_listener_line(listener, results.get(listener.key, ()), via, fw))
         if len(listeners) > MAX_LINES:
             more = len(listeners) - MAX_LINES
             body.append(Text(f"… and {more:,} more (the table lists them all)", style="dim"))
@@ -169,12 +231,10 @@ def build_diagram(
     up, per_interface, orphans = _per_interface(
         snapshot, snapshot.listeners if listeners is None else listeners
     )
-    grid = Table.grid(expand=True, padding=(0, 1))
-    for _ in up:
-        grid.add_column(ratio=1, min_width=COLUMN_WIDTH - 2)
-    if up:
-        grid.add_row(*(_column(i, per_interface[i.name], results, lan, snapshot) for i in up))
-    parts: list[RenderableType] = [grid] if up else [Text("no interface is up", style="dim")]
+    panels = [_column(i, per_interface[i.name], results, lan, snapshot) for i in up]
+    parts: list[RenderableType] = (
+        [_Columns(panels)] if up else [Text("no interface is up", style="dim")]
+    )
     if orphans:
         text = Text("bound to an address no interface holds: ", style="yellow")
         text.append(", ".join(f"{o.address}:{o.port}" for o in orphans))
@@ -303,8 +363,7 @@ class InterfaceDiagram(Widget):
             shown = snapshot.listeners if listeners is None else listeners
             self._set_content(build_compact_diagram(snapshot, results, lan, shown))
             return
-        up = sum(1 for i in snapshot.interfaces if i.is_up)
-        width = max(1, up) * COLUMN_WIDTH + 2
+        width = COLUMN_WIDTH + 2  # one interface's column; more go on more rows
         if self.styles.min_width is None or self.styles.min_width.value != width:
             self.styles.min_width = width
         self._set_content(build_diagram(snapshot, results, lan, listeners))
