@@ -329,8 +329,9 @@ class _Raw:
 
     async def close(self) -> None:
         """Close; a TLS close that does not finish within the read timeout (a peer that
-        never answers our close_notify) drops the connection: a target holds one connection
-        at a time."""
+        never answers our close_notify), or that is cancelled (the target's deadline, the
+        caller), drops the connection: a target holds one connection at a time, and none
+        outlives its probe (asyncio would keep it until its 30 s SSL shutdown timeout)."""
         if self._sock is not None:
             self._sock.close()
         if self._streams is None:
@@ -341,6 +342,9 @@ class _Raw:
             await within(writer.wait_closed(), self._limits.read_timeout)
         except (OSError, asyncio.TimeoutError, ssl.SSLError):
             writer.transport.abort()
+        except BaseException:
+            writer.transport.abort()
+            raise
 
 
 async def _connect(

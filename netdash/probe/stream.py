@@ -58,14 +58,21 @@ class SocketStream(httpcore.AsyncNetworkStream):
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._loop = asyncio.get_running_loop()
+        self._write_error: OSError | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            return await recv_within(self._sock, max_bytes, timeout)
+            data = await recv_within(self._sock, max_bytes, timeout)
         except asyncio.TimeoutError as exc:
             raise httpcore.ReadTimeout(f"no data within {timeout:g} s") from exc
         except OSError as exc:
             raise httpcore.ReadError(str(exc)) from exc
+        if not data and self._write_error is not None:
+            # The kernel reports a reset once: to the write that met it, whose error
+            # httpcore sets aside to read the answer; the read then sees only an end of
+            # stream, which would read as "disconnected without a response".
+            raise httpcore.ReadError(str(self._write_error)) from self._write_error
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -75,6 +82,7 @@ class SocketStream(httpcore.AsyncNetworkStream):
         except asyncio.TimeoutError as exc:
             raise httpcore.WriteTimeout(f"could not write within {timeout:g} s") from exc
         except OSError as exc:
+            self._write_error = exc
             raise httpcore.WriteError(str(exc)) from exc
 
     async def aclose(self) -> None:

@@ -8,6 +8,7 @@ import http.server
 import os
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -361,3 +362,34 @@ async def test_every_connection_is_closed_when_the_probe_returns() -> None:
             break
         await asyncio.sleep(0.1)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+async def test_a_reset_just_after_the_greeting_wait_is_a_reset() -> None:
+    # The peer resets 5 ms after the greeting wait; the loop is busy for 30 ms as the wait
+    # ends, so GET / is written on the reset connection. The write meets the reset (httpcore
+    # sets write errors aside), the read an end of stream: still a reset, not "not-http".
+    wait = 0.1
+
+    def handler(conn: socket.socket) -> None:
+        time.sleep(wait + 0.005)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    loop = asyncio.get_running_loop()
+    call_later = loop.call_later
+
+    def busy_after_the_wait(delay, callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if delay == wait:  # the greeting wait's timer: hold the loop just after it fires
+            call_later(delay + 1e-6, time.sleep, 0.03)
+        return call_later(delay, callback, *args, **kwargs)
+
+    limits = ProbeLimits(
+        connect_timeout=1, read_timeout=0.5, deadline=3, greeting_wait=wait, risk_checks=False
+    )
+    with raw_server(handler, "127.0.0.1") as port:
+        loop.call_later = busy_after_the_wait  # type: ignore[method-assign]
+        try:
+            [result] = await probe("127.0.0.1", port, limits, lan={})
+        finally:
+            loop.call_later = call_later  # type: ignore[method-assign]
+    assert result.outcome is Outcome.RESET, (result.outcome, result.detail)
+
