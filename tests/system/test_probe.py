@@ -392,4 +392,3 @@ async def test_a_reset_just_after_the_greeting_wait_is_a_reset() -> None:
         finally:
             loop.call_later = call_later  # type: ignore[method-assign]
     assert result.outcome is Outcome.RESET, (result.outcome, result.detail)
-
