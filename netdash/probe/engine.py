@@ -270,12 +270,20 @@ async def _get(
         headers.update(extra)
     request = httpx.Request("GET", url, headers=headers, extensions=client.extensions)
     response = await client.transport.handle_async_request(request)
-    try:
-        body = bytearray()
+    body = bytearray()
+
+    async def read_body() -> None:
         async for chunk in response.aiter_raw():
-            body += chunk
+            body.extend(chunk)
             if len(body) >= limits.max_bytes:
                 break
+
+    try:
+        # The status line and headers are the answer: a body that stalls or trickles is
+        # read for one read timeout at most, and what came of it is kept.
+        await within(read_body(), limits.read_timeout)
+    except (asyncio.TimeoutError, httpx.ReadTimeout):
+        pass
     finally:
         await response.aclose()
     data = bytes(body[: limits.max_bytes])

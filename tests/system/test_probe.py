@@ -392,3 +392,27 @@ async def test_a_reset_just_after_the_greeting_wait_is_a_reset() -> None:
         finally:
             loop.call_later = call_later  # type: ignore[method-assign]
     assert result.outcome is Outcome.RESET, (result.outcome, result.detail)
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["stalls", "trickles"])
+async def test_an_answer_whose_body_stalls_is_still_http(trickle: bool) -> None:
+    # Status line and headers came; the body stalls (Content-Length larger than what is
+    # sent) or trickles a byte every 0.3 s. The answer is the status and headers.
+    def handler(conn: socket.socket) -> None:
+        if not read_request(conn):
+            return
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nServer: slowbody\r\nContent-Length: 1000\r\n\r\n<title>x</title>"
+        )
+        for _ in range(10):
+            time.sleep(0.3)
+            if trickle:
+                conn.sendall(b"a")
+
+    with raw_server(handler, "127.0.0.1") as port:
+        [result] = await probe("127.0.0.1", port, lan={})
+    assert (result.outcome, result.status, result.server) == (Outcome.HTTP, 200, "slowbody"), (
+        result.outcome,
+        result.detail,
+    )
+    assert str(result.title) == "x"
