@@ -519,7 +519,7 @@ class NetdashApp(App[None]):
     def action_toggle_ipv6(self) -> None:
         self.view.show_ipv6 = not self.view.show_ipv6
         self.notify(
-            "IPv6 listeners shown"
+            "IPv6-only listeners shown"
             if self.view.show_ipv6
             else "IPv6-only listeners hidden (dual-stack :: stays: it accepts IPv4)",
             markup=False,

@@ -133,7 +133,7 @@ def details_renderable(
         note = f" ({stack})" if stack else ""
         if listener.bound_device:
             note += f", bound to {clean(listener.bound_device, 20)}"
-        facts.add_row("socket", Text(f"{listener.address}:{listener.port}{note}"))
+        facts.add_row("socket", Text(f"{endpoint(listener.address, listener.port)}{note}"))
     facts.add_row("connections", _peers_text(peers, local))
     for n, line in enumerate(dict.fromkeys(reach)):
         facts.add_row("firewall" if n == 0 else "", Text(line))
@@ -285,44 +285,56 @@ class KillScreen(ModalScreen[KillChoice]):
 
 
 HELP = """\
-netdash lists every listening socket on this machine, grouped by who can connect.
+netdash lists every listening socket on this machine, grouped by
+who can connect.
 
 Marks
-  ‼  exposed: accepted a connection on the LAN address, or the firewall
-     (read as root) lets new connections in from some network
+  ‼  exposed: accepted a connection on the LAN address, or the
+     firewall (read as root) lets new connections in from some
+     network
   ×  (a row) stopped a moment ago: it goes in a few seconds
-  ⚠  exposed by bind (0.0.0.0, ::, a LAN address), not verified yet
+  ⚠  exposed by bind (0.0.0.0, ::, a LAN address), not verified
   ·  local only (loopback)
   ⁶  IPv6 loopback only: 127.0.0.1 is refused, [::1] answers
-  ⊘  shielded: bound beyond loopback, the firewall blocks it from every network
+  ⊘  shielded: bound beyond loopback, the firewall blocks it from
+     every network
   ✓  exposed, but allowed by your config
-  *  (diagram) a wildcard listener, reachable through every interface
-  ✔ ✗ (diagram) answered / did not answer a probe through that interface
-  ⊘ ? (diagram) the firewall blocks it there / its answer there is unknown
-  ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not probed,
-         via loopback then via the LAN address
+  *  (diagram) a wildcard listener, reachable through every
+     interface
+  ✔ ✗ (diagram) answered / did not answer a probe through that
+      interface
+  ⊘ ? (diagram) the firewall blocks it there / its answer there
+      is unknown
+  ✔ ✗ – (LO LAN, a narrow table) answered / did not answer / not
+        probed, via loopback then via the LAN address
 
-RISK (after a probe): what someone who reaches it can do, and from where
-  critical  runs code or is root    high    reads or writes data
+RISK (after a probe): what someone who reaches it can do, and
+from where
+  critical  runs code or is root  high    reads or writes data
   medium    a dev server, a debugger, a cross-origin socket
-  LAN  through the LAN address      web  any web page you open (rebinding)
-  local  programs on this machine;  enter shows the evidence and the fix
+  LAN       through the LAN address
+  web       any web page you open (DNS rebinding)
+  local     programs on this machine
+  enter shows the evidence and the fix.
 
 Keys
-  p      probe every listener       P      probe the highlighted row
-  enter  details of the row         k      stop its process (asks)
-  o      open in the browser        c      copy its URL
+  p      probe every listener     P      probe this row
+  enter  details of the row       k      stop its process (asks)
+  o      open in the browser      c      copy its URL
   /      filter as you type (enter keeps it, escape clears it)
-  e      exposed only               u      UDP listeners
-  6      IPv6-only listeners        s      sort: scope, port, process
-  N      other network namespaces and published ports (containers, ip netns)
-  space  pause / resume             r      refresh now
-  h      history: recent events     ctrl+p command palette
+  e      exposed only             u      UDP listeners
+  6      IPv6-only listeners      s      sort: scope, port, process
+  N      other network namespaces and published ports
+         (containers, ip netns)
+  space  pause / resume           r      refresh now
+  h      history: recent events   ctrl+p command palette
   q      quit
 
-A probe from this machine proves a listener accepts connections on that address; it does
-not cross a firewall. Run as root, netdash reads the firewall (nftables, iptables) and says
-per interface whether a new connection from that network gets in, naming the rule."""
+A probe from this machine proves a listener accepts connections
+on that address; it does not cross a firewall. Run as root,
+netdash reads the firewall (nftables, iptables) and says per
+interface whether a new connection from that network gets in,
+naming the rule."""
 
 
 class HelpScreen(ModalScreen[None]):
