@@ -137,7 +137,9 @@ def test_prometheus_scrapes_node_exporter_reading_netdash_and_the_alert_pends(
     ):
 
         def query(expr: str) -> list[dict[str, Any]]:
-            body = client.get(f"{api}/query", params={"query": expr}).json()
+            response = client.get(f"{api}/query", params={"query": expr})
+            response.raise_for_status()  # 503 while Prometheus starts: wait_for tries again
+            body = response.json()
             result: list[dict[str, Any]] = body["data"]["result"]
             return result
 
