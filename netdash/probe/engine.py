@@ -30,7 +30,6 @@ import contextlib
 import contextvars
 import errno
 import html
-import itertools
 import os
 import re
 import socket
@@ -198,6 +197,7 @@ class _Answer:
     body: bytes = b""
     raw: bytes = b""
     rejected: str | None = None  # why httpx rejected an answer, for when it was HTTP after all
+    peer_der: bytes | None = None  # the certificate the TLS connection of a GET presented
     risks: tuple[RiskFact, ...] = ()
 
 
@@ -270,6 +270,9 @@ async def _get(
         headers.update(extra)
     request = httpx.Request("GET", url, headers=headers, extensions=client.extensions)
     response = await client.transport.handle_async_request(request)
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    peer_der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     body = bytearray()
 
     async def read_body() -> None:
@@ -295,6 +298,7 @@ async def _get(
         location=response.headers.get("location"),
         headers=response.headers,
         body=data,
+        peer_der=peer_der,
     )
 
 
@@ -399,7 +403,7 @@ _ACCEPTED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
 
 async def _greeting(sock: socket.socket, limits: ProbeLimits) -> None:
     """Listen before speaking, on the connection httpx has just opened for ``GET /``
-    (:func:`netdash.probe.stream.plain_transport`'s hook): return if the peer stays quiet
+    (:func:`netdash.probe.stream.one_shot_transport`'s hook): return if the peer stays quiet
     for ``greeting_wait`` (httpx then writes the request on this connection), else raise
     :class:`_Early` with the outcome (a banner, a close or a reset)."""
     accepted = _ACCEPTED.get()
@@ -594,7 +598,10 @@ async def _attempt_tls(
         _out_of_descriptors(exc)
         answer = _Answer(Outcome.TLS, detail=f"TLS handshake done, then: {_reason(exc)}")
     answer.outcome = Outcome.TLS
-    answer.certificate, answer.self_signed = await _certificate(host, port, limits)
+    if answer.peer_der:  # the GET's own connection presented it: no second handshake
+        answer.certificate, answer.self_signed = decode_certificate(answer.peer_der)
+    else:
+        answer.certificate, answer.self_signed = await _certificate(host, port, limits)
     return answer
 
 
@@ -620,8 +627,6 @@ async def _raw_command(host: str, port: int, check: RawCheck, limits: ProbeLimit
 
 _WS_STATUS = re.compile(rb"HTTP/1\.1 ([1-9][0-9][0-9])")
 _ANY_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])")
-_SHARDS = 16
-"""httpx clients a probe run spreads its HTTPS requests over (:class:`_Prober`)."""
 
 _HEAD_LIMIT = 16 * 1024  # bytes of status line and headers read for the rebinding check
 
@@ -717,42 +722,25 @@ class _Prober:
         )
         budget = descriptor_budget()
         self.concurrency = min(limits.concurrency, budget or limits.concurrency)
-        # Plain HTTP goes through one client per kind, each request on its own connection
-        # (stream.OneShot). HTTPS keeps httpx's pool, whose scan of every connection it holds
-        # for each request it assigns would cost quadratic CPU at 200 connections: requests
-        # go round-robin over SHARDS clients instead (no connection is kept alive: any client
-        # will do). The gate caps the connections of them all; no pool caps its own, so none
-        # makes a request wait while the target's deadline runs. One unverified SSL context
-        # serves them all (httpx would load the trust store once per client).
-        shards = max(1, min(_SHARDS, self.concurrency))
-        pool = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=0)
+        # One client per kind, each request on its own connection (stream.OneShot: no pool
+        # to scan, no connection kept alive). The gate caps the connections of them all.
+        # One unverified SSL context serves them all (httpx would load the trust store once
+        # per client).
         context = unverified_context()
 
-        from netdash.probe.stream import plain_transport
+        from netdash.probe.stream import one_shot_transport
 
         async def greet(sock: socket.socket) -> None:
             await _greeting(sock, limits)
 
-        # GET / first (listening for a greeting on its connection), other plain requests,
-        # HTTPS (httpx's own backend: plain_transport speaks TCP only).
-        self._first = _Client(plain_transport(context, greet), timeout)
-        self._plain = _Client(plain_transport(context), timeout)
-        self._tls = [
-            _Client(httpx.AsyncHTTPTransport(verify=context, limits=pool), timeout)
-            for _ in range(shards)
-        ]
-        self._turn = itertools.count()
+        # GET / first (listening for a greeting on its connection); every other request,
+        # http:// and https:// alike.
+        self._first = _Client(one_shot_transport(context, greet), timeout)
+        self._plain = _Client(one_shot_transport(context), timeout)
         self.gate = asyncio.Semaphore(self.concurrency)
 
-    def client(self, tls: bool) -> _Client:
-        """The plain-HTTP client, or the next HTTPS one (round-robin) when ``tls``."""
-        return self._pick(self._tls) if tls else self._plain
-
-    def _pick(self, clients: list[_Client]) -> _Client:
-        return clients[next(self._turn) % len(clients)]
-
     async def close(self) -> None:
-        for client in (self._first, self._plain, *self._tls):
+        for client in (self._first, self._plain):
             await client.transport.aclose()
 
     async def probe(self, listener: Listener, via: Via, target: str) -> ProbeResult:
@@ -857,7 +845,7 @@ class _Prober:
         kind = answer.identity.kind if answer.identity else None
         tls = answer.outcome is Outcome.TLS
         scheme = "https" if tls else "http"
-        client = self.client(tls)
+        client = self._plain
         if answer.status is not None:
             foreign = await _foreign_get(target, port, tls, self.limits)
             if foreign is not None:
@@ -898,11 +886,11 @@ class _Prober:
         if answer.outcome is Outcome.HTTP:
             if answer.status == 400 and b"HTTPS" in answer.body.upper():
                 # "The plain HTTP request was sent to HTTPS port" (nginx), Go's equivalent.
-                return await _attempt_tls(self.client(True), target, port, self.limits) or answer
+                return await _attempt_tls(self._plain, target, port, self.limits) or answer
             answer.identity = await self._identify(target, port, answer)
             return answer
         if answer.outcome in (Outcome.NOT_HTTP, Outcome.RESET):
-            tls = await _attempt_tls(self.client(True), target, port, self.limits)
+            tls = await _attempt_tls(self._plain, target, port, self.limits)
             if tls is not None:
                 tls.identity = await self._identify(target, port, tls, scheme="https")
                 return tls
@@ -936,7 +924,7 @@ class _Prober:
         confirms ``follow_up``. An HTTP error counts as not confirmed."""
         import httpx
 
-        client = self.client(url.scheme == "https")
+        client = self._plain
         try:
             answer = await _get(client, url, self.limits)
         except httpx.HTTPError as exc:

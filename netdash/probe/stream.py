@@ -1,12 +1,14 @@
-"""Plain TCP for httpx: a network backend on the event loop's socket calls, whose connection
+"""TCP and TLS for httpx: a network backend on the event loop's socket calls, whose connection
 can be listened on before httpx speaks.
 
 httpx's own backend (anyio) wraps every read and write in a cancel scope; for probing,
 where each target is a connect, one request and a close, that is a fifth of the CPU per
 target (bench/RESULTS.md, issue 18). This backend uses ``loop.sock_connect``,
 ``loop.sock_recv`` (through :func:`netdash.probe.aio.recv_within`) and
-``loop.sock_sendall`` on a non-blocking socket. It speaks plain TCP only: HTTPS goes
-through httpx's default backend.
+``loop.sock_sendall`` on a non-blocking socket; TLS goes on asyncio's streams over the same
+socket (:class:`TLSStream`). anyio's TLS wrap, under httpx's own backend, left a socket to
+the garbage collector when a cancel (the target's deadline) landed in the handshake: a
+``ResourceWarning`` later, and a descriptor held until then.
 
 No connection pool either: a probe never reuses a connection, and httpcore's pool spends
 an event, a lock and cancel shields per request and scans its connections for each one.
@@ -44,7 +46,14 @@ with contextlib.suppress(ImportError):
 
 from netdash.probe.aio import connect_tcp, recv_within, within
 
-__all__ = ["OnOpen", "OneShot", "SocketBackend", "SocketStream", "plain_transport"]
+__all__ = [
+    "OnOpen",
+    "OneShot",
+    "SocketBackend",
+    "SocketStream",
+    "TLSStream",
+    "one_shot_transport",
+]
 
 OnOpen = Callable[[socket.socket], Awaitable[None]]
 """Called with the connected socket before the request is written; raises to stop there."""
@@ -94,7 +103,29 @@ class SocketStream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.UnsupportedProtocol("this backend speaks plain TCP only")
+        """This connection as a :class:`TLSStream` once a TLS handshake with ``ssl_context``
+        completed within ``timeout`` seconds (``ConnectTimeout``), else ``ConnectError``
+        caused by the ``ssl.SSLError`` or ``OSError``. The socket passes to asyncio's
+        transport, which closes it on any failure or cancel in the handshake (``transport
+        .close()`` in ``create_connection``), at once rather than when collected."""
+        sock = self._sock
+        try:
+            reader, writer = await within(
+                asyncio.open_connection(
+                    sock=sock, ssl=ssl_context, server_hostname=server_hostname or ""
+                ),
+                timeout,
+            )
+        except asyncio.TimeoutError as exc:
+            sock.close()
+            raise httpcore.ConnectTimeout(f"TLS handshake timed out after {timeout:g} s") from exc
+        except OSError as exc:
+            sock.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        except BaseException:
+            sock.close()
+            raise
+        return TLSStream(reader, writer)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "socket":
@@ -107,6 +138,62 @@ class SocketStream(httpcore.AsyncNetworkStream):
             return self._sock.getpeername()
         if info == "client_addr":
             return self._sock.getsockname()
+        return None
+
+
+class TLSStream(httpcore.AsyncNetworkStream):
+    """A TLS connection on asyncio's streams (``SSLProtocol``) as httpcore's network stream.
+    Times in seconds (``None``: no limit); errors are httpcore's (``ReadTimeout``,
+    ``ReadError``, ``WriteTimeout``, ``WriteError``), each caused by the ``ssl.SSLError``,
+    ``OSError`` or timeout behind it. A timed-out or cancelled read loses nothing: the bytes
+    stay in the ``StreamReader``'s buffer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return await within(self._reader.read(max_bytes), timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.ReadTimeout(f"no data within {timeout:g} s") from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            self._writer.write(buffer)
+            await within(self._writer.drain(), timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.WriteTimeout(f"could not write within {timeout:g} s") from exc
+        except (OSError, RuntimeError) as exc:  # RuntimeError: written after the close
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        """Drop the connection, without a close_notify (as httpx's own backend does): the
+        socket closes in the event loop's next iteration, not after asyncio's 30 s SSL
+        shutdown timeout when the peer never answers."""
+        self._writer.transport.abort()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("TLS in TLS (a proxy's) is not spoken here")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
         return None
 
 
@@ -157,22 +244,34 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
 
 class OneShot:
     """What httpx's transport sends its requests through (in place of httpcore's pool): a new
-    connection from ``backend`` for each request, HTTP/1.1 on it, closed when the response
-    is closed (or the request fails). ``http://`` only; no limit of its own on connections
-    (the caller's gate caps them). Errors are httpcore's, or what ``backend``'s hook raised."""
+    connection from ``backend`` for each request, HTTP/1.1 on it (over TLS with
+    ``ssl_context`` for ``https://``), closed when the response is closed or the request
+    fails. No limit of its own on connections (the caller's gate caps them). Errors are
+    httpcore's, or what ``backend``'s hook raised."""
 
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(
+        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._backend = backend
+        self._ssl_context = ssl_context
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         url = request.url
-        if url.scheme != b"http":
-            raise httpcore.UnsupportedProtocol(f"{url.scheme!r}: plain http only here")
-        port = 80 if url.port is None else url.port
+        tls = url.scheme == b"https"
+        if not tls and url.scheme != b"http":
+            raise httpcore.UnsupportedProtocol(f"{url.scheme!r}: http and https only here")
+        if tls and self._ssl_context is None:
+            raise httpcore.UnsupportedProtocol("https needs an SSL context")
+        port = (443 if tls else 80) if url.port is None else url.port
         timeouts = request.extensions.get("timeout", {})
-        stream = await self._backend.connect_tcp(
-            url.host.decode("ascii"), port, timeout=timeouts.get("connect")
-        )
+        host = url.host.decode("ascii")
+        stream = await self._backend.connect_tcp(host, port, timeout=timeouts.get("connect"))
+        if tls:
+            assert self._ssl_context is not None
+            # an address with a zone (fe80::1%v0) is no name to send
+            sni = request.extensions.get("sni_hostname") or ("" if "%" in host else host)
+            # start_tls closes the socket when it fails
+            stream = await stream.start_tls(self._ssl_context, sni, timeouts.get("connect"))
         connection = httpcore.AsyncHTTP11Connection(origin=url.origin, stream=stream)
         try:
             response = await connection.handle_async_request(request)
@@ -204,19 +303,20 @@ class _Closing:
             await self._stream.aclose()
 
 
-def plain_transport(
+def one_shot_transport(
     context: ssl.SSLContext, on_open: OnOpen | None = None
 ) -> httpx.AsyncHTTPTransport:
-    """An httpx transport for ``http://`` URLs whose requests each go on a new connection
-    from :class:`SocketBackend` (``on_open`` on each), closed with the response.
-    ``context`` is never used for a connection; it spares httpx loading the trust store for
-    one (~20 ms a transport).
+    """An httpx transport whose requests each go on a new connection from
+    :class:`SocketBackend` (``on_open`` on each), TLS with ``context`` for ``https://``
+    (ALPN ``http/1.1``, as httpcore sets it), closed with the response.
 
     httpx (< 1) builds its transport's httpcore pool in ``__init__`` with no way to name a
     network backend; this one replaces that pool (``_pool``, what ``handle_async_request``
-    sends through) with :class:`OneShot`.
+    sends through) with :class:`OneShot`. Passing ``context`` to httpx also spares it loading
+    the trust store (~20 ms a transport).
     ``test_the_greeting_wait_and_get_share_one_connection`` (tests/system/test_probe.py)
     fails if httpx stops sending through it."""
+    context.set_alpn_protocols(["http/1.1"])
     transport = httpx.AsyncHTTPTransport(verify=context)
-    transport._pool = OneShot(SocketBackend(on_open))  # type: ignore[assignment]
+    transport._pool = OneShot(SocketBackend(on_open), context)  # type: ignore[assignment]
     return transport

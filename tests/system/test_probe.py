@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import http.server
 import os
 import socket
@@ -362,6 +363,40 @@ async def test_every_connection_is_closed_when_the_probe_returns() -> None:
             break
         await asyncio.sleep(0.1)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+async def test_a_tls_handshake_cut_by_the_deadline_leaves_no_descriptor_to_the_collector() -> None:
+    # The peer answers GET / with bytes that are not HTTP, so the probe tries HTTPS; it never
+    # answers the ClientHello, and the target's deadline cancels the handshake. The probe's
+    # socket must close then, not when the garbage collector finds it (anyio's TLS wrap left
+    # it to the collector: a ResourceWarning later, a descriptor held until then). The peer
+    # holds its end until the probe's closes, so the count shows a leak on either side.
+    def handler(conn: socket.socket) -> None:
+        conn.settimeout(6)
+        first = conn.recv(4096)
+        if first.startswith(b"GET"):
+            conn.sendall(b"\x00\x01 not http\r\n")
+            return
+        while conn.recv(4096):  # a ClientHello: say nothing until the probe hangs up
+            pass
+
+    limits = ProbeLimits(
+        connect_timeout=3, read_timeout=0.3, deadline=0.8, greeting_wait=0.05, risk_checks=False
+    )
+    before = len(os.listdir("/proc/self/fd"))
+    gc.disable()
+    try:
+        with raw_server(handler, "127.0.0.1") as port:
+            [result] = await probe("127.0.0.1", port, limits, lan={})
+            for _ in range(30):
+                if len(os.listdir("/proc/self/fd")) <= before + 1:  # + the listening socket
+                    break
+                await asyncio.sleep(0.1)
+            left = len(os.listdir("/proc/self/fd")) - before - 1
+    finally:
+        gc.enable()
+    assert result.outcome is not Outcome.TLS
+    assert left <= 0, f"{left} descriptors still open 3 s after the probe returned"
 
 
 async def test_a_reset_just_after_the_greeting_wait_is_a_reset() -> None:

@@ -95,8 +95,9 @@ def self_signed(tmp: Path, subject: x509.Name) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def tls_server(certfile: Path, keyfile: Path) -> Iterator[int]:
-    """An HTTPS server on 0.0.0.0 answering 200 to anything, with this certificate chain."""
+def tls_server(certfile: Path, keyfile: Path, handshakes: list[int] | None = None) -> Iterator[int]:
+    """An HTTPS server on 0.0.0.0 answering 200 to anything, with this certificate chain;
+    appends 1 to ``handshakes`` for each TLS handshake it completes."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(certfile), str(keyfile))
     sock = socket.socket()
@@ -108,6 +109,8 @@ def tls_server(certfile: Path, keyfile: Path) -> Iterator[int]:
         with contextlib.suppress(OSError), conn:
             conn.settimeout(3)
             with context.wrap_socket(conn, server_side=True) as tls:
+                if handshakes is not None:
+                    handshakes.append(1)
                 tls.recv(4096)
                 tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
@@ -152,6 +155,27 @@ async def test_an_empty_subject_is_a_certificate_without_a_name(tmp_path: Path) 
         results, _ = await probe(port)
     assert {r.outcome for r in results} == {Outcome.TLS}, results
     assert all(r.certificate in (None, "") for r in results), results
+
+
+async def test_the_certificate_comes_from_the_https_requests_own_connection(
+    tmp_path: Path,
+) -> None:
+    # One TLS handshake per probed target: the certificate is read from the connection that
+    # carried GET /, not from a second handshake (each costs the server and the probe CPU).
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "once.test")])
+    handshakes: list[int] = []
+    limits = ProbeLimits(
+        connect_timeout=0.5, read_timeout=1.0, deadline=3.0, greeting_wait=0.1, risk_checks=False
+    )
+    with tls_server(*self_signed(tmp_path, subject), handshakes=handshakes) as port:
+        listener = Listener("tcp", "127.0.0.1", port, 4)
+        [result] = await probe_listeners([listener], {}, set(), limits)
+    assert (result.outcome, result.status, result.certificate) == (
+        Outcome.TLS,
+        200,
+        "CN=once.test",
+    ), result
+    assert len(handshakes) == 1
 
 
 def many_intermediates(tmp: Path) -> tuple[Path, Path, int]:
