@@ -141,6 +141,36 @@ async def test_kill_asks_then_stops_a_real_process_and_cancel_does_not() -> None
         server.stop()
 
 
+async def test_toasts_do_not_cover_the_stop_dialog_at_80x24() -> None:
+    """At 80x24 a stack of toasts (copied URLs, probe notes) covered the dialog's buttons."""
+    from textual.widgets import Button
+
+    server = start_http_server("0.0.0.0")
+    try:
+        app = NetdashApp(interval=30)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            table = await started(pilot, app)
+            key = key_for(table, "0.0.0.0", server.port)
+            assert key is not None
+            table.move_cursor(row=table._order.index(key))
+            for n in range(5):
+                app.notify(f"note {n}: a toast of some length, as the copy key writes", timeout=30)
+            await pilot.pause(0.2)
+            assert len(app.screen.query("Toast")) == 5
+            await pilot.press("k")
+            screen = app.screen
+            assert isinstance(screen, KillScreen)
+            await pilot.pause(0.3)
+            buttons = [b.region for b in screen.query(Button)]
+            toasts = [t.region for t in screen.query("Toast")]
+            assert buttons and all(b.area for b in buttons)
+            covered = [(b, t) for b in buttons for t in toasts if b.overlaps(t)]
+            assert not covered, covered
+            await pilot.press("n")
+    finally:
+        server.stop()
+
+
 async def test_stop_dialog_keys_y_n_arrows_and_enter_on_cancel() -> None:
     """Issue 14: the stop dialog had no y/n and arrows did not move between its buttons."""
     from textual.widgets import Button

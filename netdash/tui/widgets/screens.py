@@ -239,7 +239,8 @@ KillChoice = str
 class KillScreen(ModalScreen[KillChoice]):
     """Ask before signalling: names the program, pid and port. Cancel has the focus; ``y``
     sends the signal, ``n`` or ``escape`` cancels, ``←`` ``→`` (and tab) move between the
-    buttons, ``enter`` presses the focused one. The keys are written on the buttons."""
+    buttons, ``enter`` presses the focused one. The keys are written on the buttons. Opening
+    it clears the toasts on screen."""
 
     DEFAULT_CSS = """
     KillScreen { align: center middle; }
@@ -272,6 +273,9 @@ class KillScreen(ModalScreen[KillChoice]):
                 yield Button("Cancel (n, esc)", variant="primary", id="cancel")
 
     def on_mount(self) -> None:
+        # Toasts stack up from the bottom right: at 80x24 a few of them cover the buttons.
+        # What they said is older than the question, which names what matters now.
+        self.app.clear_notifications()
         self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
