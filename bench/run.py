@@ -843,7 +843,15 @@ def issue18_targets(results: Figures) -> list[str]:
             check(
                 "CPU per probed target ≤ 0.8 ms (in process)",
                 per <= 0.8,
-                f"{per:.2f} ms over {p['targets']} targets{also}",
+                f"{per:.2f} ms over {p['targets']} targets (median of "
+                f"{len(p.get('cpu_ms_per_target_all', [per]))} runs: "
+                + ", ".join(f"{c:.2f}" for c in p.get("cpu_ms_per_target_all", [per]))
+                + (
+                    f"; the first run, imports included, {p['cpu_ms_per_target_cold']:.2f} ms"
+                    if "cpu_ms_per_target_cold" in p
+                    else ""
+                )
+                + f"){also}",
             )
         )
     return out
@@ -970,7 +978,9 @@ def _suite(args: argparse.Namespace, trees: list[Tree]) -> int:
         tmux.stop()
     if not args.no_probe:
         print("## probe: 1,000 listeners", file=sys.stderr, flush=True)
-        repeat = max(1, args.repeat // 2)
+        # CPU per target varies by 10-20 % from run to run on this VM: at least 3 runs
+        # (each ~12 s); nmap's 26 minutes, half the repeats.
+        repeat = max(3, args.repeat)
         with scenario.build_probe_targets():
             if len(trees) > 1:
                 both = probe_throughput_trees(repeat, trees)
@@ -980,7 +990,7 @@ def _suite(args: argparse.Namespace, trees: list[Tree]) -> int:
                 results["probe"] = probe_throughput(repeat)
             results["probe"]["latency"] = probe_latency()
             if args.nmap:
-                results["nmap"] = nmap_beside(repeat)
+                results["nmap"] = nmap_beside(max(1, args.repeat // 2))
         print(json.dumps(results["probe"], indent=1), file=sys.stderr, flush=True)
     if args.huge:
         results["huge"] = huge()
