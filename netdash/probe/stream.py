@@ -105,26 +105,37 @@ class SocketStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         """This connection as a :class:`TLSStream` once a TLS handshake with ``ssl_context``
         completed within ``timeout`` seconds (``ConnectTimeout``), else ``ConnectError``
-        caused by the ``ssl.SSLError`` or ``OSError``. The socket passes to asyncio's
-        transport, which closes it on any failure or cancel in the handshake (``transport
-        .close()`` in ``create_connection``), at once rather than when collected."""
+        caused by the ``ssl.SSLError`` or ``OSError``. On any failure or cancel the
+        connection is aborted at once: a cancel that lands just as the handshake completes
+        would otherwise leave asyncio a graceful TLS shutdown of up to 30 s on a descriptor
+        this stream had closed, and the next socket given that number could not be used
+        ("File descriptor N is used by transport")."""
         sock = self._sock
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=2**16, loop=loop)
+        protocol = _Recording(reader, loop=loop)
         try:
-            reader, writer = await within(
-                asyncio.open_connection(
-                    sock=sock, ssl=ssl_context, server_hostname=server_hostname or ""
+            transport, _ = await within(
+                loop.create_connection(
+                    lambda: protocol,
+                    sock=sock,
+                    ssl=ssl_context,
+                    server_hostname=server_hostname or "",
                 ),
                 timeout,
             )
-        except asyncio.TimeoutError as exc:
+        except BaseException as exc:
+            if protocol.made is not None:
+                protocol.made.abort()  # removes the descriptor from the loop before the close
             sock.close()
-            raise httpcore.ConnectTimeout(f"TLS handshake timed out after {timeout:g} s") from exc
-        except OSError as exc:
-            sock.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        except BaseException:
-            sock.close()
+            if isinstance(exc, asyncio.TimeoutError):
+                raise httpcore.ConnectTimeout(
+                    f"TLS handshake timed out after {timeout:g} s"
+                ) from exc
+            if isinstance(exc, OSError):
+                raise httpcore.ConnectError(str(exc)) from exc
             raise
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         return TLSStream(reader, writer)
 
     def get_extra_info(self, info: str) -> Any:
@@ -139,6 +150,18 @@ class SocketStream(httpcore.AsyncNetworkStream):
         if info == "client_addr":
             return self._sock.getsockname()
         return None
+
+
+class _Recording(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, keeping the TLS transport it was given (``made``), which
+    asyncio hands it when the handshake completes, possibly after the caller was cancelled."""
+
+    made: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self.made = transport
+        super().connection_made(transport)
 
 
 class TLSStream(httpcore.AsyncNetworkStream):
