@@ -3,10 +3,10 @@ and the LAN address (1 s connect and read timeouts), once in this process
 (``probe_listeners``) and once in child processes (``probe_in_processes``, what the TUI does):
 wall time of each, and CPU per target (this process's ``process_time`` for the in-process run,
 the children's ``RUSAGE_CHILDREN`` for the other), after one run that warms the imports up
-(its CPU per target is reported as ``cpu_ms_per_target_cold``). Beside them, in the same window, the
-reference floor of "httpx staying the HTTP client": one ``httpx.AsyncClient`` sending a bare
-``GET /`` to every target that answered HTTP (same peers, a new connection each, 256 at
-once), CPU per request.
+(its CPU per target is reported as ``cpu_ms_per_target_cold``). Beside them, in the same
+window, the reference floor of "httpx staying the HTTP client": one ``httpx.AsyncClient``
+sending a bare ``GET /`` to every target that answered HTTP (same peers, a new connection
+each, 256 at once), CPU per request.
 
 ``bench.run`` calls :func:`measure` in-process; with ``--baseline`` it runs this file as a
 script once per tree and repeat, interleaved, with that tree's ``PYTHONPATH``, so both trees

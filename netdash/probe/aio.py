@@ -1,16 +1,18 @@
 """asyncio helpers of the probe: a time limit on one await (without a task of its own where
-Python allows it), a receive with a time limit that never drops bytes it has read, and a TCP
-connect on the event loop's socket calls."""
+Python allows it), a receive with a time limit that never drops bytes it has read, a TCP
+connect on the event loop's socket calls, and TLS over a connected socket that a cancel
+never leaves half-closed."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import sys
 from collections.abc import Awaitable
 from typing import TypeVar
 
-__all__ = ["connect_tcp", "recv_within", "within"]
+__all__ = ["connect_tcp", "open_tls", "recv_within", "within"]
 
 _T = TypeVar("_T")
 
@@ -88,3 +90,43 @@ async def connect_tcp(host: str, port: int, timeout: float | None) -> socket.soc
         sock.close()
         raise
     return sock
+
+
+class _Recording(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, keeping the TLS transport it was given (``made``), which
+    asyncio hands it when the handshake completes, possibly after the caller was cancelled."""
+
+    made: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self.made = transport
+        super().connection_made(transport)
+
+
+async def open_tls(
+    sock: socket.socket, context: ssl.SSLContext, server_hostname: str = ""
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """asyncio's streams over the connected ``sock`` once a TLS handshake with ``context``
+    completed (``server_hostname`` ``""``: no SNI, no name check). Raises the ``OSError``
+    (``ssl.SSLError`` among them) of the handshake; no time limit of its own (wrap it in
+    :func:`within`).
+
+    On any failure or cancel the connection is aborted and ``sock`` closed at once.
+    ``asyncio.open_connection`` closes it gracefully instead: a cancel that lands in the
+    loop pass where the handshake completed leaves asyncio a TLS shutdown of up to 30 s
+    on that descriptor (and, had the caller closed the socket, the next socket given its
+    number fails "File descriptor N is used by transport")."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = _Recording(reader, loop=loop)
+    try:
+        transport, _ = await loop.create_connection(
+            lambda: protocol, sock=sock, ssl=context, server_hostname=server_hostname
+        )
+    except BaseException:
+        if protocol.made is not None:
+            protocol.made.abort()  # takes the descriptor off the loop before the close
+        sock.close()
+        raise
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)

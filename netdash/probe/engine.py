@@ -44,7 +44,7 @@ from netdash.core.addresses import IPAddress, parse_address
 from netdash.core.lan import LanAddresses, probe_targets
 from netdash.core.model import Listener, Outcome, ProbeResult, RiskFact, Via
 from netdash.core.text import Untrusted, untrusted
-from netdash.probe.aio import connect_tcp, recv_within, within
+from netdash.probe.aio import connect_tcp, open_tls, recv_within, within
 from netdash.probe.identify import (
     FollowUp,
     Identity,
@@ -366,11 +366,11 @@ async def _connect(
     try:
         if tls is None:
             return _Raw(limits, sock=await connect_tcp(host, port, limits.connect_timeout))
-        streams = await within(
-            asyncio.open_connection(host, port, ssl=tls, server_hostname=""),
-            limits.connect_timeout,
-        )
-        return _Raw(limits, streams=streams)
+
+        async def tls_connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await open_tls(await connect_tcp(host, port, None), tls)
+
+        return _Raw(limits, streams=await within(tls_connect(), limits.connect_timeout))
     except asyncio.TimeoutError:
         return _Answer(
             Outcome.TIMEOUT, detail=f"connect timed out after {limits.connect_timeout:g} s"

@@ -44,7 +44,7 @@ import httpx
 with contextlib.suppress(ImportError):
     import sniffio  # noqa: F401
 
-from netdash.probe.aio import connect_tcp, recv_within, within
+from netdash.probe.aio import connect_tcp, open_tls, recv_within, within
 
 __all__ = [
     "OnOpen",
@@ -106,36 +106,15 @@ class SocketStream(httpcore.AsyncNetworkStream):
         """This connection as a :class:`TLSStream` once a TLS handshake with ``ssl_context``
         completed within ``timeout`` seconds (``ConnectTimeout``), else ``ConnectError``
         caused by the ``ssl.SSLError`` or ``OSError``. On any failure or cancel the
-        connection is aborted at once: a cancel that lands just as the handshake completes
-        would otherwise leave asyncio a graceful TLS shutdown of up to 30 s on a descriptor
-        this stream had closed, and the next socket given that number could not be used
-        ("File descriptor N is used by transport")."""
-        sock = self._sock
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=2**16, loop=loop)
-        protocol = _Recording(reader, loop=loop)
+        connection is aborted at once (:func:`netdash.probe.aio.open_tls`)."""
         try:
-            transport, _ = await within(
-                loop.create_connection(
-                    lambda: protocol,
-                    sock=sock,
-                    ssl=ssl_context,
-                    server_hostname=server_hostname or "",
-                ),
-                timeout,
+            reader, writer = await within(
+                open_tls(self._sock, ssl_context, server_hostname or ""), timeout
             )
-        except BaseException as exc:
-            if protocol.made is not None:
-                protocol.made.abort()  # removes the descriptor from the loop before the close
-            sock.close()
-            if isinstance(exc, asyncio.TimeoutError):
-                raise httpcore.ConnectTimeout(
-                    f"TLS handshake timed out after {timeout:g} s"
-                ) from exc
-            if isinstance(exc, OSError):
-                raise httpcore.ConnectError(str(exc)) from exc
-            raise
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"TLS handshake timed out after {timeout:g} s") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
         return TLSStream(reader, writer)
 
     def get_extra_info(self, info: str) -> Any:
@@ -150,18 +129,6 @@ class SocketStream(httpcore.AsyncNetworkStream):
         if info == "client_addr":
             return self._sock.getsockname()
         return None
-
-
-class _Recording(asyncio.StreamReaderProtocol):
-    """asyncio's stream protocol, keeping the TLS transport it was given (``made``), which
-    asyncio hands it when the handshake completes, possibly after the caller was cancelled."""
-
-    made: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.Transport):
-            self.made = transport
-        super().connection_made(transport)
 
 
 class TLSStream(httpcore.AsyncNetworkStream):
